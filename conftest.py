@@ -1,0 +1,194 @@
+"""Shared fixtures and the test tiers.
+
+Tiers: the default tier runs everywhere (SQLite or the DATABASE_URL database, in-memory
+channel layer, eager Celery). `services` tests need the real Redis (REDIS_URL) and, where
+they say so, PostgreSQL (DATABASE_URL); `browser` tests need /usr/bin/chromium. A missing
+requirement skips the test with its reason, except under CI=true where it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from tests.factories import PASSWORD, UserFactory
+
+CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+CHROMIUM = "/usr/bin/chromium"
+IN_MEMORY_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+LOCMEM_CACHE = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+def require(condition: bool, tier: str, reason: str) -> None:
+    """Skip (locally) or fail (CI=true) a test whose tier cannot run here."""
+    if condition:
+        return
+    message = f"{tier} tier: {reason}"
+    if CI:
+        pytest.fail(f"{message} (CI=true: this tier must run)", pytrace=False)
+    pytest.skip(message)
+
+
+# --- isolation: each default-tier test gets in-process infrastructure -------------------
+
+
+@pytest.fixture(autouse=True)
+def _embedded_infrastructure(request, settings):
+    """Default-tier tests use the in-memory layer, a local cache and eager Celery, whatever
+    REDIS_URL says; `services`/`worker` tests opt into the real ones with fixtures."""
+    from django.core.cache import cache
+
+    from kanban_board.celery import app as celery_app
+
+    if request.node.get_closest_marker("services") or request.node.get_closest_marker("worker"):
+        yield
+        return
+    settings.CHANNEL_LAYERS = IN_MEMORY_LAYERS
+    settings.CACHES = LOCMEM_CACHE
+    cache.clear()
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = eager
+
+
+# --- services tier ----------------------------------------------------------------------
+
+
+def _redis_reachable(url: str) -> str | None:
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except Exception as exc:  # noqa: BLE001
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+@pytest.fixture
+def redis_url() -> str:
+    url = os.environ.get("REDIS_URL", "")
+    require(bool(url), "services", "REDIS_URL is not set")
+    problem = _redis_reachable(url)
+    require(problem is None, "services", f"Redis at {url} is unreachable ({problem})")
+    return url
+
+
+@pytest.fixture
+def redis_layer(redis_url, settings):
+    """Switch this test to the channels-redis layer on REDIS_URL (own prefix, flushed)."""
+    import uuid
+
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [redis_url], "prefix": f"test-{uuid.uuid4().hex[:8]}"},
+        }
+    }
+    return settings.CHANNEL_LAYERS
+
+
+@pytest.fixture
+def postgres(django_db_setup):
+    from django.db import connection
+
+    require(
+        bool(os.environ.get("DATABASE_URL")) and connection.vendor == "postgresql",
+        "services",
+        "DATABASE_URL does not name a PostgreSQL database",
+    )
+    return connection
+
+
+# --- users and clients ------------------------------------------------------------------
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
+
+
+@pytest.fixture
+def alice(db):
+    return UserFactory(username="alice", display_name="Alice A.")
+
+
+@pytest.fixture
+def bob(db):
+    return UserFactory(username="bob", display_name="Bob B.")
+
+
+@pytest.fixture
+def carol(db):
+    return UserFactory(username="carol", display_name="Carol C.")
+
+
+@pytest.fixture
+def alice_client(client, alice):
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def client_for(db):
+    """Factory: a logged-in django.test.Client for any user."""
+    from django.test import Client
+
+    def make(user, **kwargs) -> Client:
+        c = Client(**kwargs)
+        c.force_login(user)
+        return c
+
+    return make
+
+
+# --- live daphne + browser tier ---------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def live_daphne(django_db_setup, django_db_blocker):
+    """A daphne child process (embedded mode: in-memory layer, eager Celery) serving the test
+    database. Tests that use it need `transactional_db` so their data is committed."""
+    from django.db import connection
+
+    from tests.live import DaphneServer, database_url_for
+
+    with django_db_blocker.unblock():
+        url = database_url_for(connection.settings_dict)
+    server = DaphneServer(database_url=url).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """pytest-playwright launch options: Debian's chromium, sandbox off, no phoning home."""
+    require(
+        os.path.exists(CHROMIUM) or bool(shutil.which("chromium")),
+        "browser",
+        f"{CHROMIUM} is not installed (apt-get install chromium)",
+    )
+    # Playwright's sync API runs an event loop in this thread; Django ORM use in the same
+    # test (creating fixtures) is still plain synchronous code.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    }
+
+
+@pytest.fixture
+def login_page():
+    """Factory: log a Playwright page in through the real login form."""
+
+    def login(page, server, username: str, password: str = PASSWORD) -> None:
+        page.goto(f"{server.url}/accounts/login/")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", password)
+        page.click("button[type=submit]")
+        page.wait_for_url(lambda u: "/accounts/login/" not in u)
+
+    return login

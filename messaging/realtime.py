@@ -1,0 +1,169 @@
+"""The one place that knows channel-layer group names, event types and payload shapes.
+
+Services build a payload once (JSON-safe primitives), serialize it once, and schedule the
+broadcast after commit. Consumers subscribe to groups and forward the prepared text unchanged:
+no ORM work in event handlers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+    from .models import ChatMessage, Notification, TaskThreadComment
+
+logger = logging.getLogger(__name__)
+
+# Channel-layer event type: consumers implement a `forward` handler that sends event["text"].
+FORWARD = "forward"
+# Channel-layer event type asking a user's sockets to re-check access (membership revoked,
+# user deactivated, logged out): consumers implement `access_changed`.
+ACCESS_CHANGED = "access.changed"
+
+
+def room_group(room_id: int) -> str:
+    return f"chat_room_{room_id}"
+
+
+def task_group(task_id: int) -> str:
+    return f"task_comments_{task_id}"
+
+
+def user_group(user_id: int) -> str:
+    return f"user_{user_id}"
+
+
+def iso(dt: datetime) -> str:
+    """ISO 8601 in UTC with a Z suffix."""
+    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+# --- payload builders -------------------------------------------------------------------
+
+
+def chat_message_payload(message: ChatMessage, mentioned: Iterable[str]) -> dict[str, Any]:
+    author = message.author
+    return {
+        "type": "chat_message",
+        "message_id": message.pk,
+        "room_id": message.chat_room_id,
+        "username": author.username,
+        "display_name": author.get_display_name(),
+        "user_id": author.pk,
+        "message": message.content,
+        "timestamp": iso(message.created_at),
+        "mentioned_users": sorted(mentioned),
+        "client_id": message.client_id or None,
+    }
+
+
+def comment_payload(comment: TaskThreadComment, mentioned: Iterable[str]) -> dict[str, Any]:
+    author = comment.author
+    return {
+        "type": "new_comment",
+        "comment_id": comment.pk,
+        "task_id": comment.task_id,
+        "username": author.username,
+        "display_name": author.get_display_name(),
+        "user_id": author.pk,
+        "comment": comment.content,
+        "timestamp": iso(comment.created_at),
+        "mentioned_users": sorted(mentioned),
+        "client_id": comment.client_id or None,
+    }
+
+
+def typing_payload(user: User, *, typing: bool) -> dict[str, Any]:
+    return {
+        "type": "user_typing" if typing else "user_stop_typing",
+        "username": user.username,
+        "display_name": user.get_display_name(),
+        "user_id": user.pk,
+    }
+
+
+def presence_payload(user: User, *, joined: bool) -> dict[str, Any]:
+    return {
+        "type": "user_join" if joined else "user_leave",
+        "username": user.username,
+        "display_name": user.get_display_name(),
+        "user_id": user.pk,
+    }
+
+
+def notification_payload(notification: Notification, *, unread_count: int) -> dict[str, Any]:
+    sender = notification.sender
+    return {
+        "type": "notification",
+        "notification_id": notification.pk,
+        "notification_type": notification.notification_type,
+        "text": notification.text,
+        "url": notification.get_absolute_url(),
+        "sender": sender.username if sender else None,
+        "created_at": iso(notification.created_at),
+        "unread_count": unread_count,
+    }
+
+
+def unread_count_payload(count: int) -> dict[str, Any]:
+    return {"type": "unread_count", "count": count}
+
+
+def error_payload(message: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "error", "message": message, **extra}
+
+
+# --- sending ----------------------------------------------------------------------------
+
+
+def forward_event(payload: dict[str, Any], *, exclude_user_id: int | None = None) -> dict:
+    """A channel-layer event carrying the payload serialized once."""
+    event: dict[str, Any] = {"type": FORWARD, "text": json.dumps(payload)}
+    if exclude_user_id is not None:
+        event["exclude_user_id"] = exclude_user_id
+    return event
+
+
+def broadcast_now(group: str, payload: dict[str, Any], *, exclude_user_id: int | None = None) -> bool:
+    """Send to a group from sync code. A layer outage is logged, never raised: the data is
+    already saved and clients back-fill from the history endpoints. Returns success."""
+    try:
+        async_to_sync(get_channel_layer().group_send)(
+            group, forward_event(payload, exclude_user_id=exclude_user_id)
+        )
+    except Exception:  # noqa: BLE001 - any layer failure (Redis down, timeout) is survivable
+        logger.warning("broadcast to %s failed; clients will back-fill", group, exc_info=True)
+        return False
+    return True
+
+
+def broadcast_on_commit(
+    group: str, payload: dict[str, Any], *, exclude_user_id: int | None = None
+) -> None:
+    """Broadcast after the current transaction commits (at once outside a transaction)."""
+    transaction.on_commit(
+        lambda: broadcast_now(group, payload, exclude_user_id=exclude_user_id), robust=True
+    )
+
+
+def signal_access_changed_on_commit(user_id: int) -> None:
+    """Ask every open socket of a user to re-check its access after commit."""
+    event = {"type": ACCESS_CHANGED}
+
+    def send() -> None:
+        try:
+            async_to_sync(get_channel_layer().group_send)(user_group(user_id), event)
+        except Exception:  # noqa: BLE001
+            logger.warning("access-change signal for user %s failed", user_id, exc_info=True)
+
+    transaction.on_commit(send, robust=True)
