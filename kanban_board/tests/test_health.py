@@ -1,0 +1,41 @@
+"""GET /healthz reports the database, the channel layer and the broker."""
+
+import pytest
+
+
+@pytest.mark.django_db
+def test_healthz_is_public_json_with_every_check_ok(client):
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["ok"] is True
+    assert body["database"]["ok"] and body["channel_layer"]["ok"] and body["broker"]["ok"]
+    assert body["channel_layer"]["backend"] == "InMemoryChannelLayer"
+
+
+@pytest.mark.django_db
+def test_healthz_reports_503_when_the_channel_layer_is_unreachable(client, settings):
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]},
+        }
+    }
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["ok"] is False
+    assert body["channel_layer"]["ok"] is False
+    assert body["database"]["ok"] is True
+
+
+@pytest.mark.services
+@pytest.mark.django_db
+def test_healthz_reaches_real_redis_layer(client, redis_layer):
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json()["channel_layer"]["backend"] == "RedisChannelLayer"
