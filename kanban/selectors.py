@@ -1,7 +1,8 @@
 """Reads, scoped to a user. `get_<noun>_for` raises Http404 for a missing object and for one
 the user may not see alike, so ids leak nothing."""
 
-from django.db.models import QuerySet
+from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from accounts.models import User
@@ -17,9 +18,10 @@ def boards_for(user: User) -> QuerySet[Board]:
 
 
 def is_board_member(*, user: User, board_id: int) -> bool:
-    return user.is_authenticated and Board.members.through.objects.filter(
-        board_id=board_id, user_id=user.pk
-    ).exists()
+    return (
+        user.is_authenticated
+        and Board.members.through.objects.filter(board_id=board_id, user_id=user.pk).exists()
+    )
 
 
 def get_board_for(user: User, board_id: int) -> Board:
@@ -53,3 +55,40 @@ def get_task_for(user: User, task_id: int) -> Task:
 
 def board_members(board: Board) -> QuerySet[User]:
     return board.members.order_by("username")
+
+
+def board_summaries_for(user: User) -> QuerySet[Board]:
+    """The user's boards for the "My boards" list, each with `task_count` and `member_count`
+    (counted in subqueries, so the membership filter cannot skew them) and its creator."""
+    task_count = (
+        Task.objects.filter(column__board=OuterRef("pk"))
+        .order_by()
+        .values("column__board")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    member_count = (
+        Board.members.through.objects.filter(board_id=OuterRef("pk"))
+        .order_by()
+        .values("board_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return (
+        boards_for(user)
+        .select_related("created_by")
+        .annotate(
+            task_count=Coalesce(Subquery(task_count), 0),
+            member_count=Coalesce(Subquery(member_count), 0),
+        )
+        .order_by("name", "pk")
+    )
+
+
+def board_columns(board: Board) -> list[Column]:
+    """The board's columns in order, each with its tasks (and their assignees) prefetched in
+    order: two queries whatever the board's size."""
+    tasks = Task.objects.select_related("assignee").order_by("position", "pk")
+    return list(
+        board.columns.order_by("position", "pk").prefetch_related(Prefetch("tasks", queryset=tasks))
+    )
