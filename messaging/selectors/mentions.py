@@ -1,0 +1,67 @@
+"""Resolving @names to users and suggesting names, always scoped to one room's or one board's
+members: a mention can only reach someone who can read the message it is in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower
+
+if TYPE_CHECKING:
+    from accounts.models import User
+    from kanban.models import Board
+    from messaging.models import ChatRoom
+
+SUGGESTION_LIMIT = 10
+
+
+def _members(*, room: ChatRoom | None, board: Board | None) -> QuerySet[User]:
+    if (room is None) == (board is None):
+        raise ValueError("pass exactly one of room or board")
+    users = get_user_model().objects.all()
+    if room is not None:
+        return users.filter(chat_rooms=room)
+    return users.filter(boards=board)
+
+
+def mentionable_users(
+    *, names: Iterable[str], room: ChatRoom | None = None, board: Board | None = None
+) -> QuerySet[User]:
+    """Members of `room` (or `board`) whose username matches one of `names`, ignoring case.
+
+    One query. Nobody is excluded beyond the scope: the posting service drops the author.
+    """
+    lowered = {name.lower() for name in names if name}
+    members = _members(room=room, board=board)
+    if not lowered:
+        return members.none()
+    return (
+        members.annotate(username_lower=Lower("username"))
+        .filter(username_lower__in=lowered)
+        .order_by("username_lower")
+    )
+
+
+def mention_suggestions(
+    *,
+    prefix: str,
+    room: ChatRoom | None = None,
+    board: Board | None = None,
+    limit: int = SUGGESTION_LIMIT,
+) -> list[dict[str, str]]:
+    """Autocomplete rows `{"username", "display_name"}` for active members whose username or
+    display name starts with `prefix` (any case). Never matches or returns e-mail addresses."""
+    members = _members(room=room, board=board).filter(is_active=True)
+    prefix = prefix.strip().lstrip("@")
+    if prefix:
+        members = members.filter(
+            Q(username__istartswith=prefix) | Q(display_name__istartswith=prefix)
+        )
+    rows = members.order_by(Lower("username")).values("username", "display_name")[:limit]
+    return [
+        {"username": row["username"], "display_name": row["display_name"] or row["username"]}
+        for row in rows
+    ]
