@@ -1,0 +1,135 @@
+// Messages the user has sent but the server has not yet confirmed.
+//
+// Each entry keeps its client_id for life, so every retry (socket resend after a reconnect,
+// HTTP fallback, the Retry button) is the same message to the server, which dedupes on it.
+// Lifecycle: queued -> sent over the socket -> confirmed (ack or broadcast) -> gone; or, when
+// nothing confirmed it within `timeoutMs`, one HTTP POST; if that fails too -> failed, and the
+// user decides (Retry).
+
+import { postForm } from "./http.js";
+
+const DEFAULT_TIMEOUT_MS = 10000;
+
+/** A v4 UUID. crypto.randomUUID() exists only in secure contexts; a self-hosted instance may
+ * run on plain http, so fall back to getRandomValues (available everywhere). */
+export function newClientId() {
+  if (window.crypto && typeof window.crypto.randomUUID === "function" && window.isSecureContext) {
+    return window.crypto.randomUUID();
+  }
+  const bytes = window.crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6] & 0x0f) | 0x40;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+export class Outbox {
+  /**
+   * @param {{
+   *   trySend: (entry: {clientId: string, text: string}) => boolean,   // socket send; false if closed
+   *   postUrl: string,                       // HTTP fallback endpoint (fields: content, client_id)
+   *   onConfirmed: (clientId: string, payload: object) => void,       // HTTP 201 payload
+   *   onFailed: (clientId: string, reason: string) => void,
+   *   onRetrying: (clientId: string) => void,
+   *   timeoutMs?: number,
+   * }} options
+   */
+  constructor(options) {
+    this.options = options;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    /** @type {Map<string, {clientId: string, text: string, state: string, timer: number|null}>} */
+    this.entries = new Map();
+  }
+
+  get size() {
+    return this.entries.size;
+  }
+
+  has(clientId) {
+    return this.entries.has(clientId);
+  }
+
+  /** Queue a new message and try to send it now. Returns its client_id. */
+  add(text, clientId = newClientId()) {
+    const entry = { clientId, text, state: "queued", timer: null };
+    this.entries.set(entry.clientId, entry);
+    this.attempt(entry);
+    return entry.clientId;
+  }
+
+  attempt(entry) {
+    entry.state = this.options.trySend(entry) ? "sent" : "queued";
+    this.startTimer(entry);
+  }
+
+  startTimer(entry) {
+    window.clearTimeout(entry.timer);
+    entry.timer = window.setTimeout(() => this.fallBackToHttp(entry), this.timeoutMs);
+  }
+
+  /** After a (re)connect: resend everything still unconfirmed, with the same client_ids. */
+  flush() {
+    for (const entry of this.entries.values()) {
+      if (entry.state === "queued" || entry.state === "sent") {
+        if (this.options.trySend(entry)) entry.state = "sent";
+      }
+    }
+  }
+
+  /** The server confirmed this client_id (ack, broadcast or history): stop tracking it. */
+  confirm(clientId) {
+    const entry = this.entries.get(clientId);
+    if (!entry) return false;
+    window.clearTimeout(entry.timer);
+    this.entries.delete(clientId);
+    return true;
+  }
+
+  /** A server error frame named this client_id: no point waiting for the timeout. */
+  reject(clientId, reason) {
+    const entry = this.entries.get(clientId);
+    if (!entry) return;
+    window.clearTimeout(entry.timer);
+    entry.timer = null;
+    entry.state = "failed";
+    this.options.onFailed(clientId, reason);
+  }
+
+  async fallBackToHttp(entry) {
+    entry.timer = null;
+    if (!this.entries.has(entry.clientId) || entry.state === "posting") return;
+    entry.state = "posting";
+    const result = await postForm(this.options.postUrl, { content: entry.text, client_id: entry.clientId });
+    if (!this.entries.has(entry.clientId)) return; // confirmed by the socket meanwhile
+    if (result.ok && result.data) {
+      this.entries.delete(entry.clientId);
+      this.options.onConfirmed(entry.clientId, result.data);
+      return;
+    }
+    entry.state = "failed";
+    const reason =
+      (result.data && typeof result.data.error === "string" && result.data.error) ||
+      (result.status === 0 ? "Could not reach the server." : `Not sent (HTTP ${result.status}).`);
+    this.options.onFailed(entry.clientId, reason);
+  }
+
+  /** The user pressed Retry: socket if it is open, else straight to HTTP. */
+  retry(clientId) {
+    const entry = this.entries.get(clientId);
+    if (!entry || entry.state !== "failed") return;
+    this.options.onRetrying(clientId);
+    if (this.options.trySend(entry)) {
+      entry.state = "sent";
+      this.startTimer(entry);
+    } else {
+      this.fallBackToHttp(entry);
+    }
+  }
+
+  /** Access is gone: nothing will be delivered over the socket any more. */
+  failAll(reason) {
+    for (const entry of this.entries.values()) {
+      if (entry.state !== "failed" && entry.state !== "posting") this.reject(entry.clientId, reason);
+    }
+  }
+}

@@ -1,0 +1,503 @@
+// A live, server-rendered list of messages: the chat room log and the task comment thread.
+//
+// The page renders the history; this module keeps it current. Items are keyed and ordered by
+// their database id and are only ever built from the page's <template> with textContent, so
+// user text can never become markup. Anything the socket may have missed (the moments between
+// page render and subscribe, a reconnect, a dropped broadcast) is fetched from the history
+// endpoint with ?after=<id>. Messages the user sends go through an Outbox, so a send while
+// disconnected is shown as pending and delivered later instead of being lost.
+
+import { getJSON } from "./http.js";
+import { Outbox, newClientId } from "./outbox.js";
+import { LiveSocket } from "./socket.js";
+
+const NEAR_BOTTOM_PX = 80;
+const HISTORY_LIMIT = 50;
+const MAX_BACKFILL_PAGES = 20;
+// Ids are global across rooms/tasks, so a jump in ids is usually someone else's room, not a
+// lost message. A gap still triggers a back-fill, but at most this often.
+const GAP_BACKFILL_INTERVAL_MS = 2000;
+// After this many failed reconnect attempts the status says "Offline" rather than "Reconnecting".
+const OFFLINE_AFTER_ATTEMPTS = 3;
+const MAX_ALERTS = 3;
+
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "long" });
+
+/** Fill a <time> element with an ISO timestamp shown in the browser's local time zone. */
+export function showLocalTime(timeEl, iso) {
+  if (!timeEl || !iso) return;
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return;
+  timeEl.setAttribute("datetime", iso);
+  const today = new Date();
+  const sameDay = date.toDateString() === today.toDateString();
+  timeEl.textContent = (sameDay ? timeFormat : dateTimeFormat).format(date);
+  timeEl.title = fullFormat.format(date);
+}
+
+function setText(root, selector, text) {
+  const el = root.querySelector(selector);
+  if (el) el.textContent = text ?? "";
+}
+
+/**
+ * What differs between a chat room and a comment thread. Element ids come from the DOM
+ * contract the server templates follow.
+ * @typedef {{
+ *   log: string, template: string, form: string, input: string, older: string, status: string,
+ *   postUrlAttr: "sendUrl"|"postUrl",
+ *   idKey: "message_id"|"comment_id", textKey: "message"|"comment",
+ *   liveType: "chat_message"|"new_comment", historyKey: "messages"|"comments",
+ *   domPrefix: "message-"|"comment-", dataKey: "messageId"|"commentId",
+ *   frame: (text: string, clientId: string) => object,
+ *   noun: string,
+ * }} ThreadKind
+ */
+
+export class LiveThread {
+  /**
+   * @param {HTMLElement} root  #chat-app or #comment-thread, carrying the data-* attributes
+   * @param {ThreadKind} kind
+   * @param {{onFrame?: (data: object) => void, onItem?: (payload: object) => void,
+   *          onSubmit?: () => void, onStatus?: (status: string) => void}} hooks
+   */
+  constructor(root, kind, hooks = {}) {
+    this.root = root;
+    this.kind = kind;
+    this.hooks = hooks;
+    this.log = document.getElementById(kind.log);
+    this.template = document.getElementById(kind.template);
+    this.form = document.getElementById(kind.form);
+    this.input = document.getElementById(kind.input);
+    this.olderButton = document.getElementById(kind.older);
+    this.statusEl = document.getElementById(kind.status);
+    this.userId = Number(root.dataset.userId);
+    this.username = root.dataset.username || "";
+    this.historyUrl = root.dataset.historyUrl;
+    /** @type {Map<number, HTMLElement>} confirmed items by id */
+    this.items = new Map();
+    /** @type {Map<string, HTMLElement>} my unconfirmed items by client_id */
+    this.pending = new Map();
+    // Every id <= syncedThrough is known to be rendered (the page is a consistent snapshot).
+    this.syncedThrough = 0;
+    this.backfilling = false;
+    this.backfillAgain = false;
+    this.gapTimer = null;
+    this.lastBackfillAt = 0;
+    this.gone = false;
+    this.alerts = null;
+
+    this.outbox = new Outbox({
+      trySend: (entry) => this.socket.send(kind.frame(entry.text, entry.clientId)),
+      postUrl: root.dataset[kind.postUrlAttr] || (this.form && this.form.action),
+      onConfirmed: (clientId, payload) =>
+        this.upsert({ user_id: this.userId, ...payload, client_id: clientId }),
+      onFailed: (clientId, reason) => this.markFailed(clientId, reason),
+      onRetrying: (clientId) => this.markPending(clientId),
+    });
+  }
+
+  start() {
+    if (!this.log || !this.template) return this;
+    this.adoptServerRendered();
+    this.wireForm();
+    this.wireOlder();
+    this.scrollInitially();
+    this.socket = new LiveSocket(this.root.dataset.wsPath, {
+      onMessage: (data) => this.onFrame(data),
+      onOpen: () => this.onOpen(),
+      onStatus: (status) => this.onStatus(status),
+    });
+    return this;
+  }
+
+  // --- items ------------------------------------------------------------------------------
+
+  idOf(el) {
+    const raw = el.dataset ? el.dataset[this.kind.dataKey] : undefined;
+    if (raw === undefined || raw === "" || el.classList.contains("pending")) return null;
+    const id = Number(raw);
+    return Number.isFinite(id) ? id : null;
+  }
+
+  adoptServerRendered() {
+    for (const el of this.log.querySelectorAll(".chat-msg")) {
+      const id = this.idOf(el);
+      if (id === null) continue;
+      this.items.set(id, el);
+      this.syncedThrough = Math.max(this.syncedThrough, id);
+      const time = el.querySelector("time.ts");
+      if (time) showLocalTime(time, time.getAttribute("datetime"));
+    }
+  }
+
+  get firstId() {
+    let min = null;
+    for (const id of this.items.keys()) if (min === null || id < min) min = id;
+    return min;
+  }
+
+  createItem() {
+    const fragment = this.template.content.cloneNode(true);
+    return fragment.querySelector(".chat-msg") || fragment.firstElementChild;
+  }
+
+  /** Write a payload into an item element; text goes in with textContent only. */
+  fill(el, payload) {
+    const id = payload[this.kind.idKey];
+    if (id !== undefined && id !== null) {
+      el.id = `${this.kind.domPrefix}${id}`;
+      el.dataset[this.kind.dataKey] = String(id);
+    }
+    setText(el, ".author", payload.display_name || payload.username);
+    setText(el, ".username", payload.username ? `@${payload.username}` : "");
+    showLocalTime(el.querySelector("time.ts"), payload.timestamp);
+    setText(el, ".body", payload[this.kind.textKey]);
+    el.classList.toggle("own", Number(payload.user_id) === this.userId);
+    const mentioned = Array.isArray(payload.mentioned_users) ? payload.mentioned_users : [];
+    el.classList.toggle("mentions-me", this.username !== "" && mentioned.includes(this.username));
+  }
+
+  /** Put a confirmed item in id order: after the last smaller id, before any pending item. */
+  place(el, id) {
+    let node = this.log.lastElementChild;
+    while (node) {
+      if (node !== el) {
+        const nodeId = this.idOf(node);
+        if (nodeId !== null && nodeId < id) break;
+      }
+      node = node.previousElementSibling;
+    }
+    if (node) node.after(el);
+    else this.log.prepend(el);
+  }
+
+  /**
+   * Render a server payload (live, ack'd, HTTP response or history) exactly once. If it is
+   * one of my pending items (same client_id), that element becomes the real item.
+   */
+  upsert(payload, { stickToBottom } = {}) {
+    const id = Number(payload[this.kind.idKey]);
+    if (!Number.isFinite(id)) return null;
+    const clientId = payload.client_id;
+    const mine = Number(payload.user_id) === this.userId;
+    let pendingEl = null;
+    if (mine && clientId && this.pending.has(clientId)) {
+      pendingEl = this.pending.get(clientId);
+      this.pending.delete(clientId);
+      this.outbox.confirm(clientId);
+    }
+    const existing = this.items.get(id);
+    if (existing) {
+      this.fill(existing, payload); // e.g. an ack'd item now gets the server's timestamp
+      if (pendingEl && pendingEl !== existing) pendingEl.remove();
+      return existing;
+    }
+    const stick = stickToBottom ?? (this.isNearBottom() || pendingEl !== null);
+    const el = pendingEl || this.createItem();
+    this.clearSendState(el);
+    this.fill(el, payload);
+    this.items.set(id, el);
+    this.place(el, id);
+    if (stick) this.scrollToBottom();
+    if (this.hooks.onItem) this.hooks.onItem(payload);
+    return el;
+  }
+
+  /** A live item: render it, and back-fill if it shows we may have missed some. */
+  receiveLive(payload) {
+    const id = Number(payload[this.kind.idKey]);
+    if (!Number.isFinite(id)) return;
+    if (id === this.syncedThrough + 1 && !this.backfilling) this.syncedThrough = id;
+    else if (id > this.syncedThrough) this.scheduleGapBackfill();
+    this.upsert(payload);
+  }
+
+  // --- sending ----------------------------------------------------------------------------
+
+  wireForm() {
+    if (!this.form || !this.input) return;
+    this.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.submit();
+    });
+    this.input.addEventListener("keydown", (event) => {
+      if (event.key !== "Enter" || event.shiftKey || event.isComposing || event.keyCode === 229) return;
+      // The mention autocomplete uses Enter to pick a name; it flags its open menu on the
+      // textarea and (Tribute) also prevents the default.
+      if (this.input.dataset.mentionMenuOpen === "true" || event.defaultPrevented) return;
+      event.preventDefault();
+      this.submit();
+    });
+    this.log.addEventListener("click", (event) => {
+      const button = event.target.closest("button.retry-send");
+      if (!button) return;
+      const item = button.closest(".chat-msg");
+      if (item && item.dataset.clientId) this.outbox.retry(item.dataset.clientId);
+    });
+  }
+
+  submit() {
+    if (this.gone) return;
+    const text = this.input.value.trim();
+    if (!text) return;
+    this.input.value = "";
+    if (this.hooks.onSubmit) this.hooks.onSubmit();
+    const clientId = newClientId();
+    const el = this.createItem();
+    this.fill(el, {
+      username: this.username,
+      display_name: this.myDisplayName(),
+      user_id: this.userId,
+      timestamp: new Date().toISOString(),
+      [this.kind.textKey]: text,
+    });
+    el.classList.add("pending");
+    el.dataset.clientId = clientId;
+    this.pending.set(clientId, el);
+    this.log.append(el);
+    this.scrollToBottom();
+    this.outbox.add(text, clientId);
+  }
+
+  myDisplayName() {
+    if (this.root.dataset.displayName) return this.root.dataset.displayName;
+    const own = this.log.querySelectorAll(".chat-msg.own:not(.pending) .author");
+    const last = own.length ? own[own.length - 1].textContent.trim() : "";
+    return last || this.username;
+  }
+
+  onAck(data) {
+    const clientId = data.client_id;
+    const id = Number(data[this.kind.idKey] ?? data.message_id ?? data.comment_id);
+    this.outbox.confirm(clientId);
+    const el = this.pending.get(clientId);
+    if (!el || !Number.isFinite(id)) return;
+    this.pending.delete(clientId);
+    if (this.items.has(id)) {
+      el.remove(); // the broadcast got here first
+      return;
+    }
+    this.clearSendState(el);
+    el.id = `${this.kind.domPrefix}${id}`;
+    el.dataset[this.kind.dataKey] = String(id);
+    this.items.set(id, el);
+    this.place(el, id);
+  }
+
+  markFailed(clientId, reason) {
+    const el = this.pending.get(clientId);
+    if (!el) return;
+    this.clearSendState(el);
+    el.classList.add("failed");
+    const note = document.createElement("div");
+    note.className = "send-state small";
+    const text = document.createElement("span");
+    text.className = "text-danger";
+    text.textContent = reason || "Not sent.";
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "btn btn-link btn-sm p-0 ms-2 align-baseline retry-send";
+    button.textContent = "Retry";
+    note.append(text, button);
+    el.append(note);
+  }
+
+  markPending(clientId) {
+    const el = this.pending.get(clientId);
+    if (!el) return;
+    this.clearSendState(el);
+    el.classList.add("pending");
+  }
+
+  clearSendState(el) {
+    el.classList.remove("pending", "failed");
+    for (const note of el.querySelectorAll(".send-state")) note.remove();
+  }
+
+  // --- socket -----------------------------------------------------------------------------
+
+  onFrame(data) {
+    if (!data || typeof data !== "object") return;
+    if (data.type === this.kind.liveType) this.receiveLive(data);
+    else if (data.type === "ack") this.onAck(data);
+    else if (data.type === "error") {
+      if (data.client_id && this.pending.has(data.client_id)) {
+        this.outbox.reject(data.client_id, data.message);
+      } else {
+        this.showAlert(data.message || "Something went wrong.");
+      }
+    }
+    if (this.hooks.onFrame) this.hooks.onFrame(data);
+  }
+
+  async onOpen() {
+    // Also on the first open: anything posted between page render and subscribe is fetched.
+    await this.backfill();
+    this.outbox.flush();
+  }
+
+  onStatus(status) {
+    if (status === "gone") {
+      this.gone = true;
+      this.outbox.failAll("You no longer have access.");
+      if (this.input) this.input.disabled = true;
+      const button = this.form && this.form.querySelector("[type=submit]");
+      if (button) button.disabled = true;
+    }
+    this.showStatus(status);
+    if (this.hooks.onStatus) this.hooks.onStatus(status);
+  }
+
+  showStatus(status) {
+    if (!this.statusEl) return;
+    let text;
+    let tone;
+    if (status === "open") {
+      text = "Live";
+      tone = "text-success";
+    } else if (status === "gone") {
+      text = "You no longer have access";
+      tone = "text-danger";
+    } else if (!navigator.onLine || (this.socket && this.socket.attempt >= OFFLINE_AFTER_ATTEMPTS)) {
+      text = "Offline — messages will send when back";
+      tone = "text-danger";
+    } else if (this.socket && this.socket.everOpened) {
+      text = "Reconnecting…";
+      tone = "text-warning";
+    } else {
+      text = "Connecting…";
+      tone = "text-muted";
+    }
+    this.statusEl.textContent = text;
+    this.statusEl.dataset.status = status;
+    this.statusEl.classList.remove("text-success", "text-warning", "text-danger", "text-muted");
+    this.statusEl.classList.add(tone);
+  }
+
+  // --- history ----------------------------------------------------------------------------
+
+  historyQuery(params) {
+    const url = new URL(this.historyUrl, window.location.href);
+    for (const [key, value] of Object.entries(params)) url.searchParams.set(key, String(value));
+    return url.pathname + url.search;
+  }
+
+  scheduleGapBackfill() {
+    if (this.gapTimer !== null) return;
+    const wait = Math.max(0, this.lastBackfillAt + GAP_BACKFILL_INTERVAL_MS - Date.now());
+    this.gapTimer = window.setTimeout(() => {
+      this.gapTimer = null;
+      this.backfill();
+    }, wait);
+  }
+
+  /** Fetch everything after syncedThrough (oldest first, page by page). Single-flight: a
+   * request made while one runs makes it go round once more. Returns false on failure. */
+  async backfill() {
+    if (!this.historyUrl) return false;
+    if (this.backfilling) {
+      this.backfillAgain = true;
+      return true;
+    }
+    this.backfilling = true;
+    try {
+      do {
+        this.backfillAgain = false;
+        this.lastBackfillAt = Date.now();
+        for (let page = 0; page < MAX_BACKFILL_PAGES; page += 1) {
+          const result = await getJSON(this.historyQuery({ after: this.syncedThrough, limit: HISTORY_LIMIT }));
+          if (!result.ok || !result.data) return false;
+          const list = Array.isArray(result.data[this.kind.historyKey]) ? result.data[this.kind.historyKey] : [];
+          for (const payload of list) {
+            this.upsert(payload);
+            const id = Number(payload[this.kind.idKey]);
+            if (Number.isFinite(id)) this.syncedThrough = Math.max(this.syncedThrough, id);
+          }
+          if (!result.data.has_more || list.length === 0) break;
+        }
+      } while (this.backfillAgain);
+      return true;
+    } finally {
+      this.backfilling = false;
+    }
+  }
+
+  wireOlder() {
+    const button = this.olderButton;
+    if (!button) return;
+    button.hidden = button.dataset.hasMore === "false" || this.items.size === 0;
+    button.addEventListener("click", () => this.loadOlder());
+  }
+
+  async loadOlder() {
+    const button = this.olderButton;
+    const first = this.firstId;
+    if (first === null || button.disabled) return;
+    button.disabled = true;
+    const result = await getJSON(this.historyQuery({ before: first, limit: HISTORY_LIMIT }));
+    button.disabled = false;
+    if (!result.ok || !result.data) {
+      this.showAlert(`Could not load older ${this.kind.noun}s. Try again.`);
+      return;
+    }
+    const list = Array.isArray(result.data[this.kind.historyKey]) ? result.data[this.kind.historyKey] : [];
+    // Keep what the user is reading in place while items appear above it.
+    const fromBottom = this.log.scrollHeight - this.log.scrollTop;
+    for (const payload of list) this.upsert(payload, { stickToBottom: false });
+    this.log.scrollTop = this.log.scrollHeight - fromBottom;
+    const hasMore = Boolean(result.data.has_more) && list.length > 0;
+    button.dataset.hasMore = String(hasMore);
+    button.hidden = !hasMore;
+  }
+
+  // --- scrolling and alerts ---------------------------------------------------------------
+
+  isNearBottom() {
+    return this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < NEAR_BOTTOM_PX;
+  }
+
+  scrollToBottom() {
+    this.log.scrollTop = this.log.scrollHeight;
+  }
+
+  scrollInitially() {
+    // A notification link (#message-12 / #comment-7) shows that item; otherwise the latest.
+    const hash = window.location.hash.slice(1);
+    const target = hash ? document.getElementById(hash) : null;
+    if (target && this.log.contains(target)) {
+      target.classList.add("highlighted");
+      target.scrollIntoView({ block: "center" });
+    } else {
+      this.scrollToBottom();
+    }
+  }
+
+  showAlert(message) {
+    if (!this.alerts) {
+      this.alerts = document.createElement("div");
+      this.alerts.className = "thread-alerts";
+      if (this.form) this.form.before(this.alerts);
+      else this.log.after(this.alerts);
+    }
+    for (const existing of this.alerts.querySelectorAll(".alert-text")) {
+      if (existing.textContent === message) existing.closest(".alert").remove();
+    }
+    while (this.alerts.children.length >= MAX_ALERTS) this.alerts.firstElementChild.remove();
+    const alert = document.createElement("div");
+    alert.className = "alert alert-warning alert-dismissible py-1 px-2 mb-2 small";
+    alert.setAttribute("role", "alert");
+    const text = document.createElement("span");
+    text.className = "alert-text";
+    text.textContent = message;
+    const close = document.createElement("button");
+    close.type = "button";
+    close.className = "btn-close py-2";
+    close.setAttribute("aria-label", "Dismiss");
+    close.addEventListener("click", () => alert.remove());
+    alert.append(text, close);
+    this.alerts.append(alert);
+  }
+}
