@@ -1,18 +1,35 @@
-"""Mention notifications: scheduling (called by the posting services) and creation (the
-Celery task's body). Delivery of a message never waits on this: a message reaches its room at
-once; notifications follow through Celery, and the periodic sweep creates any that a dead
-broker or worker lost."""
+"""Mention notifications: scheduling (called by the posting services), creation (the Celery
+task's body), reading, and the sweep. Delivery of a message never waits on this: a message
+reaches its room at once; notifications follow through Celery, and the periodic sweep creates
+any that a dead broker or worker lost.
+
+Every change here pushes to the recipient's `user_<id>` group after commit, so each open tab's
+badge shows the same count."""
 
 from __future__ import annotations
 
 import logging
-from typing import Literal
+from datetime import timedelta
+from typing import TYPE_CHECKING, Literal
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from messaging import realtime
+from messaging.models import ChatMessage, Notification, TaskThreadComment
+from messaging.selectors.notifications import unread_count, unread_counts
+
+if TYPE_CHECKING:
+    from accounts.models import User
+    from kanban.models import Task
+    from messaging.models import ChatRoom
 
 logger = logging.getLogger(__name__)
 
 TargetKind = Literal["chat_message", "comment"]
+EXCERPT_LENGTH = 80
 
 
 def schedule_mention_notifications(*, kind: TargetKind, object_id: int) -> None:
@@ -25,7 +42,171 @@ def schedule_mention_notifications(*, kind: TargetKind, object_id: int) -> None:
 
         try:
             notify_mentions.apply_async(args=[kind, object_id], retry=False)
-        except Exception:  # noqa: BLE001 - broker down or unreachable: the sweep catches up
+        except Exception:  # broker down or unreachable: the sweep catches up
             logger.warning("could not queue mention notifications for %s %s", kind, object_id)
 
     transaction.on_commit(enqueue, robust=True)
+
+
+# --- creation ---------------------------------------------------------------------------
+
+
+def _excerpt(content: str) -> str:
+    text = " ".join(content.split())
+    if len(text) > EXCERPT_LENGTH:
+        return text[:EXCERPT_LENGTH].rstrip() + "..."
+    return text
+
+
+def mention_text(target: ChatMessage | TaskThreadComment) -> str:
+    """`alice mentioned you in #General: "..."` / `alice mentioned you on "Title": "..."`."""
+    excerpt = _excerpt(target.content)
+    if isinstance(target, ChatMessage):
+        where = f"in #{target.chat_room.name}"
+    else:
+        where = f'on "{target.task.title}"'
+    return f'{target.author.username} mentioned you {where}: "{excerpt}"'
+
+
+def _load_target(kind: TargetKind, object_id: int) -> ChatMessage | TaskThreadComment | None:
+    if kind == "chat_message":
+        return (
+            ChatMessage.objects.select_related("author", "chat_room").filter(pk=object_id).first()
+        )
+    if kind == "comment":
+        return (
+            TaskThreadComment.objects.select_related("author", "task").filter(pk=object_id).first()
+        )
+    raise ValueError(f"unknown mention target kind {kind!r}")
+
+
+def _recipients(target: ChatMessage | TaskThreadComment) -> list[User]:
+    """Mentioned users who can still read the target (room members / board members), minus
+    its author. One query: each join matches at most one row per user."""
+    users = get_user_model().objects.exclude(pk=target.author_id)
+    if isinstance(target, ChatMessage):
+        users = users.filter(mentioned_in_messages=target.pk, chat_rooms__messages=target.pk)
+    else:
+        users = users.filter(
+            mentioned_in_comments=target.pk, boards__columns__tasks__thread_comments=target.pk
+        )
+    return list(users.order_by("pk"))
+
+
+@transaction.atomic
+def create_mention_notifications(*, kind: TargetKind, object_id: int) -> int:
+    """Create the MENTION notifications owed for one chat message (`kind="chat_message"`) or
+    task comment (`kind="comment"`), mark the target notified, and push each new notification
+    to its recipient after commit. Idempotent: the unique constraints per recipient and target
+    make a second run (a redelivered task, the sweep racing the task) create and push nothing.
+    Returns how many notifications were created."""
+    target = _load_target(kind, object_id)
+    if target is None:  # deleted before the task ran: nothing is owed
+        return 0
+    target_field = "chat_message" if isinstance(target, ChatMessage) else "task_thread_comment"
+    text = mention_text(target)
+    created: list[Notification] = []
+    for recipient in _recipients(target):
+        notification, is_new = Notification.objects.get_or_create(
+            recipient=recipient,
+            **{target_field: target},
+            defaults={
+                "sender": target.author,
+                "notification_type": Notification.Type.MENTION,
+                "text": text,
+            },
+        )
+        if is_new:
+            created.append(notification)
+    type(target).objects.filter(pk=target.pk, mentions_notified_at__isnull=True).update(
+        mentions_notified_at=timezone.now()
+    )
+    if created:
+        counts = unread_counts(n.recipient_id for n in created)
+        for notification in created:
+            realtime.broadcast_on_commit(
+                realtime.user_group(notification.recipient_id),
+                realtime.notification_payload(
+                    notification, unread_count=counts[notification.recipient_id]
+                ),
+            )
+    return len(created)
+
+
+# --- reading ----------------------------------------------------------------------------
+
+
+def _push_unread_count_on_commit(user_id: int, count: int) -> None:
+    realtime.broadcast_on_commit(realtime.user_group(user_id), realtime.unread_count_payload(count))
+
+
+def _mark_read(user: User, notifications) -> int:
+    """Mark the user's unread notifications among `notifications` read; push the new count if
+    anything changed. Returns the user's unread count afterwards."""
+    changed = notifications.filter(recipient=user, is_read=False).update(is_read=True)
+    count = unread_count(user.pk)
+    if changed:
+        _push_unread_count_on_commit(user.pk, count)
+    return count
+
+
+@transaction.atomic
+def mark_notification_read(*, notification: Notification, user: User) -> int:
+    """Mark one of the user's notifications read (someone else's is left alone). Returns the
+    user's unread count afterwards."""
+    return _mark_read(user, Notification.objects.filter(pk=notification.pk))
+
+
+@transaction.atomic
+def mark_all_read(*, user: User) -> int:
+    return _mark_read(user, Notification.objects.all())
+
+
+@transaction.atomic
+def mark_read_for_room(*, user: User, room: ChatRoom) -> int:
+    """Opening a room reads the user's notifications for messages in it."""
+    return _mark_read(user, Notification.objects.filter(chat_message__chat_room=room))
+
+
+@transaction.atomic
+def mark_read_for_task(*, user: User, task: Task) -> int:
+    """Opening a task's thread reads the user's notifications for comments on it."""
+    return _mark_read(user, Notification.objects.filter(task_thread_comment__task=task))
+
+
+# --- the sweep --------------------------------------------------------------------------
+
+
+def sweep_missed_mentions(*, older_than_seconds: int = 30, limit: int = 500) -> int:
+    """Create the notifications a dead broker or worker lost: for messages and comments older
+    than the grace period whose `mentions_notified_at` is still NULL. Targets that mention
+    nobody are marked notified (so they leave the queue); at most `limit` targets with
+    mentions are processed per run, oldest first. Returns how many notifications it created."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=older_than_seconds)
+    created = 0
+    remaining = limit
+    targets: list[tuple[TargetKind, type[ChatMessage] | type[TaskThreadComment]]] = [
+        ("chat_message", ChatMessage),
+        ("comment", TaskThreadComment),
+    ]
+    for kind, model in targets:
+        through = model.mentioned_users.through
+        owner_field = model.mentioned_users.field.m2m_field_name()
+        has_mentions = Exists(through.objects.filter(**{owner_field: OuterRef("pk")}))
+        owed = model.objects.filter(mentions_notified_at__isnull=True, created_at__lt=cutoff)
+        owed.filter(~has_mentions).update(mentions_notified_at=now)
+        if remaining <= 0:
+            continue
+        ids = list(
+            owed.filter(has_mentions).order_by("pk").values_list("pk", flat=True)[:remaining]
+        )
+        remaining -= len(ids)
+        for object_id in ids:
+            try:
+                created += create_mention_notifications(kind=kind, object_id=object_id)
+            except Exception:  # one bad row must not block the rest; it stays owed
+                logger.exception("sweep: could not notify mentions of %s %s", kind, object_id)
+    if created:
+        logger.info("sweep created %d missed mention notification(s)", created)
+    return created
