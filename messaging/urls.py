@@ -2,7 +2,23 @@
 
 from django.urls import path
 
+from .views import comments, inbox, rooms
+
 app_name = "messaging"
 
 urlpatterns: list = [
+    # Chat rooms and task threads (issue 3).
+    path("", inbox.inbox, name="inbox"),
+    path("board/<int:board_id>/rooms/", rooms.room_list, name="room_list"),
+    path("board/<int:board_id>/rooms/create/", rooms.room_create, name="room_create"),
+    path("room/<int:room_id>/", rooms.room_detail, name="room_detail"),
+    path("room/<int:room_id>/send/", rooms.room_send, name="room_send"),
+    path("room/<int:room_id>/history/", rooms.room_history, name="room_history"),
+    path("room/<int:room_id>/members/", rooms.room_members, name="room_members"),
+    path("task/<int:task_id>/comments/", comments.task_comments, name="task_comments"),
+    path(
+        "task/<int:task_id>/comments/history/",
+        comments.task_comment_history,
+        name="task_comment_history",
+    ),
 ]

@@ -1,0 +1,73 @@
+"""ws/chat-room/<room_id>/: live chat for the members of one room."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from channels.db import database_sync_to_async
+from django.http import Http404
+
+from messaging import realtime
+from messaging.models import ChatRoom
+from messaging.selectors.rooms import get_room_for, is_room_member
+from messaging.services.posting import post_chat_message
+from messaging.services.typing import clear_typing, record_typing
+
+from .base import MessagingConsumer, optional_client_id, require_text
+
+
+class ChatRoomConsumer(MessagingConsumer):
+    """Client frames: {"type": "chat_message", "message", "client_id"?}, {"type": "typing"},
+    {"type": "stop_typing"}. Server frames: the payloads built in `messaging.realtime`, an
+    `ack` for a message sent with a client_id, and `error`."""
+
+    handlers: ClassVar[dict[str, str]] = {
+        "chat_message": "handle_chat_message",
+        "typing": "handle_typing",
+        "stop_typing": "handle_stop_typing",
+    }
+    access_gone_message = "You are no longer a member of this room."
+
+    room: ChatRoom
+
+    async def authorize(self) -> bool:
+        room_id = self.scope["url_route"]["kwargs"]["room_id"]
+        try:
+            self.room = await database_sync_to_async(get_room_for)(self.user, room_id)
+        except Http404:
+            return False
+        return True
+
+    async def still_allowed(self) -> bool:
+        return await database_sync_to_async(is_room_member)(
+            user_id=self.user.pk, room_id=self.room.pk
+        )
+
+    def subscriptions(self) -> list[str]:
+        return [realtime.room_group(self.room.pk)]
+
+    async def joined(self) -> None:
+        await self.group_forward(
+            realtime.room_group(self.room.pk), realtime.presence_payload(self.user, joined=True)
+        )
+
+    async def left(self) -> None:
+        await self.group_forward(
+            realtime.room_group(self.room.pk), realtime.presence_payload(self.user, joined=False)
+        )
+
+    async def handle_chat_message(self, data: dict[str, Any]) -> None:
+        content = require_text(data, "message")
+        client_id = optional_client_id(data)
+        # The service broadcasts to the whole room (this socket included) after commit.
+        message = await database_sync_to_async(post_chat_message)(
+            room=self.room, author=self.user, content=content, client_id=client_id
+        )
+        if client_id:
+            await self.send_json({"type": "ack", "client_id": client_id, "message_id": message.pk})
+
+    async def handle_typing(self, data: dict[str, Any]) -> None:
+        await database_sync_to_async(record_typing)(room=self.room, user=self.user)
+
+    async def handle_stop_typing(self, data: dict[str, Any]) -> None:
+        await database_sync_to_async(clear_typing)(room=self.room, user=self.user)

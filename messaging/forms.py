@@ -1,0 +1,101 @@
+"""Forms validate interface input; the services own the rules (length, membership, names)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+
+from accounts.models import User
+from messaging.services.posting import CLIENT_ID_MAX_LENGTH
+
+HISTORY_DEFAULT_LIMIT = 50
+HISTORY_MAX_LIMIT = 100
+
+
+class _MemberChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: User) -> str:
+        name = obj.get_display_name()
+        return name if name == obj.username else f"{name} (@{obj.username})"
+
+
+class ChatRoomForm(forms.Form):
+    name = forms.CharField(max_length=80)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    members = _MemberChoiceField(
+        queryset=User.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="You are always a member of the rooms you create.",
+    )
+
+    def __init__(self, *args, candidates: QuerySet[User], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["members"].queryset = candidates
+        self.fields["name"].widget.attrs.update({"class": "form-control", "autofocus": True})
+        self.fields["description"].widget.attrs.update({"class": "form-control"})
+
+    def add_service_error(self, error: ValidationError) -> None:
+        """Show a service's ValidationError on the field it names (or on the form)."""
+        if hasattr(error, "error_dict"):
+            for field, errors in error.error_dict.items():
+                self.add_error(field if field in self.fields else None, errors)
+        else:
+            self.add_error(None, error)
+
+
+class PostForm(forms.Form):
+    """A chat message or a comment posted over HTTP (the socket sends the same fields)."""
+
+    content = forms.CharField(
+        strip=False,  # the service strips and reports empty text in its own words
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": settings.MESSAGE_MAX_LENGTH}),
+    )
+    client_id = forms.CharField(max_length=CLIENT_ID_MAX_LENGTH, required=False)
+
+
+class MemberForm(forms.Form):
+    """Add or remove a room member, named by username or user id."""
+
+    action = forms.ChoiceField(choices=[("add", "Add"), ("remove", "Remove")])
+    user = forms.CharField(max_length=150)
+
+    def __init__(self, *args, candidates: QuerySet[User], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.candidates = candidates
+
+    def clean_user(self) -> User:
+        value = self.cleaned_data["user"].strip().lstrip("@")
+        queryset = self.candidates
+        user = (
+            queryset.filter(pk=int(value)).first()
+            if value.isdigit()
+            else queryset.filter(username__iexact=value).first()
+        )
+        if user is None:
+            raise ValidationError("No member of this board has that name.")
+        return user
+
+
+class HistoryParamsForm(forms.Form):
+    """`?before=<id>` or `?after=<id>` (not both) and `limit` (1..100, default 50)."""
+
+    before = forms.IntegerField(min_value=1, required=False)
+    after = forms.IntegerField(min_value=0, required=False)
+    limit = forms.IntegerField(min_value=1, max_value=HISTORY_MAX_LIMIT, required=False)
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if cleaned.get("before") is not None and cleaned.get("after") is not None:
+            raise ValidationError("Pass either before or after, not both.")
+        if cleaned.get("limit") is None:
+            cleaned["limit"] = HISTORY_DEFAULT_LIMIT
+        return cleaned
+
+    def first_error(self) -> str:
+        for field, errors in self.errors.items():
+            prefix = "" if field == "__all__" else f"{field}: "
+            return f"{prefix}{errors[0]}"
+        return "Invalid parameters."

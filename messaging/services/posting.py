@@ -1,0 +1,146 @@
+"""Posting chat messages and task comments: the one write path for HTTP and WebSocket.
+
+Each service validates, saves in a transaction, stores the mentions that resolve to people who
+can read the text, and schedules (after commit) the broadcast of a payload built once plus the
+mention notifications. A retried send with the same `client_id` returns the first row.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from kanban.models import Task
+from messaging import realtime
+from messaging.mentions import extract_mentions
+from messaging.models import ChatMessage, ChatRoom, TaskThreadComment, UserTypingStatus
+from messaging.selectors.rooms import is_room_member, resolve_room_mentions
+from messaging.selectors.threads import is_task_board_member, resolve_task_mentions
+from messaging.services.notifications import schedule_mention_notifications
+
+CLIENT_ID_MAX_LENGTH = 64
+
+
+def clean_content(content: str) -> str:
+    """Stripped text, or ValidationError if it is empty or longer than MESSAGE_MAX_LENGTH."""
+    if not isinstance(content, str):
+        raise ValidationError("Message text must be a string.", code="invalid")
+    content = content.strip()
+    if not content:
+        raise ValidationError("Write something first: the message is empty.", code="empty")
+    limit = settings.MESSAGE_MAX_LENGTH
+    if len(content) > limit:
+        raise ValidationError(
+            f"Messages are limited to {limit} characters (this one has {len(content)}).",
+            code="too_long",
+        )
+    return content
+
+
+def clean_client_id(client_id: str) -> str:
+    if not isinstance(client_id, str):
+        raise ValidationError("client_id must be a string.", code="invalid")
+    client_id = client_id.strip()
+    if len(client_id) > CLIENT_ID_MAX_LENGTH:
+        raise ValidationError(
+            f"client_id is limited to {CLIENT_ID_MAX_LENGTH} characters.", code="too_long"
+        )
+    return client_id
+
+
+@transaction.atomic
+def post_chat_message(
+    *, room: ChatRoom, author: User, content: str, client_id: str = ""
+) -> ChatMessage:
+    """Save a message, broadcast it to every member of the room after commit (mentions or
+    not), and owe notifications to the members it mentions.
+
+    Idempotent per (room, author, client_id): a retry returns the first message unchanged.
+    """
+    content = clean_content(content)
+    client_id = clean_client_id(client_id)
+    if not is_room_member(user_id=author.pk, room_id=room.pk):
+        raise ValidationError("You are not a member of this room.", code="not_member")
+    if client_id:
+        existing = ChatMessage.objects.filter(
+            chat_room=room, author=author, client_id=client_id
+        ).first()
+        if existing is not None:
+            return existing
+
+    mentioned = resolve_room_mentions(room, extract_mentions(content), exclude_user_id=author.pk)
+    try:
+        with transaction.atomic():
+            message = ChatMessage.objects.create(
+                chat_room=room,
+                author=author,
+                content=content,
+                client_id=client_id,
+                mentions_notified_at=None if mentioned else timezone.now(),
+            )
+    except IntegrityError:
+        # A concurrent retry with the same client_id won the race: return its row.
+        existing = ChatMessage.objects.filter(
+            chat_room=room, author=author, client_id=client_id
+        ).first()
+        if client_id and existing is not None:
+            return existing
+        raise
+    if mentioned:
+        message.mentioned_users.add(*mentioned)
+        schedule_mention_notifications(kind="chat_message", object_id=message.pk)
+    # Sending a message ends the author's typing in this room.
+    UserTypingStatus.objects.filter(chat_room=room, user=author).delete()
+
+    payload = realtime.chat_message_payload(message, [user.username for user in mentioned])
+    realtime.broadcast_on_commit(realtime.room_group(room.pk), payload)
+    return message
+
+
+@transaction.atomic
+def post_task_comment(
+    *, task: Task, author: User, content: str, client_id: str = ""
+) -> TaskThreadComment:
+    """Save a comment on a task, broadcast it to everyone watching the thread after commit,
+    and owe notifications to the board members it mentions.
+
+    Idempotent per (task, author, client_id): a retry returns the first comment unchanged.
+    """
+    content = clean_content(content)
+    client_id = clean_client_id(client_id)
+    if not is_task_board_member(user_id=author.pk, task_id=task.pk):
+        raise ValidationError("You are not a member of this board.", code="not_member")
+    if client_id:
+        existing = TaskThreadComment.objects.filter(
+            task=task, author=author, client_id=client_id
+        ).first()
+        if existing is not None:
+            return existing
+
+    mentioned = resolve_task_mentions(task, extract_mentions(content), exclude_user_id=author.pk)
+    try:
+        with transaction.atomic():
+            comment = TaskThreadComment.objects.create(
+                task=task,
+                author=author,
+                content=content,
+                client_id=client_id,
+                mentions_notified_at=None if mentioned else timezone.now(),
+            )
+    except IntegrityError:
+        existing = TaskThreadComment.objects.filter(
+            task=task, author=author, client_id=client_id
+        ).first()
+        if client_id and existing is not None:
+            return existing
+        raise
+    if mentioned:
+        comment.mentioned_users.add(*mentioned)
+        schedule_mention_notifications(kind="comment", object_id=comment.pk)
+
+    payload = realtime.comment_payload(comment, [user.username for user in mentioned])
+    realtime.broadcast_on_commit(realtime.task_group(task.pk), payload)
+    return comment

@@ -1,0 +1,104 @@
+"""Chat rooms and their membership. Views and consumers call these; nothing else writes to
+ChatRoom or its members."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from accounts.models import User
+from kanban.models import Board
+from kanban.selectors import is_board_member
+from messaging import realtime
+from messaging.models import ChatRoom, UserTypingStatus
+from messaging.selectors.rooms import can_manage_room
+
+ROOM_NAME_MAX_LENGTH = ChatRoom._meta.get_field("name").max_length
+
+
+def _duplicate_name_error(name: str) -> ValidationError:
+    return ValidationError(
+        {"name": f"This board already has a room called “{name}”."}, code="duplicate"
+    )
+
+
+@transaction.atomic
+def create_chat_room(
+    *,
+    board: Board,
+    created_by: User,
+    name: str,
+    description: str = "",
+    members: Iterable[User] = (),
+) -> ChatRoom:
+    """Create a room on a board. The creator is always a member; every member must belong to
+    the board. Names are unique per board, ignoring case."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "Give the room a name."}, code="required")
+    if len(name) > ROOM_NAME_MAX_LENGTH:
+        raise ValidationError(
+            {"name": f"Room names are limited to {ROOM_NAME_MAX_LENGTH} characters."},
+            code="too_long",
+        )
+    if not is_board_member(user=created_by, board_id=board.pk):
+        raise ValidationError("Only members of the board can create rooms.", code="not_member")
+    member_ids = {user.pk for user in members} | {created_by.pk}
+    board_member_ids = set(board.members.filter(pk__in=member_ids).values_list("pk", flat=True))
+    if member_ids - board_member_ids:
+        raise ValidationError(
+            {"members": "Rooms can only include members of the board."}, code="not_member"
+        )
+    if ChatRoom.objects.filter(board=board, name__iexact=name).exists():
+        raise _duplicate_name_error(name)
+    try:
+        with transaction.atomic():
+            room = ChatRoom.objects.create(
+                board=board,
+                name=name,
+                description=(description or "").strip(),
+                created_by=created_by,
+            )
+    except IntegrityError as exc:  # a concurrent create took the name
+        raise _duplicate_name_error(name) from exc
+    room.members.add(*member_ids)
+    return room
+
+
+def _check_manager(room: ChatRoom, acting_user: User) -> None:
+    if not can_manage_room(acting_user, room):
+        raise ValidationError(
+            "Only the room's creator or the board's creator can manage members.",
+            code="forbidden",
+        )
+
+
+@transaction.atomic
+def add_room_member(*, room: ChatRoom, user: User, added_by: User) -> bool:
+    """Add a board member to the room. Returns False if they were already in it."""
+    _check_manager(room, added_by)
+    if not is_board_member(user=user, board_id=room.board_id):
+        raise ValidationError(
+            f"{user.username} is not a member of this board.", code="not_board_member"
+        )
+    if room.members.filter(pk=user.pk).exists():
+        return False
+    room.members.add(user)
+    return True
+
+
+@transaction.atomic
+def remove_room_member(*, room: ChatRoom, user: User, removed_by: User) -> bool:
+    """Remove a member from the room and, after commit, tell their open sockets to re-check
+    access (they are closed). The room's creator stays. Returns False if they were not in it."""
+    _check_manager(room, removed_by)
+    if user.pk == room.created_by_id:
+        raise ValidationError("The room's creator cannot be removed.", code="creator")
+    if not room.members.filter(pk=user.pk).exists():
+        return False
+    room.members.remove(user)
+    UserTypingStatus.objects.filter(chat_room=room, user=user).delete()
+    realtime.signal_access_changed_on_commit(user.pk)
+    return True

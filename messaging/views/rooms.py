@@ -1,0 +1,154 @@
+"""Chat room pages and endpoints. Room pages are for room members only: anyone else gets the
+same 404 as for a missing id."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.models import User
+from kanban.selectors import get_board_for
+from messaging.forms import ChatRoomForm, MemberForm, PostForm
+from messaging.models import ChatRoom
+from messaging.selectors import rooms as room_selectors
+from messaging.services.posting import post_chat_message
+from messaging.services.rooms import add_room_member, create_chat_room, remove_room_member
+
+from .common import error_text, history_response, json_error, wants_json
+
+
+@require_GET
+def room_list(request: HttpRequest, board_id: int) -> HttpResponse:
+    board = get_board_for(request.user, board_id)
+    rooms = room_selectors.board_rooms_for(request.user, board)
+    return render(request, "messaging/room_list.html", {"board": board, "rooms": rooms})
+
+
+@require_http_methods(["GET", "POST"])
+def room_create(request: HttpRequest, board_id: int) -> HttpResponse:
+    board = get_board_for(request.user, board_id)
+    candidates = board.members.filter(is_active=True).exclude(pk=request.user.pk)
+    form = ChatRoomForm(request.POST or None, candidates=candidates.order_by("username"))
+    if request.method == "POST" and form.is_valid():
+        try:
+            room = create_chat_room(
+                board=board,
+                created_by=request.user,
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+                members=form.cleaned_data["members"],
+            )
+        except ValidationError as error:
+            form.add_service_error(error)
+        else:
+            messages.success(request, f"Room #{room.name} created.")
+            return redirect(room)
+    status = 400 if form.errors else 200
+    return render(
+        request, "messaging/room_form.html", {"board": board, "form": form}, status=status
+    )
+
+
+def _render_room(
+    request: HttpRequest, room: ChatRoom, *, form: PostForm | None = None, status: int = 200
+) -> HttpResponse:
+    user = request.user
+    context = {
+        "room": room,
+        "board": room.board,
+        "page": room_selectors.recent_messages(room, user),
+        "members": room_selectors.room_members(room),
+        "typists": room_selectors.current_typists(room, exclude_user_id=user.pk),
+        "can_manage": room_selectors.can_manage_room(user, room),
+        "form": form or PostForm(),
+        "max_length": settings.MESSAGE_MAX_LENGTH,
+        "typing_expiry": settings.TYPING_EXPIRY_SECONDS,
+    }
+    if context["can_manage"]:
+        context["addable"] = room_selectors.addable_members(room)
+    return render(request, "messaging/room_detail.html", context, status=status)
+
+
+@require_GET
+def room_detail(request: HttpRequest, room_id: int) -> HttpResponse:
+    room = room_selectors.get_room_for(request.user, room_id)
+    return _render_room(request, room)
+
+
+@require_POST
+def room_send(request: HttpRequest, room_id: int) -> HttpResponse:
+    room = room_selectors.get_room_for(request.user, room_id)
+    form = PostForm(request.POST)
+    if form.is_valid():
+        try:
+            message = post_chat_message(
+                room=room,
+                author=request.user,
+                content=form.cleaned_data["content"],
+                client_id=form.cleaned_data["client_id"],
+            )
+        except ValidationError as error:
+            form.add_error("content", error)
+        else:
+            if wants_json(request):
+                return JsonResponse(room_selectors.message_payload(message), status=201)
+            return redirect(f"{room.get_absolute_url()}#message-{message.pk}")
+    if wants_json(request):
+        return json_error(" ".join(e for errors in form.errors.values() for e in errors))
+    return _render_room(request, room, form=form, status=400)
+
+
+@require_GET
+def room_history(request: HttpRequest, room_id: int) -> JsonResponse:
+    room = room_selectors.get_room_for(request.user, room_id)
+    return history_response(
+        request,
+        key="messages",
+        page=lambda **params: room_selectors.message_page(room, **params),
+        payload=room_selectors.message_payload,
+    )
+
+
+@require_POST
+def room_members(request: HttpRequest, room_id: int) -> HttpResponse:
+    """POST action=add|remove, user=<username or id>: the room's or board's creator only."""
+    room = room_selectors.get_room_for(request.user, room_id)
+    as_json = wants_json(request)
+    if not room_selectors.can_manage_room(request.user, room):
+        message = "Only the room's creator or the board's creator can manage members."
+        if as_json:
+            return json_error(message, status=403)
+        messages.error(request, message)
+        return redirect(room)
+    candidates = User.objects.filter(Q(boards=room.board_id) | Q(chat_rooms=room)).distinct()
+    form = MemberForm(request.POST, candidates=candidates)
+    if not form.is_valid():
+        text = " ".join(e for errors in form.errors.values() for e in errors)
+        if as_json:
+            return json_error(text)
+        messages.error(request, text)
+        return redirect(room)
+    action, user = form.cleaned_data["action"], form.cleaned_data["user"]
+    try:
+        if action == "add":
+            changed = add_room_member(room=room, user=user, added_by=request.user)
+        else:
+            changed = remove_room_member(room=room, user=user, removed_by=request.user)
+    except ValidationError as error:
+        if as_json:
+            return json_error(error_text(error))
+        messages.error(request, error_text(error))
+        return redirect(room)
+    if as_json:
+        return JsonResponse(
+            {"action": action, "user_id": user.pk, "username": user.username, "changed": changed}
+        )
+    if changed:
+        verb = "added to" if action == "add" else "removed from"
+        messages.success(request, f"{user.get_display_name()} {verb} #{room.name}.")
+    return redirect(room)
