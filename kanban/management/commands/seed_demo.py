@@ -1,0 +1,140 @@
+"""`manage.py seed_demo`: demo users and a shared board, so a fresh install has something to
+click on. Idempotent: a second run finds everything in place and changes nothing (existing
+users keep their passwords, existing tasks their state).
+
+The command is a list of steps (`STEPS`); each takes and returns the shared `Demo` record. To
+seed more (a chat room, say), write a step function and append it to `STEPS`.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from kanban import services
+from kanban.models import Board, Column, Task
+
+DEMO_PASSWORD = "taskflow-demo"
+BOARD_NAME = "TaskFlow launch"
+
+# username, display name, staff+superuser
+USERS = (
+    ("alice", "Alice Anders", True),
+    ("bob", "Bob Baker", False),
+    ("carol", "Carol Chen", False),
+)
+
+# title, column, assignee, priority, due in days (None = no due date), description
+TASKS = (
+    ("Write the launch announcement", "To Do", "carol", "medium", 5, "Blog post and mailing list."),
+    ("Set up the production database", "To Do", "bob", "urgent", 1, "PostgreSQL 16, backups on."),
+    ("Invite the beta testers", "To Do", None, "low", None, ""),
+    ("Design the onboarding tour", "In Progress", "alice", "high", 3, "Three steps, skippable."),
+    ("Load-test the chat server", "In Progress", "bob", "high", 4, "Target: 500 open sockets."),
+    ("Pick the product name", "Done", "alice", "medium", -7, "TaskFlow it is."),
+)
+
+
+@dataclass
+class Demo:
+    """What the steps have created or found so far, and what to tell the operator."""
+
+    users: dict[str, User] = field(default_factory=dict)
+    board: Board | None = None
+    created: list[str] = field(default_factory=list)
+
+
+def seed_users(demo: Demo) -> Demo:
+    for username, display_name, is_admin in USERS:
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            user = User(
+                username=username,
+                display_name=display_name,
+                email=f"{username}@example.com",
+                is_staff=is_admin,
+                is_superuser=is_admin,
+            )
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+            demo.created.append(f"user {username}")
+        demo.users[username] = user
+    return demo
+
+
+def seed_board(demo: Demo) -> Demo:
+    alice = demo.users["alice"]
+    board = Board.objects.filter(name=BOARD_NAME, created_by=alice).first()
+    if board is None:
+        board = services.create_board(
+            name=BOARD_NAME,
+            description="Everything between today and the public launch.",
+            created_by=alice,
+        )
+        demo.created.append(f"board “{BOARD_NAME}”")
+    member_ids = set(board.members.values_list("pk", flat=True))
+    for user in demo.users.values():
+        if user.pk not in member_ids:
+            services.add_member(board=board, username=user.username, added_by=alice)
+            demo.created.append(f"membership of {user.username}")
+    for name in services.DEFAULT_COLUMNS:
+        if not board.columns.filter(name=name).exists():
+            services.create_column(board=board, name=name, created_by=alice)
+            demo.created.append(f"column “{name}”")
+    demo.board = board
+    return demo
+
+
+def seed_tasks(demo: Demo) -> Demo:
+    board = demo.board
+    assert board is not None, "seed_board runs first"
+    today = timezone.localdate()
+    existing = set(Task.objects.filter(column__board=board).values_list("title", flat=True))
+    for title, column_name, assignee, priority, due_in, description in TASKS:
+        if title in existing:
+            continue
+        services.create_task(
+            column=Column.objects.filter(board=board, name=column_name).order_by("pk").first(),
+            title=title,
+            description=description,
+            assignee=demo.users[assignee] if assignee else None,
+            priority=priority,
+            due_date=today + datetime.timedelta(days=due_in) if due_in is not None else None,
+            created_by=demo.users["alice"],
+        )
+        demo.created.append(f"task “{title}”")
+    return demo
+
+
+STEPS: list[Callable[[Demo], Demo]] = [seed_users, seed_board, seed_tasks]
+
+
+class Command(BaseCommand):
+    help = "Create demo users (alice, bob, carol) and a shared board. Safe to run again."
+
+    def handle(self, *args: object, **options: object) -> None:
+        demo = Demo()
+        with transaction.atomic():
+            for step in STEPS:
+                demo = step(demo)
+
+        if demo.created:
+            self.stdout.write(self.style.SUCCESS("Created: " + ", ".join(demo.created) + "."))
+        else:
+            self.stdout.write("Demo data already in place; nothing changed.")
+        self.stdout.write(
+            f"\nDemo logins (password “{DEMO_PASSWORD}” for users this command created):"
+        )
+        for username, display_name, is_admin in USERS:
+            role = "  staff + superuser: try /admin/" if is_admin else ""
+            self.stdout.write(f"  {username:<6} {display_name}{role}")
+        if demo.board is not None:
+            self.stdout.write(
+                f"\nShared board: “{demo.board.name}” at {demo.board.get_absolute_url()}"
+            )
