@@ -1,6 +1,16 @@
-"""Account changes. Views call these; nothing else writes to User."""
+"""Account changes. Views, the admin and commands call these; nothing else writes to User.
 
+Ending someone's access has a real-time side: their open WebSockets were authorised when
+they connected, so every service that takes access away also asks the user's sockets to
+re-check it (`realtime.signal_access_changed_on_commit`); consumers close the ones that no
+longer pass (the user is inactive, or the socket's session is gone).
+"""
+
+from django.contrib.auth import logout
 from django.db import transaction
+from django.http import HttpRequest
+
+from messaging import realtime
 
 from .models import User
 
@@ -10,4 +20,32 @@ def update_profile(*, user: User, display_name: str, email: str) -> User:
     user.display_name = display_name.strip()
     user.email = email.strip()
     user.save(update_fields=["display_name", "email"])
+    return user
+
+
+def log_out(request: HttpRequest) -> None:
+    """End the request's session and close the sockets opened with it.
+
+    `logout()` flushes the session (the row is deleted from the session store), so the
+    re-check of a socket opened with that session fails; sockets the same user opened from
+    another device keep their own, still valid, session and stay open.
+    """
+    user_id = request.user.pk if request.user.is_authenticated else None
+    logout(request)
+    if user_id is not None:
+        realtime.signal_access_changed_on_commit(user_id)
+
+
+@transaction.atomic
+def deactivate_user(*, user: User) -> User:
+    """Stop a user from using TaskFlow: they can no longer log in, their sessions stop
+    authenticating (ModelBackend rejects inactive users) and their open sockets close.
+
+    Idempotent: deactivating an inactive user saves nothing new but still signals, so a
+    caller that has already cleared the flag (the admin's change form) can use it too.
+    """
+    if user.is_active:
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+    realtime.signal_access_changed_on_commit(user.pk)
     return user

@@ -1,7 +1,8 @@
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -35,3 +36,12 @@ def profile(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Profile saved.")
         return redirect("accounts:profile")
     return render(request, "accounts/profile.html", {"form": form})
+
+
+class LogoutView(auth_views.LogoutView):
+    """Django's POST-only logout, through `services.log_out` so the user's open sockets on
+    this session are closed too (CSRF-protected and never cached, as the parent)."""
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        services.log_out(request)
+        return HttpResponseRedirect(self.get_success_url())

@@ -1,0 +1,266 @@
+"""Account services, and the interfaces that reach them (logout view, admin, command).
+
+The real-time side is checked on the channel layer itself: a test channel joins the user's
+group, and each access-ending change must deliver an `access.changed` event to it after
+commit (consumers then close the sockets that fail their re-check; the end-to-end close
+against a real daphne is in tests/test_security_revocation.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.contrib import auth
+from django.contrib.sessions.models import Session
+from django.core.management import CommandError, call_command
+from django.http import HttpRequest
+from django.test import Client
+from django.urls import reverse
+
+from accounts import services
+from messaging import realtime
+from tests.factories import PASSWORD, UserFactory
+
+
+class UserGroupListener:
+    """A channel-layer channel subscribed to one user's group."""
+
+    def __init__(self, user_id: int) -> None:
+        self.layer = get_channel_layer()
+        self.channel = async_to_sync(self.layer.new_channel)()
+        async_to_sync(self.layer.group_add)(realtime.user_group(user_id), self.channel)
+
+    def events(self) -> list[dict]:
+        async def drain() -> list[dict]:
+            received = []
+            while True:
+                try:
+                    received.append(await asyncio.wait_for(self.layer.receive(self.channel), 0.2))
+                except TimeoutError:
+                    return received
+
+        return async_to_sync(drain)()
+
+    def access_changes(self) -> int:
+        return sum(1 for event in self.events() if event["type"] == realtime.ACCESS_CHANGED)
+
+
+@pytest.fixture
+def listen():
+    return UserGroupListener
+
+
+def logged_in_user(client: Client):
+    """Whom the client's session authenticates as now (AnonymousUser if nobody), the way
+    AuthenticationMiddleware would see it, without rendering a page."""
+    request = HttpRequest()
+    request.session = client.session
+    return auth.get_user(request)
+
+
+# --- log_out ----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_logout_view_ends_session_and_signals_sockets(
+    bob, listen, django_capture_on_commit_callbacks
+):
+    client = Client()
+    client.force_login(bob)
+    session_key = client.session.session_key
+    listener = listen(bob.pk)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("accounts:logout"))
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("accounts:login")
+    assert not Session.objects.filter(session_key=session_key).exists()
+    assert listener.access_changes() == 1
+    assert not logged_in_user(client).is_authenticated
+
+
+@pytest.mark.django_db
+def test_logout_view_refuses_get(bob):
+    client = Client()
+    client.force_login(bob)
+    assert client.get(reverse("accounts:logout")).status_code == 405
+    assert logged_in_user(client) == bob
+
+
+@pytest.mark.django_db
+def test_logout_view_requires_csrf_token(bob, listen):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(bob)
+    listener = listen(bob.pk)
+    assert client.post(reverse("accounts:logout")).status_code == 403
+    assert logged_in_user(client) == bob
+    assert listener.access_changes() == 0
+
+
+@pytest.mark.django_db
+def test_logout_keeps_other_sessions_of_same_user(bob):
+    laptop, phone = Client(), Client()
+    laptop.force_login(bob)
+    phone.force_login(bob)
+    laptop.post(reverse("accounts:logout"))
+    assert not logged_in_user(laptop).is_authenticated
+    assert logged_in_user(phone) == bob
+
+
+@pytest.mark.django_db
+def test_logout_of_anonymous_request_signals_nothing(listen, bob):
+    listener = listen(bob.pk)
+    response = Client().post(reverse("accounts:logout"))
+    assert response.status_code == 302
+    assert listener.access_changes() == 0
+
+
+# --- deactivate_user --------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_deactivate_user_locks_out_and_signals(bob, listen, django_capture_on_commit_callbacks):
+    client = Client()
+    client.force_login(bob)
+    listener = listen(bob.pk)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.deactivate_user(user=bob)
+
+    bob.refresh_from_db()
+    assert bob.is_active is False
+    assert listener.access_changes() == 1
+    # The existing session stops authenticating and a new login is refused.
+    assert not logged_in_user(client).is_authenticated
+    assert Client().login(username="bob", password=PASSWORD) is False
+
+
+@pytest.mark.django_db
+def test_deactivate_user_signals_only_after_commit(bob, listen, django_capture_on_commit_callbacks):
+    listener = listen(bob.pk)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.deactivate_user(user=bob)
+    assert listener.access_changes() == 0
+    assert len(callbacks) == 1
+
+
+@pytest.mark.django_db
+def test_deactivate_user_is_idempotent(bob, listen, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.deactivate_user(user=bob)
+    listener = listen(bob.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.deactivate_user(user=bob)
+    bob.refresh_from_db()
+    assert bob.is_active is False
+    assert listener.access_changes() == 1
+
+
+# --- admin ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_client_(db):
+    admin = UserFactory(username="root", is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(admin)
+    return client, admin
+
+
+@pytest.mark.django_db
+def test_admin_action_deactivates_selected_users(
+    admin_client_, bob, carol, listen, django_capture_on_commit_callbacks
+):
+    client, admin = admin_client_
+    bob_listener, carol_listener = listen(bob.pk), listen(carol.pk)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:accounts_user_changelist"),
+            {"action": "deactivate_users", "_selected_action": [bob.pk, carol.pk, admin.pk]},
+        )
+
+    assert response.status_code == 302
+    bob.refresh_from_db()
+    carol.refresh_from_db()
+    admin.refresh_from_db()
+    assert (bob.is_active, carol.is_active) == (False, False)
+    assert admin.is_active is True  # an admin cannot lock themselves out by accident
+    assert bob_listener.access_changes() == 1
+    assert carol_listener.access_changes() == 1
+
+
+def _change_form_data(user) -> dict:
+    return {
+        "username": user.username,
+        "display_name": user.display_name,
+        "email": user.email,
+        "first_name": "",
+        "last_name": "",
+        "is_staff": "",
+        "is_superuser": "",
+        "date_joined_0": user.date_joined.strftime("%Y-%m-%d"),
+        "date_joined_1": user.date_joined.strftime("%H:%M:%S"),
+        "last_login_0": "",
+        "last_login_1": "",
+        "initial-date_joined_0": user.date_joined.strftime("%Y-%m-%d"),
+        "initial-date_joined_1": user.date_joined.strftime("%H:%M:%S"),
+    }
+
+
+@pytest.mark.django_db
+def test_admin_change_form_unticking_active_signals(
+    admin_client_, bob, listen, django_capture_on_commit_callbacks
+):
+    client, _ = admin_client_
+    listener = listen(bob.pk)
+    url = reverse("admin:accounts_user_change", args=[bob.pk])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, _change_form_data(bob))  # "is_active" left unticked
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    bob.refresh_from_db()
+    assert bob.is_active is False
+    assert listener.access_changes() == 1
+
+
+@pytest.mark.django_db
+def test_admin_change_form_other_edits_do_not_signal(
+    admin_client_, bob, listen, django_capture_on_commit_callbacks
+):
+    client, _ = admin_client_
+    listener = listen(bob.pk)
+    data = {**_change_form_data(bob), "is_active": "on", "display_name": "Robert"}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("admin:accounts_user_change", args=[bob.pk]), data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    bob.refresh_from_db()
+    assert (bob.is_active, bob.display_name) == (True, "Robert")
+    assert listener.access_changes() == 0
+
+
+# --- command ----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_deactivate_user_command(bob, listen, django_capture_on_commit_callbacks, capsys):
+    listener = listen(bob.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("deactivate_user", "bob")
+    bob.refresh_from_db()
+    assert bob.is_active is False
+    assert listener.access_changes() == 1
+    assert "Deactivated: bob" in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_deactivate_user_command_unknown_user():
+    with pytest.raises(CommandError, match="No user named 'nobody'"):
+        call_command("deactivate_user", "nobody")
