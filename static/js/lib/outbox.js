@@ -4,7 +4,7 @@
 // HTTP fallback, the Retry button) is the same message to the server, which dedupes on it.
 // Lifecycle: queued -> sent over the socket -> confirmed (ack or broadcast) -> gone; or, when
 // nothing confirmed it within `timeoutMs`, one HTTP POST; if that fails too -> failed, and the
-// user decides (Retry).
+// user decides (Retry = another HTTP POST).
 
 import { postForm } from "./http.js";
 
@@ -113,17 +113,13 @@ export class Outbox {
     this.options.onFailed(entry.clientId, reason);
   }
 
-  /** The user pressed Retry: socket if it is open, else straight to HTTP. */
+  /** The user pressed Retry. Straight to HTTP: its answer is immediate and definite, whereas
+   * the socket already had its chance (it stays the path for new messages). */
   retry(clientId) {
     const entry = this.entries.get(clientId);
     if (!entry || entry.state !== "failed") return;
     this.options.onRetrying(clientId);
-    if (this.options.trySend(entry)) {
-      entry.state = "sent";
-      this.startTimer(entry);
-    } else {
-      this.fallBackToHttp(entry);
-    }
+    this.fallBackToHttp(entry);
   }
 
   /** Access is gone: nothing will be delivered over the socket any more. */
