@@ -12,10 +12,8 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ("username", "display_name", "email", "is_active", "is_staff", "date_joined")
     list_filter = ("is_active", "is_staff", "is_superuser")
     search_fields = ("username", "display_name", "email", "first_name", "last_name")
-    fieldsets = DjangoUserAdmin.fieldsets + (("TaskFlow", {"fields": ("display_name",)}),)
-    add_fieldsets = DjangoUserAdmin.add_fieldsets + (
-        ("TaskFlow", {"fields": ("display_name",)}),
-    )
+    fieldsets = (*DjangoUserAdmin.fieldsets, ("TaskFlow", {"fields": ("display_name",)}))
+    add_fieldsets = (*DjangoUserAdmin.add_fieldsets, ("TaskFlow", {"fields": ("display_name",)}))
     actions = ["deactivate_users"]
 
     @admin.action(description="Deactivate selected users (and close their live connections)")
