@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import comments, inbox, rooms
+from .views import comments, inbox, notifications, rooms
 
 app_name = "messaging"
 
@@ -21,4 +21,18 @@ urlpatterns: list = [
         comments.task_comment_history,
         name="task_comment_history",
     ),
+    # Notifications and @mention autocomplete (issue 4).
+    path("notifications/", notifications.notification_list, name="notifications"),
+    path(
+        "notifications/<int:notification_id>/read/",
+        notifications.notification_read,
+        name="notification_read",
+    ),
+    path(
+        "notifications/read-all/",
+        notifications.notification_read_all,
+        name="notification_read_all",
+    ),
+    path("notifications/count/", notifications.notification_count, name="notification_count"),
+    path("mentions/", notifications.mention_autocomplete, name="mentions"),
 ]

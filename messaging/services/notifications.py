@@ -81,11 +81,16 @@ def _load_target(kind: TargetKind, object_id: int) -> ChatMessage | TaskThreadCo
 
 
 def _recipients(target: ChatMessage | TaskThreadComment) -> list[User]:
-    """Mentioned users who can still read the target (room members / board members), minus
-    its author. One query: each join matches at most one row per user."""
-    users = get_user_model().objects.exclude(pk=target.author_id)
+    """Active mentioned users who can still read the target (members of its room and board,
+    or of its task's board), minus its author. One query: each join matches at most one row
+    per user, so no DISTINCT is needed."""
+    users = get_user_model().objects.filter(is_active=True).exclude(pk=target.author_id)
     if isinstance(target, ChatMessage):
-        users = users.filter(mentioned_in_messages=target.pk, chat_rooms__messages=target.pk)
+        users = users.filter(
+            mentioned_in_messages=target.pk,
+            chat_rooms__messages=target.pk,
+            boards__chat_rooms__messages=target.pk,
+        )
     else:
         users = users.filter(
             mentioned_in_comments=target.pk, boards__columns__tasks__thread_comments=target.pk

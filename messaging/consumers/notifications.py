@@ -1,0 +1,33 @@
+"""`ws/notifications/`: one socket per tab that keeps the nav badge and toasts live.
+
+It only listens: services push prepared `notification` and `unread_count` frames to the
+user's group (messaging.realtime.user_group), and this consumer forwards them unchanged."""
+
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+
+from accounts.models import User
+from messaging import realtime
+from messaging.consumers.base import MessagingConsumer
+from messaging.selectors.notifications import unread_count
+
+
+class NotificationConsumer(MessagingConsumer):
+    """Joins only the user's own group (the base class adds it). On connect it sends the
+    current unread count, so a reconnecting tab is right at once; a deactivated user's socket
+    is closed when an access change is signalled."""
+
+    access_gone_message = "Your session has ended."
+
+    async def authorize(self) -> bool:
+        return self.user.is_active
+
+    async def still_allowed(self) -> bool:
+        return await database_sync_to_async(
+            User.objects.filter(pk=self.user.pk, is_active=True).exists
+        )()
+
+    async def joined(self) -> None:
+        count = await database_sync_to_async(unread_count)(self.user.pk)
+        await self.send_json(realtime.unread_count_payload(count))
