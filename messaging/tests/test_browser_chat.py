@@ -1,0 +1,394 @@
+"""Chat room and task thread journeys in a real browser (chromium) against a live daphne.
+
+Each test logs two people in through the login form, in separate browser contexts, and checks
+what each of them sees. Sockets are cut with Playwright's WebSocket routing, so the page code
+needs no test hooks. Every page must finish without a JS error or a CSP violation.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from django.urls import reverse
+from playwright.sync_api import Browser, Locator, Page, WebSocketRoute, expect
+
+from messaging.models import ChatMessage
+from tests.factories import (
+    BoardFactory,
+    ChatRoomFactory,
+    ColumnFactory,
+    TaskFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.browser
+
+IMG_PAYLOAD = "<img src=x onerror=alert(1)>"
+SCRIPT_PAYLOAD = "<script>alert('xss')</script>"
+# Long enough for a daphne round trip on a busy 2-core machine; auto-waiting returns earlier.
+LIVE_TIMEOUT_MS = 10_000
+
+
+@dataclass
+class Viewer:
+    """One logged-in person's page plus everything that went wrong on it."""
+
+    page: Page
+    errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+    def log_items(self, selector: str = "#chat-log .chat-msg") -> Locator:
+        return self.page.locator(selector)
+
+    def item(self, text: str, selector: str = "#chat-log .chat-msg") -> Locator:
+        return self.page.locator(selector).filter(
+            has=self.page.locator(".body", has_text=re.compile(f"^{re.escape(text)}$"))
+        )
+
+    def assert_clean(self) -> None:
+        assert self.errors == [], f"JS errors / CSP violations: {self.errors}"
+        assert self.dialogs == [], f"dialogs opened: {self.dialogs}"
+
+
+@pytest.fixture
+def team(transactional_db) -> SimpleNamespace:
+    """alice (board and room creator) and bob, both on the board and in #general; one task."""
+    alice = UserFactory(username="alice", display_name="Alice A.")
+    bob = UserFactory(username="bob", display_name="Bob B.")
+    board = BoardFactory(name="Launch", created_by=alice, members=[bob])
+    room = ChatRoomFactory(board=board, name="general", members=[bob])
+    column = ColumnFactory(board=board, name="Doing")
+    task = TaskFactory(column=column, title="Ship the chat", created_by=alice)
+    return SimpleNamespace(alice=alice, bob=bob, board=board, room=room, task=task)
+
+
+@pytest.fixture
+def open_as(browser: Browser, live_daphne, login_page) -> Iterator[Callable[..., Viewer]]:
+    """Factory: a fresh browser context logged in as `username`, showing `path`.
+
+    `before_goto(page)` runs before the page is loaded (to route its WebSocket)."""
+    contexts = []
+
+    def open_page(
+        username: str,
+        path: str,
+        *,
+        width: int = 700,
+        height: int = 820,
+        before_goto: Callable[[Page], None] | None = None,
+    ) -> Viewer:
+        context = browser.new_context(viewport={"width": width, "height": height})
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(LIVE_TIMEOUT_MS)
+        viewer = Viewer(page)
+        page.on("pageerror", lambda exc: viewer.errors.append(f"pageerror: {exc}"))
+        page.on(
+            "console",
+            lambda msg: (
+                viewer.errors.append(f"console: {msg.text}")
+                if msg.type == "error" and "Content Security Policy" in msg.text
+                else None
+            ),
+        )
+        page.on("dialog", lambda dialog: (viewer.dialogs.append(dialog.message), dialog.dismiss()))
+        login_page(page, live_daphne, username)
+        if before_goto is not None:
+            before_goto(page)
+        page.goto(f"{live_daphne.url}{path}")
+        return viewer
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def room_path(room) -> str:
+    return reverse("messaging:room_detail", args=[room.pk])
+
+
+def task_path(task) -> str:
+    return reverse("kanban:task_detail", args=[task.pk])
+
+
+def wait_live(viewer: Viewer, status: str = "#connection-status") -> None:
+    expect(viewer.page.locator(status)).to_have_text("Live", timeout=LIVE_TIMEOUT_MS)
+
+
+def send_chat(viewer: Viewer, text: str) -> None:
+    box = viewer.page.locator("#chat-input")
+    box.fill(text)
+    box.press("Enter")
+
+
+class SocketSwitch:
+    """Routes a page's chat WebSocket through Playwright so a test can cut it (both sides
+    closed, as when a network path dies) and keep new connections failing until restored."""
+
+    def __init__(self) -> None:
+        self.blocked = False
+        self.open: list[tuple[WebSocketRoute, WebSocketRoute]] = []
+        self.refused = 0
+
+    def install(self, page: Page) -> None:
+        page.route_web_socket(re.compile(r"/ws/chat-room/\d+/$"), self.handle)
+
+    def handle(self, ws: WebSocketRoute) -> None:
+        if self.blocked:
+            self.refused += 1
+            ws.close(code=1011, reason="test: network down")
+            return
+        self.open.append((ws, ws.connect_to_server()))
+
+    def cut(self) -> None:
+        self.blocked = True
+        for page_side, server_side in self.open:
+            server_side.close()
+            page_side.close(code=1011, reason="test: network down")
+        self.open.clear()
+
+    def restore(self) -> None:
+        self.blocked = False
+
+
+# --- journeys ---------------------------------------------------------------------------
+
+
+def test_message_without_mention_reaches_other_member_live_with_typing_and_own_styling(
+    team, open_as
+):
+    alice = open_as("alice", room_path(team.room))
+    bob = open_as("bob", room_path(team.room))
+    wait_live(alice)
+    wait_live(bob)
+
+    send_chat(alice, "hello team")
+    expect(bob.item("hello team")).to_have_count(1)
+    expect(bob.item("hello team").locator(".author")).to_have_text("Alice A.")
+    expect(bob.item("hello team")).not_to_have_class(re.compile(r"\bown\b"))
+    expect(bob.item("hello team")).not_to_have_class(re.compile(r"\bmentions-me\b"))
+    expect(alice.item("hello team")).to_have_class(re.compile(r"\bown\b"))
+    expect(alice.item("hello team")).not_to_have_class(re.compile(r"\bpending\b"))
+
+    bob.page.locator("#chat-input").press_sequentially("on it", delay=30)
+    expect(alice.page.locator("#typing-indicator")).to_have_text("Bob B. is typing…")
+    bob.page.locator("#chat-input").press("Enter")
+    expect(alice.item("on it")).to_have_count(1)
+    # Sending ends typing at once (stop_typing), without waiting for the expiry.
+    expect(alice.page.locator("#typing-indicator")).to_have_text("")
+
+    expect(bob.item("on it")).to_have_class(re.compile(r"\bown\b"))
+    expect(alice.item("on it")).not_to_have_class(re.compile(r"\bown\b"))
+    for viewer in (alice, bob):
+        expect(viewer.log_items()).to_have_count(2)
+        viewer.assert_clean()
+
+
+def test_comment_posted_on_task_page_appears_live_for_other_member(team, open_as):
+    alice = open_as("alice", task_path(team.task))
+    bob = open_as("bob", task_path(team.task))
+    wait_live(alice, "#comment-connection-status")
+    wait_live(bob, "#comment-connection-status")
+
+    alice.page.locator("#comment-input").fill("Reviewed, looks good")
+    alice.page.locator("#comment-form [type=submit]").click()
+
+    comment = bob.item("Reviewed, looks good", "#comment-log .chat-msg")
+    expect(comment).to_have_count(1)
+    expect(comment.locator(".author")).to_have_text("Alice A.")
+    expect(comment).to_have_attribute("id", re.compile(r"^comment-\d+$"))
+    expect(alice.item("Reviewed, looks good", "#comment-log .chat-msg")).to_have_class(
+        re.compile(r"\bown\b")
+    )
+    expect(alice.log_items("#comment-log .chat-msg")).to_have_count(1)
+    alice.assert_clean()
+    bob.assert_clean()
+
+
+def test_markup_in_messages_shows_as_literal_text_and_never_runs(team, open_as):
+    alice = open_as("alice", room_path(team.room))
+    bob = open_as("bob", room_path(team.room))
+    wait_live(alice)
+    wait_live(bob)
+
+    send_chat(alice, IMG_PAYLOAD)
+    send_chat(alice, SCRIPT_PAYLOAD)
+    for payload in (IMG_PAYLOAD, SCRIPT_PAYLOAD):
+        expect(bob.item(payload)).to_have_count(1)
+        expect(bob.item(payload).locator(".body")).to_have_text(payload)
+    assert bob.page.locator("#chat-log img, #chat-log script").count() == 0
+
+    # The server-rendered history escapes it too.
+    bob.page.reload()
+    wait_live(bob)
+    for payload in (IMG_PAYLOAD, SCRIPT_PAYLOAD):
+        expect(bob.item(payload).locator(".body")).to_have_text(payload)
+    assert bob.page.locator("#chat-log img, #chat-log script").count() == 0
+    alice.assert_clean()
+    bob.assert_clean()
+
+
+def test_after_reconnect_missed_messages_arrive_in_order_and_queued_send_is_delivered_once(
+    team, open_as
+):
+    switch = SocketSwitch()
+    alice = open_as("alice", room_path(team.room))
+    bob = open_as("bob", room_path(team.room), before_goto=switch.install)
+    wait_live(alice)
+    wait_live(bob)
+    send_chat(alice, "before the drop")
+    expect(bob.item("before the drop")).to_have_count(1)
+
+    switch.cut()
+    expect(bob.page.locator("#connection-status")).not_to_have_text("Live")
+    missed = [f"while bob was away {n}" for n in range(1, 4)]
+    for text in missed:
+        send_chat(alice, text)
+        expect(alice.item(text)).not_to_have_class(re.compile(r"\bpending\b"))
+    send_chat(bob, "bob wrote this offline")
+    queued = bob.item("bob wrote this offline")
+    expect(queued).to_have_class(re.compile(r"\bpending\b"))
+    for text in missed:
+        expect(bob.item(text)).to_have_count(0)
+
+    switch.restore()
+    wait_live(bob)
+    expect(queued).not_to_have_class(re.compile(r"\bpending\b"))
+    expect(queued).to_have_attribute("id", re.compile(r"^message-\d+$"))
+    expected = ["before the drop", *missed, "bob wrote this offline"]
+    for viewer in (bob, alice):
+        expect(viewer.log_items().locator(".body")).to_have_text(expected)
+    assert switch.refused >= 1, "the test never held bob's socket down"
+    assert ChatMessage.objects.filter(content="bob wrote this offline").count() == 1
+    ids = [
+        int(i)
+        for i in bob.page.eval_on_selector_all(
+            "#chat-log .chat-msg", "els => els.map((el) => el.dataset.messageId)"
+        )
+    ]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    alice.assert_clean()
+    bob.assert_clean()
+
+
+def test_unconfirmed_send_falls_back_to_http_without_duplicating(team, open_as):
+    """The socket takes the message but the confirmation never comes back: after the outbox
+    timeout the same client_id goes over HTTP, and the server returns the first row."""
+    dropped: list[str] = []
+
+    def swallow_replies(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+        ws.on_message(lambda message: server.send(message))
+        server.on_message(lambda message: dropped.append(str(message)))
+
+    def setup(page: Page) -> None:
+        page.clock.install()
+        page.route_web_socket(re.compile(r"/ws/chat-room/\d+/$"), swallow_replies)
+
+    alice = open_as("alice", room_path(team.room))
+    bob = open_as("bob", room_path(team.room), before_goto=setup)
+    wait_live(alice)
+    wait_live(bob)
+
+    with bob.page.expect_request(lambda r: r.method == "POST" and "/send/" in r.url) as posted:
+        send_chat(bob, "said once")
+        expect(alice.item("said once")).to_have_count(1)  # the socket did deliver it
+        expect(bob.item("said once")).to_have_class(re.compile(r"\bpending\b"))
+        bob.page.clock.run_for(11_000)
+    assert "client_id=" in (posted.value.post_data or "")
+    expect(bob.item("said once")).not_to_have_class(re.compile(r"\bpending\b"))
+    expect(bob.item("said once")).to_have_attribute("id", re.compile(r"^message-\d+$"))
+    expect(bob.item("said once")).to_have_count(1)
+    expect(alice.item("said once")).to_have_count(1)
+    assert ChatMessage.objects.filter(content="said once").count() == 1
+    assert any('"ack"' in frame for frame in dropped)
+    alice.assert_clean()
+    bob.assert_clean()
+
+
+# --- screenshots ------------------------------------------------------------------------
+
+
+def side_by_side(browser: Browser, left: Page, right: Page, labels: tuple[str, str], out: Path):
+    """Screenshot two pages and compose them into one PNG through a third page (no Pillow)."""
+    shots = [base64.b64encode(p.screenshot(full_page=False)).decode() for p in (left, right)]
+    html = (
+        "<!doctype html><html><body style='margin:0;display:flex;gap:12px;padding:12px;"
+        "background:#343a40;font:14px system-ui,sans-serif;color:#fff'>"
+        + "".join(
+            f"<figure style='margin:0'><figcaption style='padding:0 0 6px'>{label}</figcaption>"
+            f"<img style='display:block;border:1px solid #6c757d' "
+            f"src='data:image/png;base64,{shot}'></figure>"
+            for label, shot in zip(labels, shots, strict=True)
+        )
+        + "</body></html>"
+    )
+    composer = browser.new_page(viewport={"width": 1440, "height": 900})
+    try:
+        composer.set_content(html)
+        composer.wait_for_function(
+            "Array.from(document.images).every((img) => img.complete && img.naturalWidth > 0)"
+        )
+        composer.screenshot(path=str(out), full_page=True)
+    finally:
+        composer.close()
+    assert out.stat().st_size > 10_000
+
+
+def test_screenshot_chat_and_thread(team, open_as, browser, tmp_path):
+    out_dir = Path(os.environ.get("TASKFLOW_SCREENSHOTS") or tmp_path)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    alice = open_as("alice", room_path(team.room))
+    bob = open_as("bob", room_path(team.room))
+    wait_live(alice)
+    wait_live(bob)
+    send_chat(alice, "Morning! Standup notes are on the board.")
+    send_chat(bob, "Thanks. I'm picking up the login bug today.\nShould be done by noon.")
+    send_chat(alice, "@bob can you also review the chat PR?")
+    send_chat(alice, IMG_PAYLOAD)
+    expect(bob.log_items()).to_have_count(4)
+    expect(bob.item("@bob can you also review the chat PR?")).to_have_class(
+        re.compile(r"\bmentions-me\b")
+    )
+    bob.page.locator("#chat-input").press_sequentially("Sure, looking", delay=20)
+    expect(alice.page.locator("#typing-indicator")).to_have_text("Bob B. is typing…")
+    expect(alice.log_items()).to_have_count(4)
+    side_by_side(
+        browser,
+        alice.page,
+        bob.page,
+        ("alice (Alice A.)", "bob (Bob B.)"),
+        out_dir / "chat-room.png",
+    )
+
+    alice_task = open_as("alice", task_path(team.task))
+    bob_task = open_as("bob", task_path(team.task))
+    wait_live(alice_task, "#comment-connection-status")
+    wait_live(bob_task, "#comment-connection-status")
+    for viewer, text in (
+        (alice_task, "Spec is in the description; ping me with questions."),
+        (bob_task, "@alice started on it, PR by tomorrow."),
+    ):
+        viewer.page.locator("#comment-input").fill(text)
+        viewer.page.locator("#comment-input").press("Enter")
+        expect(alice_task.item(text, "#comment-log .chat-msg")).to_have_count(1)
+        expect(bob_task.item(text, "#comment-log .chat-msg")).to_have_count(1)
+    for viewer in (alice_task, bob_task):
+        viewer.page.locator("#comment-thread").scroll_into_view_if_needed()
+    side_by_side(
+        browser,
+        alice_task.page,
+        bob_task.page,
+        ("alice (Alice A.)", "bob (Bob B.)"),
+        out_dir / "task-thread.png",
+    )
+    for viewer in (alice, bob, alice_task, bob_task):
+        viewer.assert_clean()
