@@ -1,0 +1,102 @@
+"""Admin for messaging. Messages and comments are read-only: moderation is deleting them
+(the history endpoints and pages simply stop returning a deleted row)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from .models import ChatMessage, ChatRoom, Notification, TaskThreadComment, UserTypingStatus
+
+INLINE_MESSAGES = 50
+
+
+class ChatMessageInline(admin.TabularInline):
+    """The room's newest messages, read-only; tick "delete" to moderate."""
+
+    model = ChatMessage
+    fields = ("created_at", "author", "content", "client_id")
+    readonly_fields = fields
+    extra = 0
+    max_num = 0  # no adding messages from the admin: they would bypass the posting service
+    can_delete = True
+    show_change_link = True
+    ordering = ("-pk",)
+    verbose_name_plural = f"newest {INLINE_MESSAGES} messages"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ChatMessage]:
+        queryset = super().get_queryset(request).select_related("author")
+        room_id = (request.resolver_match.kwargs if request.resolver_match else {}).get("object_id")
+        if room_id is None or not str(room_id).isdigit():
+            return queryset.none()
+        newest = (
+            ChatMessage.objects.filter(chat_room_id=room_id)
+            .order_by("-pk")
+            .values_list("pk", flat=True)[:INLINE_MESSAGES]
+        )
+        return queryset.filter(pk__in=list(newest))
+
+
+@admin.register(ChatRoom)
+class ChatRoomAdmin(admin.ModelAdmin):
+    list_display = ("name", "board", "created_by", "created_at")
+    list_filter = ("created_at",)
+    list_select_related = ("board", "created_by")
+    search_fields = ("name", "description", "board__name", "created_by__username")
+    autocomplete_fields = ("board", "created_by", "members")
+    readonly_fields = ("created_at",)
+    inlines = [ChatMessageInline]
+
+
+class _ReadOnlyPostAdmin(admin.ModelAdmin):
+    """Posts go through the posting services; the admin only views and deletes them."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(ChatMessage)
+class ChatMessageAdmin(_ReadOnlyPostAdmin):
+    list_display = ("__str__", "chat_room", "author", "created_at", "mentions_notified_at")
+    list_filter = ("created_at", ("mentions_notified_at", admin.EmptyFieldListFilter))
+    list_select_related = ("chat_room", "author")
+    search_fields = ("content", "author__username", "chat_room__name")
+    autocomplete_fields = ("author", "mentioned_users")
+    date_hierarchy = "created_at"
+    ordering = ("-pk",)
+
+
+@admin.register(TaskThreadComment)
+class TaskThreadCommentAdmin(_ReadOnlyPostAdmin):
+    list_display = ("__str__", "task", "author", "created_at", "mentions_notified_at")
+    list_filter = ("created_at", ("mentions_notified_at", admin.EmptyFieldListFilter))
+    list_select_related = ("task", "author")
+    search_fields = ("content", "author__username", "task__title")
+    autocomplete_fields = ("author", "mentioned_users")
+    date_hierarchy = "created_at"
+    ordering = ("-pk",)
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ("recipient", "notification_type", "sender", "created_at", "is_read")
+    list_filter = ("notification_type", "is_read", "created_at")
+    list_select_related = ("recipient", "sender")
+    search_fields = ("text", "recipient__username", "sender__username")
+    autocomplete_fields = ("recipient", "sender")
+    raw_id_fields = ("chat_message", "task_thread_comment")
+    readonly_fields = ("created_at",)
+    date_hierarchy = "created_at"
+
+
+@admin.register(UserTypingStatus)
+class UserTypingStatusAdmin(admin.ModelAdmin):
+    list_display = ("user", "chat_room", "last_update")
+    list_filter = ("last_update",)
+    list_select_related = ("user", "chat_room")
+    search_fields = ("user__username", "chat_room__name")
+    autocomplete_fields = ("user", "chat_room")
