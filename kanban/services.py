@@ -191,8 +191,9 @@ def delete_column(*, column: Column, deleted_by: User) -> None:
             f"“{column.name}” still has {task_count} task{'s' if task_count != 1 else ''}. "
             "Move or delete them before deleting the column."
         )
+    column_id = column.pk  # delete() clears column.pk
     column.delete()
-    _renumber([c for c in columns if c.pk != column.pk])
+    _renumber([c for c in columns if c.pk != column_id])
 
 
 # --- tasks ------------------------------------------------------------------------------

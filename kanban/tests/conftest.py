@@ -1,0 +1,42 @@
+"""Fixtures for the kanban tests: a board created through the service (so it has the default
+columns), owned by alice with bob as a member; carol is on no board."""
+
+from __future__ import annotations
+
+import pytest
+
+from kanban import services
+from kanban.models import Board, Column, Task
+from tests.factories import TaskFactory
+
+
+@pytest.fixture
+def board(alice, bob) -> Board:
+    board = services.create_board(name="Launch", description="", created_by=alice)
+    board.members.add(bob)
+    return board
+
+
+@pytest.fixture
+def todo(board) -> Column:
+    return board.columns.get(name="To Do")
+
+
+@pytest.fixture
+def doing(board) -> Column:
+    return board.columns.get(name="In Progress")
+
+
+@pytest.fixture
+def done(board) -> Column:
+    return board.columns.get(name="Done")
+
+
+@pytest.fixture
+def make_tasks():
+    """Factory: n tasks at positions 0..n-1 in a column, titled by prefix and index."""
+
+    def make(column: Column, n: int, prefix: str = "T") -> list[Task]:
+        return [TaskFactory(column=column, title=f"{prefix}{i}", position=i) for i in range(n)]
+
+    return make
