@@ -99,10 +99,8 @@ def test_board_detail_shows_columns_and_cards_with_data_attributes(bob_c, board,
     html = response.content.decode()
     for column in board.columns.all():
         assert f'<div class="task-list" data-column-id="{column.pk}">' in html
-    assert (
-        f'<div class="task-card priority-high" data-task-id="{task.pk}" id="task-{task.pk}">'
-        in (html)
-    )
+    card = f'<div class="task-card priority-high" data-task-id="{task.pk}" id="task-{task.pk}">'
+    assert card in html
     assert "Bob B." in html
     assert task.get_absolute_url() in html
     assert reverse("messaging:room_list", args=[board.pk]) in html
@@ -256,9 +254,8 @@ def test_member_remove_by_non_creator_is_refused(bob_c, board, alice, carol):
 
 
 def test_member_remove_of_a_non_member_user_gets_404(alice_c, board, carol):
-    assert (
-        alice_c.post(reverse("kanban:member_remove", args=[board.pk, carol.pk])).status_code == 404
-    )
+    url = reverse("kanban:member_remove", args=[board.pk, carol.pk])
+    assert alice_c.post(url).status_code == 404
 
 
 def test_member_remove_is_post_only(alice_c, board, bob):
