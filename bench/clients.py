@@ -1,0 +1,357 @@
+"""Load generator: client processes, each holding K WebSocket clients in one room.
+
+A process obeys commands from the orchestrator over a multiprocessing pipe:
+
+    ("connect", [(url, headers), ...], origin, first_sid)   -> {"ok", "errors", "seconds"}
+    ("close",)                                              -> {"closed"}
+    ("run", step, rate, seconds, start_at_ns)               -> {"sent", "lag_ms", ...}
+    ("stats", step)                                         -> {"received", "idle_s"}
+    ("collect", step)                                       -> latencies as compact arrays
+    ("quiet",)                                              -> {"idle_s", "late"}
+    ("exit",)
+
+A bench message's text is "bench <step> <sender> <seq> <t_ns>" where t_ns is the sender's
+time.monotonic_ns() just before the send. CLOCK_MONOTONIC is system-wide on Linux, so a
+receiver in another process computes send-to-receive latency from it directly. Receivers find
+the text inside whatever JSON frame the server sends (our payload or the client's own frame
+echoed by the baselines) without parsing the JSON, so the generator stays cheap.
+"""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import contextlib
+import json
+import multiprocessing as mp
+import time
+from collections import Counter
+from collections.abc import Sequence
+from multiprocessing.connection import Connection
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+MARK = '"bench '
+CONNECT_CONCURRENCY = 32
+
+
+def bench_frame(step: str, sender: int, seq: int, t_ns: int) -> str:
+    """The client->server frame; the chat protocol (client_id makes retries idempotent)."""
+    return (
+        f'{{"type": "chat_message", "message": "bench {step} {sender} {seq} {t_ns}", '
+        f'"client_id": "b{step}-{sender}-{seq}"}}'
+    )
+
+
+class StepStats:
+    __slots__ = ("echo", "first_ns", "last_ns", "lat", "received")
+
+    def __init__(self) -> None:
+        self.lat = array.array("I")  # microseconds, every delivery
+        self.echo = array.array("I")  # microseconds, deliveries of a socket's own messages
+        self.received = 0
+        self.first_ns = 0
+        self.last_ns = 0
+
+
+class Worker:
+    def __init__(self, conn: Connection, index: int) -> None:
+        self.conn = conn
+        self.index = index
+        self.sockets: list[tuple[int, ClientConnection]] = []
+        self.readers: list[asyncio.Task] = []
+        self.steps: dict[str, StepStats] = {}
+        self.collected: set[str] = set()
+        self.late: Counter[str] = Counter()
+        self.other: Counter[str] = Counter()  # non-bench frames by type
+        self.error_samples: list[str] = []
+        self.closed_codes: Counter[str] = Counter()
+        self.last_recv = time.monotonic()
+        self.commands: asyncio.Queue = asyncio.Queue()
+        self.tasks: set[asyncio.Task] = set()
+
+    # --- plumbing -----------------------------------------------------------------------
+
+    def _on_pipe(self) -> None:
+        try:
+            while self.conn.poll():
+                self.commands.put_nowait(self.conn.recv())
+        except (EOFError, OSError):
+            self.commands.put_nowait(("exit",))
+
+    def reply(self, data: dict[str, Any]) -> None:
+        data["cpu_s"] = time.process_time()
+        self.conn.send(data)
+
+    async def main(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_reader(self.conn.fileno(), self._on_pipe)
+        try:
+            while True:
+                cmd = await self.commands.get()
+                name, args = cmd[0], cmd[1:]
+                if name == "exit":
+                    break
+                if name == "run":  # runs while stats/collect requests are answered
+                    task = asyncio.create_task(self.run_step(*args))
+                    self.tasks.add(task)
+                    task.add_done_callback(self.tasks.discard)
+                else:
+                    await getattr(self, f"cmd_{name}")(*args)
+        finally:
+            loop.remove_reader(self.conn.fileno())
+            await self.cmd_close(reply=False)
+
+    # --- commands -----------------------------------------------------------------------
+
+    async def cmd_connect(
+        self, targets: Sequence[tuple[str, dict[str, str]]], origin: str | None, first_sid: int
+    ) -> None:
+        """Replace this process's sockets with one per (url, headers); sender ids from
+        first_sid up."""
+        await self.cmd_close(reply=False)
+        started = time.monotonic()
+        gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+        errors: list[str] = []
+
+        async def open_one(
+            sid: int, url: str, hdrs: dict[str, str]
+        ) -> tuple[int, ClientConnection] | None:
+            async with gate:
+                try:
+                    ws = await connect(
+                        url,
+                        additional_headers=hdrs,
+                        origin=origin,
+                        compression=None,
+                        open_timeout=30,
+                        max_queue=None,
+                        max_size=2**20,
+                    )
+                except InvalidStatus as exc:
+                    errors.append(f"HTTP {exc.response.status_code}")
+                    return None
+                except (OSError, TimeoutError, ConnectionClosed) as exc:
+                    errors.append(f"{type(exc).__name__}: {exc}")
+                    return None
+                return sid, ws
+
+        opened = await asyncio.gather(
+            *(open_one(first_sid + i, url, h) for i, (url, h) in enumerate(targets))
+        )
+        self.sockets = [s for s in opened if s is not None]
+        self.readers = [asyncio.create_task(self.read(sid, ws)) for sid, ws in self.sockets]
+        self.reply(
+            {
+                "ok": len(self.sockets),
+                "errors": dict(Counter(errors)),
+                "seconds": time.monotonic() - started,
+            }
+        )
+
+    async def cmd_close(self, reply: bool = True) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        sockets, self.sockets = self.sockets, []
+        if sockets:
+            await asyncio.gather(
+                *(asyncio.wait_for(ws.close(), 5) for _, ws in sockets), return_exceptions=True
+            )
+        for task in self.readers:
+            task.cancel()
+        await asyncio.gather(*self.readers, return_exceptions=True)
+        self.readers = []
+        if reply:
+            self.reply({"closed": len(sockets), "closed_by_server": dict(self.closed_codes)})
+
+    async def run_step(self, step: str, rate: float, seconds: float, start_at_ns: int) -> None:
+        """Send round-robin over this process's sockets on a fixed schedule (open loop)."""
+        n = round(rate * seconds) if rate > 0 else 0
+        interval = 1e9 / rate if rate > 0 else 0
+        give_up = start_at_ns + int((seconds + max(2.0, seconds)) * 1e9)
+        sent = send_errors = 0
+        lag_max = 0
+        socks = self.sockets
+        for i in range(n):
+            if not socks:
+                break
+            target = start_at_ns + int(i * interval)
+            now = time.monotonic_ns()
+            if target > now:
+                await asyncio.sleep((target - now) / 1e9)
+            elif now > give_up:
+                break  # the server pushed back so long that the step is over anyway
+            sid, ws = socks[i % len(socks)]
+            t = time.monotonic_ns()
+            lag_max = max(lag_max, t - target)
+            try:
+                await ws.send(bench_frame(step, sid, i, t))
+                sent += 1
+            except ConnectionClosed:
+                send_errors += 1
+        self.reply(
+            {
+                "step": step,
+                "sent": sent,
+                "planned": n,
+                "send_errors": send_errors,
+                "lag_ms": lag_max / 1e6,
+            }
+        )
+
+    async def cmd_stats(self, step: str) -> None:
+        st = self.steps.get(step)
+        self.reply(
+            {
+                "received": st.received if st else 0,
+                "idle_s": time.monotonic() - self.last_recv,
+            }
+        )
+
+    async def cmd_collect(self, step: str) -> None:
+        st = self.steps.pop(step, None) or StepStats()
+        self.collected.add(step)
+        self.reply(
+            {
+                "received": st.received,
+                "lat": st.lat.tobytes(),
+                "echo": st.echo.tobytes(),
+                "first_ns": st.first_ns,
+                "last_ns": st.last_ns,
+                "other": dict(self.other),
+                "error_samples": self.error_samples[:3],
+                "closed_by_server": dict(self.closed_codes),
+                "open": len(self.sockets),
+            }
+        )
+        self.other.clear()
+        self.error_samples.clear()
+
+    async def cmd_quiet(self) -> None:
+        late, self.late = dict(self.late), Counter()
+        self.reply({"idle_s": time.monotonic() - self.last_recv, "late": late})
+
+    # --- receiving ----------------------------------------------------------------------
+
+    async def read(self, sid: int, ws: ClientConnection) -> None:
+        steps = self.steps
+        try:
+            async for text in ws:
+                now = time.monotonic_ns()
+                self.last_recv = now / 1e9
+                if isinstance(text, bytes):
+                    text = text.decode()
+                i = text.find(MARK)
+                if i < 0:
+                    self.other_frame(text)
+                    continue
+                j = text.find('"', i + 7)
+                step, sender, _seq, t_ns = text[i + 7 : j].split(" ")
+                st = steps.get(step)
+                if st is None:
+                    if step in self.collected:
+                        self.late[step] += 1
+                        continue
+                    st = steps[step] = StepStats()
+                    st.first_ns = now
+                us = (now - int(t_ns)) // 1000
+                st.lat.append(us)
+                if int(sender) == sid:
+                    st.echo.append(us)
+                st.received += 1
+                st.last_ns = now
+        except ConnectionClosed as exc:
+            rcvd = exc.rcvd
+            self.closed_codes[str(rcvd.code) if rcvd else "no close frame"] += 1
+        except Exception as exc:
+            self.closed_codes[f"reader crashed: {type(exc).__name__}"] += 1
+
+    def other_frame(self, text: str) -> None:
+        try:
+            kind = str(json.loads(text).get("type", "?"))
+        except (ValueError, AttributeError):
+            kind = "non-json"
+        self.other[kind] += 1
+        if kind == "error" and len(self.error_samples) < 3:
+            self.error_samples.append(text[:200])
+
+
+def worker_main(conn: Connection, index: int) -> None:
+    worker = Worker(conn, index)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(worker.main())
+
+
+# --- orchestrator side ------------------------------------------------------------------
+
+
+class ClientPool:
+    """The client processes, started with `spawn` (a clean interpreter, not a Django fork)."""
+
+    def __init__(self, processes: int) -> None:
+        ctx = mp.get_context("spawn")
+        self.conns: list[Connection] = []
+        self.procs: list[mp.Process] = []
+        for i in range(processes):
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=worker_main, args=(child, i), name=f"bench-client-{i}")
+            proc.daemon = True
+            proc.start()
+            child.close()
+            self.conns.append(parent)
+            self.procs.append(proc)
+
+    def __len__(self) -> int:
+        return len(self.procs)
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs]
+
+    def send(self, index: int, *cmd: Any) -> None:
+        self.conns[index].send(cmd)
+
+    def recv(self, index: int, timeout: float) -> dict:
+        conn = self.conns[index]
+        if not conn.poll(timeout):
+            alive = self.procs[index].is_alive()
+            raise TimeoutError(
+                f"client process {index} did not answer in {timeout}s (alive={alive})"
+            )
+        return conn.recv()
+
+    def request_all(self, *cmd: Any, timeout: float = 60.0) -> list[dict]:
+        for i in range(len(self)):
+            self.send(i, *cmd)
+        return [self.recv(i, timeout) for i in range(len(self))]
+
+    def close(self) -> None:
+        for conn in self.conns:
+            with contextlib.suppress(OSError, BrokenPipeError):
+                conn.send(("exit",))
+        deadline = time.monotonic() + 5
+        for proc in self.procs:
+            proc.join(timeout=max(0.1, deadline - time.monotonic()))
+        for proc in self.procs:
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(timeout=2)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(timeout=2)
+        for conn in self.conns:
+            conn.close()
+        self.procs, self.conns = [], []
+
+
+def split(items: Sequence[Any], parts: int) -> list[list[Any]]:
+    """Split into `parts` contiguous chunks whose sizes differ by at most one."""
+    q, r = divmod(len(items), parts)
+    out, start = [], 0
+    for i in range(parts):
+        end = start + q + (1 if i < r else 0)
+        out.append(list(items[start:end]))
+        start = end
+    return out
