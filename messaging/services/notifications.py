@@ -69,15 +69,16 @@ def mention_text(target: ChatMessage | TaskThreadComment) -> str:
 
 
 def _load_target(kind: TargetKind, object_id: int) -> ChatMessage | TaskThreadComment | None:
+    """The target with its author and room/task, its row locked until commit: concurrent runs
+    for one target (a redelivered task, the sweep) take turns, so each notification is created
+    and pushed exactly once."""
     if kind == "chat_message":
-        return (
-            ChatMessage.objects.select_related("author", "chat_room").filter(pk=object_id).first()
-        )
-    if kind == "comment":
-        return (
-            TaskThreadComment.objects.select_related("author", "task").filter(pk=object_id).first()
-        )
-    raise ValueError(f"unknown mention target kind {kind!r}")
+        targets = ChatMessage.objects.select_related("author", "chat_room")
+    elif kind == "comment":
+        targets = TaskThreadComment.objects.select_related("author", "task")
+    else:
+        raise ValueError(f"unknown mention target kind {kind!r}")
+    return targets.select_for_update(of=("self",)).filter(pk=object_id).first()
 
 
 def _recipients(target: ChatMessage | TaskThreadComment) -> list[User]:
@@ -102,27 +103,31 @@ def _recipients(target: ChatMessage | TaskThreadComment) -> list[User]:
 def create_mention_notifications(*, kind: TargetKind, object_id: int) -> int:
     """Create the MENTION notifications owed for one chat message (`kind="chat_message"`) or
     task comment (`kind="comment"`), mark the target notified, and push each new notification
-    to its recipient after commit. Idempotent: the unique constraints per recipient and target
-    make a second run (a redelivered task, the sweep racing the task) create and push nothing.
-    Returns how many notifications were created."""
+    to its recipient after commit. Idempotent: a second run (a redelivered task, the sweep
+    racing the task) waits for the first's row lock, finds its notifications and creates and
+    pushes nothing; the unique constraints per recipient and target back this up. Returns how
+    many notifications were created. A constant number of queries, however many recipients."""
     target = _load_target(kind, object_id)
     if target is None:  # deleted before the task ran: nothing is owed
         return 0
     target_field = "chat_message" if isinstance(target, ChatMessage) else "task_thread_comment"
+    already = set(
+        Notification.objects.filter(**{target_field: target}).values_list("recipient_id", flat=True)
+    )
     text = mention_text(target)
-    created: list[Notification] = []
-    for recipient in _recipients(target):
-        notification, is_new = Notification.objects.get_or_create(
-            recipient=recipient,
-            **{target_field: target},
-            defaults={
-                "sender": target.author,
-                "notification_type": Notification.Type.MENTION,
-                "text": text,
-            },
-        )
-        if is_new:
-            created.append(notification)
+    created = Notification.objects.bulk_create(
+        [
+            Notification(
+                recipient=recipient,
+                sender=target.author,
+                notification_type=Notification.Type.MENTION,
+                text=text,
+                **{target_field: target},
+            )
+            for recipient in _recipients(target)
+            if recipient.pk not in already
+        ]
+    )
     type(target).objects.filter(pk=target.pk, mentions_notified_at__isnull=True).update(
         mentions_notified_at=timezone.now()
     )
