@@ -67,10 +67,13 @@ def test_rolled_back_message_is_never_broadcast(
     room, alice, listen, django_capture_on_commit_callbacks
 ):
     listener = listen(realtime.room_group(room.pk))
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(RuntimeError), transaction.atomic():
-            post_chat_message(room=room, author=alice, content="never happened")
-            raise RuntimeError("roll back")
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        post_chat_message(room=room, author=alice, content="never happened")
+        raise RuntimeError("roll back")
 
     assert callbacks == []
     assert listener.payloads(timeout=0.05) == []
@@ -329,9 +332,12 @@ def test_typing_is_broadcast_to_others_with_an_expiry_hint(
 
     [event] = listener.events()
     assert event["exclude_user_id"] == bob.pk
-    assert realtime.forward_event(
-        {**realtime.typing_payload(bob, typing=True), "expires_in": 10}, exclude_user_id=bob.pk
-    ) == event
+    assert (
+        realtime.forward_event(
+            {**realtime.typing_payload(bob, typing=True), "expires_in": 10}, exclude_user_id=bob.pk
+        )
+        == event
+    )
     assert settings.TYPING_EXPIRY_SECONDS == 10
     assert UserTypingStatus.objects.filter(chat_room=room, user=bob).exists()
 
