@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: venv run migrate seed test test-fast lint fmt screenshots worker beat clean
+.PHONY: venv run migrate seed test test-fast lint fmt screenshots worker beat clean bench bench-quick
 
 venv: $(STAMP)
 
@@ -52,6 +52,14 @@ worker: venv
 
 beat: venv
 	$(VENV)/bin/celery -A kanban_board beat --loglevel=INFO
+
+# Realtime benchmark (needs Redis and PostgreSQL; see messaging/management/commands/bench_realtime.py).
+# BENCH_ARGS passes options, e.g. make bench BENCH_ARGS="--clients 50 --json-out bench.json".
+bench: venv
+	$(PY) manage.py bench_realtime $(BENCH_ARGS)
+
+bench-quick: venv
+	$(PY) manage.py bench_realtime --quick $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .test-db.sqlite3 .test-logs staticfiles

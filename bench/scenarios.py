@@ -32,7 +32,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from . import report
 from .clients import ClientPool, split
@@ -62,6 +62,24 @@ TARGET_TITLES = {
 }
 
 
+def default_redis_url() -> str:
+    """BENCH_REDIS_URL, else REDIS_URL's server with DB BENCH_REDIS_DB (3): the bench empties
+    its database, so it never takes the app's own."""
+    if os.environ.get("BENCH_REDIS_URL"):
+        return os.environ["BENCH_REDIS_URL"]
+    base = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    db = os.environ.get("BENCH_REDIS_DB", "3")
+    return urlunsplit(urlsplit(base)._replace(path=f"/{db}"))
+
+
+def default_pg_url() -> str:
+    """The PostgreSQL server named by DATABASE_URL, else the local one (trust auth)."""
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql://")):
+        return url
+    return "postgres://postgres@127.0.0.1:5432/postgres"
+
+
 @dataclass
 class Config:
     quick: bool = False
@@ -82,8 +100,8 @@ class Config:
     history_repeat: int = 30
     p99_limit_ms: float = report.P99_LIMIT_MS
     stop_after_failures: int = 1  # steps past the knee before a sweep stops
-    redis_url: str = "redis://127.0.0.1:6379/3"
-    pg_url: str = "postgres://postgres@127.0.0.1:5432/postgres"
+    redis_url: str = field(default_factory=lambda: default_redis_url())
+    pg_url: str = field(default_factory=lambda: default_pg_url())
     db_name: str = "taskflow_bench"
     sqlite: bool = False
     keep_db: bool = False

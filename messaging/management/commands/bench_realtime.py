@@ -45,6 +45,7 @@ class Command(BaseCommand):
         parser.add_argument("--steps", type=_rates, help="total msgs/s per step, e.g. 50,100")
         parser.add_argument("--warmup", type=float, help="warm-up seconds per target")
         parser.add_argument("--drain", type=float, help="seconds a delivery may trail the step")
+        parser.add_argument("--echo-seconds", type=float, help="seconds of the 1 msg/s echo step")
         parser.add_argument(
             "--only", type=_targets, help=f"comma list of targets: {','.join(ALL_TARGETS)}"
         )
@@ -67,6 +68,7 @@ class Command(BaseCommand):
             ("steps", "steps"),
             ("warmup", "warmup"),
             ("drain", "drain"),
+            ("echo_seconds", "echo_seconds"),
             ("only", "targets"),
             ("idle_clients", "idle_clients"),
             ("history_rows", "history_rows"),
