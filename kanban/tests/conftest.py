@@ -40,3 +40,11 @@ def make_tasks():
         return [TaskFactory(column=column, title=f"{prefix}{i}", position=i) for i in range(n)]
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(request, settings):
+    """Factories hash a password per user and the production hasher dominates these tests'
+    run time. Browser tests keep it: the daphne child process must verify their passwords."""
+    if request.node.get_closest_marker("browser") is None:
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
