@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import json
 import logging
+from importlib import import_module
 from typing import Any, ClassVar
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.contrib import auth
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest
 
 from accounts.models import User
 from messaging import realtime
@@ -103,6 +107,21 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         await self.send_json(realtime.error_payload(self.access_gone_message, code="access_gone"))
         await self.close(code=ACCESS_GONE)
 
+    async def access_holds(self) -> bool:
+        """The login behind the socket still stands and `still_allowed` still passes."""
+        return await self.session_holds() and await self.still_allowed()
+
+    async def session_holds(self) -> bool:
+        """The socket's session still authenticates its user: it was not logged out (the
+        session row is gone), the user is active and their password hash is unchanged.
+        Reads the session afresh: scope["session"] is the copy loaded at the handshake."""
+        session = self.scope.get("session")
+        if session is None:  # mounted without SessionMiddleware (unit tests): nothing to check
+            return True
+        if not session.session_key:
+            return False
+        return await database_sync_to_async(session_user_id)(session.session_key) == self.user.pk
+
     # --- client frames --------------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -131,7 +150,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         client_id = data.get("client_id")
         echo = {"client_id": client_id[:CLIENT_ID_ECHO_MAX]} if isinstance(client_id, str) else {}
         try:
-            if not await self.still_allowed():
+            if not await self.access_holds():
                 await self.revoke()
                 return
             await getattr(self, method)(data)
@@ -151,7 +170,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=event["text"])
 
     async def access_changed(self, event: dict[str, Any]) -> None:
-        if self.accepted and not await self.still_allowed():
+        if self.accepted and not await self.access_holds():
             await self.revoke()
 
     # --- helpers --------------------------------------------------------------------------
@@ -173,6 +192,14 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_send(group, event)
         except Exception:  # presence is best effort
             logger.warning("presence broadcast to %s failed", group, exc_info=True)
+
+
+def session_user_id(session_key: str) -> int | None:
+    """Whom the stored session authenticates now, as Django's own middleware would decide
+    (None when it was deleted, the user is inactive or the password changed)."""
+    request = HttpRequest()
+    request.session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    return auth.get_user(request).pk
 
 
 def require_text(data: dict[str, Any], key: str) -> str:
