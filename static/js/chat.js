@@ -77,6 +77,10 @@ class TypingIndicator {
     /** @type {Map<number, {name: string, timer: number}>} */
     this.typists = new Map();
     if (el && !el.hasAttribute("aria-live")) el.setAttribute("aria-live", "polite");
+    // Typists the server rendered with the page: track them so they expire like live ones.
+    for (const span of el ? el.querySelectorAll(".typist[data-user-id]") : []) {
+      this.add(Number(span.dataset.userId), span.textContent.trim() || span.dataset.username, this.expiryMs);
+    }
   }
 
   handle(data) {

@@ -60,8 +60,8 @@ export class LiveThread {
   /**
    * @param {HTMLElement} root  #chat-app or #comment-thread, carrying the data-* attributes
    * @param {ThreadKind} kind
-   * @param {{onFrame?: (data: object) => void, onItem?: (payload: object) => void,
-   *          onSubmit?: () => void, onStatus?: (status: string) => void}} hooks
+   * @param {{onFrame?: (data: object) => void, onSubmit?: () => void,
+   *          onStatus?: (status: string) => void}} hooks
    */
   constructor(root, kind, hooks = {}) {
     this.root = root;
@@ -202,7 +202,6 @@ export class LiveThread {
     this.items.set(id, el);
     this.place(el, id);
     if (stick) this.scrollToBottom();
-    if (this.hooks.onItem) this.hooks.onItem(payload);
     return el;
   }
 
