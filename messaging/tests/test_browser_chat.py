@@ -214,6 +214,36 @@ def test_message_without_mention_reaches_other_member_live_with_typing_and_own_s
         viewer.assert_clean()
 
 
+def test_enter_picks_a_mention_while_the_menu_is_open_and_sends_otherwise(team, open_as):
+    alice = open_as("alice", room_path(team.room))
+    bob = open_as("bob", room_path(team.room))
+    wait_live(alice)
+    wait_live(bob)
+
+    box = alice.page.locator("#chat-input")
+    box.press_sequentially("ping @bo", delay=20)
+    expect(alice.page.locator(".tribute-container li", has_text="@bob")).to_be_visible()
+    box.press("Enter")  # picks bob from the menu; must not send
+    expect(box).to_have_value(re.compile(r"^ping @bob\s$"))
+    expect(box).not_to_have_attribute("data-mention-menu-open", "true")
+    box.press("Shift+Enter")  # a newline, not a send
+    box.press_sequentially("second line", delay=10)
+    expect(alice.log_items()).to_have_count(0)
+    box.press("Enter")
+
+    sent = re.compile(r"^ping @bob\s+second line$")
+    bob_copy = bob.log_items().filter(has=bob.page.locator(".body", has_text=sent))
+    expect(bob_copy).to_have_count(1)
+    expect(bob_copy).to_have_class(re.compile(r"\bmentions-me\b"))
+    expect(box).to_have_value("")
+    alice_copy = alice.log_items().filter(has=alice.page.locator(".body", has_text=sent))
+    expect(alice_copy).to_have_class(re.compile(r"\bown\b"))
+    expect(alice_copy).not_to_have_class(re.compile(r"\bmentions-me\b"))
+    expect(alice.log_items()).to_have_count(1)
+    alice.assert_clean()
+    bob.assert_clean()
+
+
 def test_comment_posted_on_task_page_appears_live_for_other_member(team, open_as):
     alice = open_as("alice", task_path(team.task))
     bob = open_as("bob", task_path(team.task))
