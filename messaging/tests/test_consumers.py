@@ -437,3 +437,30 @@ async def test_full_stack_refuses_anonymous(room, task):
     origin = [(b"origin", b"http://127.0.0.1")]
     assert not (await app_socket(room_path(room), origin))[0]
     assert not (await app_socket(task_path(task), origin))[0]
+
+
+# --- services tier: the real Redis channel layer ----------------------------------------
+
+
+@pytest.mark.services
+async def test_two_sockets_share_a_room_over_channels_redis(redis_layer, room, alice, bob):
+    from channels.layers import get_channel_layer
+
+    assert type(get_channel_layer()).__name__ == "RedisChannelLayer"
+    a = await connected(alice, room_path(room))
+    b = await connected(bob, room_path(room))
+    assert (await frame(a))["type"] == "user_join"
+
+    await send(b, {"type": "chat_message", "message": "over redis", "client_id": "r1"})
+
+    to_alice = await frame(a)
+    assert (to_alice["type"], to_alice["message"], to_alice["username"]) == (
+        "chat_message",
+        "over redis",
+        "bob",
+    )
+    got = {f["type"]: f for f in await frames(b, 2)}
+    assert got["chat_message"]["message_id"] == to_alice["message_id"]
+    assert got["ack"]["message_id"] == to_alice["message_id"]
+    await a.disconnect()
+    await b.disconnect()
