@@ -1,0 +1,62 @@
+"""The admin renders every messaging model and moderates by deleting."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from messaging.models import ChatMessage, Notification, UserTypingStatus
+from messaging.services.posting import post_chat_message, post_task_comment
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client):
+    client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+    return client
+
+
+@pytest.fixture
+def content(room, task, alice, bob):
+    from django.utils import timezone
+
+    message = post_chat_message(room=room, author=alice, content="<b>hello</b> @bob")
+    comment = post_task_comment(task=task, author=bob, content="comment @alice")
+    Notification.objects.create(recipient=bob, sender=alice, text="hi", chat_message=message)
+    UserTypingStatus.objects.create(chat_room=room, user=bob, last_update=timezone.now())
+    return {"message": message, "comment": comment}
+
+
+@pytest.mark.parametrize(
+    "model", ["chatroom", "chatmessage", "taskthreadcomment", "notification", "usertypingstatus"]
+)
+def test_changelist_renders_and_searches(admin_client, content, model):
+    url = reverse(f"admin:messaging_{model}_changelist")
+    assert admin_client.get(url).status_code == 200
+    assert admin_client.get(url, {"q": "bob"}).status_code == 200
+
+
+def test_room_page_shows_its_newest_messages_inline(admin_client, room, content):
+    response = admin_client.get(reverse("admin:messaging_chatroom_change", args=[room.pk]))
+    assert response.status_code == 200
+    assert "&lt;b&gt;hello&lt;/b&gt; @bob" in response.content.decode()
+
+
+def test_messages_are_view_only_and_deletable(admin_client, content):
+    message = content["message"]
+    change = reverse("admin:messaging_chatmessage_change", args=[message.pk])
+    assert admin_client.get(change).status_code == 200
+    assert admin_client.get(reverse("admin:messaging_chatmessage_add")).status_code == 403
+
+    delete = reverse("admin:messaging_chatmessage_delete", args=[message.pk])
+    assert admin_client.post(delete, {"post": "yes"}).status_code == 302
+    assert not ChatMessage.objects.exists()
+
+
+def test_filters_render(admin_client, content):
+    url = reverse("admin:messaging_chatmessage_changelist")
+    assert admin_client.get(url, {"mentions_notified_at__isempty": "1"}).status_code == 200
+    url = reverse("admin:messaging_notification_changelist")
+    assert admin_client.get(url, {"is_read__exact": "0"}).status_code == 200
