@@ -62,4 +62,4 @@ bench-quick: venv
 	$(PY) manage.py bench_realtime --quick $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .test-db.sqlite3 .test-logs staticfiles
+	rm -rf $(VENV) .test-db-*.sqlite3* .test-logs staticfiles

@@ -6,6 +6,7 @@ real Celery broker and the Redis cache; `DATABASE_URL` switches to PostgreSQL. E
 setting is listed in `.env.example`.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -82,8 +83,9 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several daphne threads write at once; wait for the lock instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
-    # A file (not :memory:) so a daphne child process can share the test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+    # A file (not :memory:) so a daphne child process can share the test database; one per
+    # pytest process so concurrent runs never wipe each other's data.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")}
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
