@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from io import StringIO
+
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.db import transaction
 
 from messaging import realtime
@@ -366,3 +369,16 @@ def test_stop_typing_clears_status_and_resets_the_throttle(
     [payload] = listener.payloads()
     assert payload["type"] == "user_stop_typing"
     assert record_typing(room=room, user=bob) is True
+
+
+# --- demo seed --------------------------------------------------------------------------
+
+
+def test_seed_demo_adds_a_general_room_once():
+    call_command("seed_demo", stdout=StringIO())
+    call_command("seed_demo", stdout=StringIO())
+
+    room = ChatRoom.objects.get(name="General")
+    assert sorted(room.members.values_list("username", flat=True)) == ["alice", "bob", "carol"]
+    assert room.messages.count() == 3
+    assert list(room.messages.last().mentioned_users.values_list("username", flat=True)) == ["bob"]

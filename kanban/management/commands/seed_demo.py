@@ -19,6 +19,9 @@ from django.utils import timezone
 from accounts.models import User
 from kanban import services
 from kanban.models import Board, Column, Task
+from messaging.models import ChatMessage, ChatRoom
+from messaging.services.posting import post_chat_message
+from messaging.services.rooms import add_room_member, create_chat_room
 
 DEMO_PASSWORD = "taskflow-demo"
 BOARD_NAME = "TaskFlow launch"
@@ -112,7 +115,43 @@ def seed_tasks(demo: Demo) -> Demo:
     return demo
 
 
-STEPS: list[Callable[[Demo], Demo]] = [seed_users, seed_board, seed_tasks]
+ROOM_NAME = "General"
+
+# author, client_id (makes re-posting a no-op), text
+CHAT = (
+    ("alice", "seed-general-1", "Welcome to #General! Day-to-day launch chatter goes here."),
+    ("bob", "seed-general-2", "Thanks @alice! Starting the chat server load test today."),
+    ("carol", "seed-general-3", "@bob ping me with the numbers and I'll put them in the post."),
+)
+
+
+def seed_chat(demo: Demo) -> Demo:
+    """A "General" room with every demo user and a short conversation."""
+    board = demo.board
+    assert board is not None, "seed_board runs first"
+    alice = demo.users["alice"]
+    room = ChatRoom.objects.filter(board=board, name__iexact=ROOM_NAME).first()
+    if room is None:
+        room = create_chat_room(
+            board=board,
+            created_by=alice,
+            name=ROOM_NAME,
+            description="Everyone on the launch board.",
+            members=list(demo.users.values()),
+        )
+        demo.created.append(f"room #{ROOM_NAME}")
+    for user in demo.users.values():
+        if add_room_member(room=room, user=user, added_by=alice):
+            demo.created.append(f"{user.username} in #{ROOM_NAME}")
+    for username, client_id, text in CHAT:
+        author = demo.users[username]
+        if not ChatMessage.objects.filter(chat_room=room, author=author, client_id=client_id):
+            post_chat_message(room=room, author=author, content=text, client_id=client_id)
+            demo.created.append(f"message from {username}")
+    return demo
+
+
+STEPS: list[Callable[[Demo], Demo]] = [seed_users, seed_board, seed_tasks, seed_chat]
 
 
 class Command(BaseCommand):
