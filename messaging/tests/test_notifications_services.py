@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import threading
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -90,19 +93,56 @@ def backdate(obj, seconds: int = 120) -> None:
     )
 
 
-@pytest.fixture
-def dead_broker():
-    """Real (non-eager) Celery publishing to a broker that refuses connections."""
+@contextmanager
+def publishing_to(url: str):
+    """Real (non-eager) Celery publishing to `url`."""
     conf = celery_app.conf
     saved = conf.task_always_eager, conf.broker_url
     conf.task_always_eager = False
-    conf.broker_url = DEAD_BROKER
+    conf.broker_url = url
     celery_app._pool = None  # pools are cached per broker URL
     celery_app.amqp._producer_pool = None
-    yield
-    conf.task_always_eager, conf.broker_url = saved
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
+    try:
+        yield
+    finally:
+        conf.task_always_eager, conf.broker_url = saved
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def dead_broker():
+    """A broker that refuses connections."""
+    with publishing_to(DEAD_BROKER):
+        yield
+
+
+@pytest.fixture
+def hung_broker():
+    """A broker that accepts connections and never answers (a wedged Redis, a black hole)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    with publishing_to(f"redis://127.0.0.1:{server.getsockname()[1]}/0"):
+        yield
+    stop.set()
+    thread.join(timeout=2)
+    for conn in accepted:
+        conn.close()
+    server.close()
 
 
 # --- create_mention_notifications -------------------------------------------------------
@@ -446,3 +486,17 @@ def test_broker_down_schedule_never_raises(
         services.schedule_mention_notifications(kind="chat_message", object_id=message.pk)
     assert time.monotonic() - started < 3
     assert "could not queue mention notifications" in caplog.text
+
+
+def test_hung_broker_enqueue_gives_up_within_3_seconds(
+    team, alice, bob, hung_broker, django_capture_on_commit_callbacks
+):
+    """settings: socket_connect_timeout and socket_timeout bound a broker that never answers."""
+    started = time.monotonic()
+    with django_capture_on_commit_callbacks(execute=True):
+        message = post_chat_message(room=team["room"], author=alice, content="@bob hello?")
+    elapsed = time.monotonic() - started
+
+    assert elapsed < 3, f"posting with a hung broker took {elapsed:.2f}s"
+    message.refresh_from_db()
+    assert message.mentions_notified_at is None
