@@ -21,6 +21,7 @@ from django.urls import reverse
 from playwright.sync_api import Browser, Locator, Page, WebSocketRoute, expect
 
 from messaging.models import ChatMessage
+from messaging.services.posting import post_chat_message
 from tests.factories import (
     BoardFactory,
     ChatRoomFactory,
@@ -332,6 +333,46 @@ def test_after_reconnect_missed_messages_arrive_in_order_and_queued_send_is_deli
         )
     ]
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    alice.assert_clean()
+    bob.assert_clean()
+
+
+AT_BOTTOM_JS = "el => el.scrollHeight - el.scrollTop - el.clientHeight < 2"
+
+
+def test_load_older_keeps_reading_position_and_live_items_scroll_only_at_bottom(team, open_as):
+    for n in range(1, 61):
+        post_chat_message(room=team.room, author=team.alice, content=f"history {n}")
+    alice = open_as("alice", room_path(team.room))
+    bob = open_as("bob", room_path(team.room))
+    wait_live(alice)
+    wait_live(bob)
+    log = bob.page.locator("#chat-log")
+    expect(bob.log_items()).to_have_count(50)  # the latest page
+    assert log.evaluate(AT_BOTTOM_JS), "the room opens at the latest message"
+
+    log.evaluate("el => { el.scrollTop = 0; }")
+    anchor = bob.item("history 11")
+    # Position inside the log (the button above it disappears, moving the whole log).
+    offset_js = "el => el.getBoundingClientRect().top - el.parentElement.getBoundingClientRect().y"
+    top_before = anchor.evaluate(offset_js)
+    older = bob.page.locator("#load-older")
+    older.click()
+    expect(bob.log_items()).to_have_count(60)
+    expect(older).to_be_hidden()
+    assert abs(anchor.evaluate(offset_js) - top_before) < 2
+    expect(bob.log_items().locator(".body")).to_have_text([f"history {n}" for n in range(1, 61)])
+
+    # Reading history: a new message must not yank the view down.
+    scroll_top = log.evaluate("el => el.scrollTop")
+    send_chat(alice, "while bob reads history")
+    expect(bob.item("while bob reads history")).to_have_count(1)
+    assert log.evaluate("el => el.scrollTop") == scroll_top
+    # At the bottom: the next one is scrolled into view.
+    log.evaluate("el => { el.scrollTop = el.scrollHeight; }")
+    send_chat(alice, "latest")
+    expect(bob.item("latest")).to_be_in_viewport()
+    assert log.evaluate(AT_BOTTOM_JS)
     alice.assert_clean()
     bob.assert_clean()
 
