@@ -412,6 +412,23 @@ def test_unconfirmed_send_falls_back_to_http_without_duplicating(team, open_as):
     bob.assert_clean()
 
 
+def test_member_removed_while_watching_sees_access_gone_and_cannot_send(team, open_as):
+    alice = open_as("alice", room_path(team.room))
+    bob = open_as("bob", room_path(team.room))
+    wait_live(alice)
+    wait_live(bob)
+
+    alice.page.locator("#member-list li[data-username=bob]").get_by_role(
+        "button", name="Remove"
+    ).click()
+    expect(bob.page.locator("#connection-status")).to_have_text("You no longer have access")
+    expect(bob.page.locator(".thread-alerts .alert-text")).to_contain_text("no longer")
+    expect(bob.page.locator("#chat-input")).to_be_disabled()
+    expect(bob.page.locator("#chat-form [type=submit]")).to_be_disabled()
+    alice.assert_clean()
+    bob.assert_clean()
+
+
 # --- screenshots ------------------------------------------------------------------------
 
 
