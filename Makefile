@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: venv run migrate seed test test-fast lint fmt screenshots worker beat clean bench bench-quick
+.PHONY: venv run run-scaled migrate seed test test-fast lint fmt screenshots worker beat clean bench bench-quick
 
 venv: $(STAMP)
 
@@ -29,6 +29,12 @@ run: seed
 	@echo "  TaskFlow is starting on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
 	@echo ""
 	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) kanban_board.asgi:application
+
+# Scaled mode on one machine: daphne on $(PORT) and $(PORT2), a Celery worker and beat, all on
+# REDIS_URL + DATABASE_URL (default: the local Redis DB 0 and PostgreSQL database taskflow).
+PORT2  ?= 8001
+run-scaled: venv
+	$(PY) scripts/run_scaled.py --host $(HOST) --ports "$(PORT) $(PORT2)"
 
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
