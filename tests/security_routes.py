@@ -1,0 +1,141 @@
+"""Helpers for the security tests that must cover every HTTP route (CSRF, IDOR, XSS).
+
+`routes()` walks the real URLconf, so a route added later is covered (or makes the tests
+fail until its object kwarg can be filled in) without anyone remembering to list it.
+`World` is a small, fully populated data set: a board with members, a column, a task, a
+room with a message, a comment and a notification, so every object-id route has a real
+object to point at. `snapshot()` dumps every row the app owns, to prove a refused request
+changed nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.apps import apps
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from messaging.models import Notification
+from tests.factories import (
+    BoardFactory,
+    ChatMessageFactory,
+    ChatRoomFactory,
+    ColumnFactory,
+    TaskFactory,
+    TaskThreadCommentFactory,
+)
+
+SKIPPED_NAMESPACES = {"admin"}  # Django's own admin: CSRF-protected and staff-only
+APP_LABELS = ("accounts", "kanban", "messaging")
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str  # namespaced, e.g. "kanban:task_detail"
+    pattern: str  # the full pattern, for messages
+    kwargs: tuple[str, ...]  # URL kwarg names, in order
+    int_kwargs: tuple[str, ...]
+
+    def url(self, values: dict[str, Any]) -> str:
+        return reverse(self.name, kwargs={k: values[k] for k in self.kwargs})
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _walk(patterns, prefix: str, namespace: str | None) -> list[Route]:
+    found: list[Route] = []
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            ns = entry.namespace
+            if ns in SKIPPED_NAMESPACES:
+                continue
+            qualified = f"{namespace}:{ns}" if namespace and ns else (ns or namespace)
+            found += _walk(entry.url_patterns, prefix + str(entry.pattern), qualified)
+        elif isinstance(entry, URLPattern):
+            if not entry.name:
+                raise AssertionError(f"route {prefix}{entry.pattern} has no name")
+            converters = getattr(entry.pattern, "converters", {})
+            name = f"{namespace}:{entry.name}" if namespace else entry.name
+            kwargs = tuple(converters)
+            ints = tuple(k for k, c in converters.items() if type(c).__name__ == "IntConverter")
+            found.append(Route(name, prefix + str(entry.pattern), kwargs, ints))
+    return found
+
+
+def routes() -> list[Route]:
+    """Every named non-admin route of the project."""
+    return _walk(get_resolver().url_patterns, "", None)
+
+
+def snapshot() -> dict[str, list[dict]]:
+    """Every row of every model of our apps (sessions excluded: they are not app data)."""
+    return {
+        model._meta.label: list(model.objects.order_by("pk").values())
+        for label in APP_LABELS
+        for model in apps.get_app_config(label).get_models()
+    }
+
+
+@dataclass
+class World:
+    """`owner`'s board with `members`, one of each object, and the kwargs that name them."""
+
+    owner: Any
+    members: list
+    board: Any = None
+    column: Any = None
+    task: Any = None
+    room: Any = None
+    message: Any = None
+    comment: Any = None
+    notification: Any = None
+    removable: Any = None  # a member the owner may remove (user_id routes)
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, owner, members) -> World:
+        world = cls(owner=owner, members=list(members))
+        world.board = BoardFactory(created_by=owner, members=world.members)
+        world.column = ColumnFactory(board=world.board)
+        world.task = TaskFactory(column=world.column)
+        world.room = ChatRoomFactory(board=world.board, members=world.members)
+        speaker = world.members[0] if world.members else owner
+        world.message = ChatMessageFactory(chat_room=world.room, author=speaker)
+        world.comment = TaskThreadCommentFactory(task=world.task, author=speaker)
+        world.notification = Notification.objects.create(
+            recipient=owner,
+            sender=speaker,
+            text=f"{speaker.username} mentioned you",
+            chat_message=world.message,
+        )
+        world.removable = world.members[-1] if world.members else owner
+        return world
+
+    def kwargs(self) -> dict[str, int]:
+        """Values for every URL kwarg an object route may use. A route with a kwarg missing
+        here makes `url_for` fail loudly, so new routes cannot slip through untested."""
+        return {
+            "board_id": self.board.pk,
+            "column_id": self.column.pk,
+            "task_id": self.task.pk,
+            "room_id": self.room.pk,
+            "notification_id": self.notification.pk,
+            "user_id": self.removable.pk,
+            "message_id": self.message.pk,
+            "comment_id": self.comment.pk,
+        }
+
+    def url_for(self, route: Route, overrides: dict[str, int] | None = None) -> str:
+        values = {**self.kwargs(), **(overrides or {})}
+        missing = [k for k in route.kwargs if k not in values]
+        if missing:
+            raise AssertionError(
+                f"{route.name} ({route.pattern}) has URL kwargs {missing} the security tests "
+                "cannot fill: add them to tests/security_routes.World.kwargs()"
+            )
+        return route.url(values)
+
+
+FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
