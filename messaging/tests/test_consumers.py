@@ -14,6 +14,7 @@ from asgiref.sync import sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
+from django.db import connections
 from django.test import Client
 
 from messaging import realtime
@@ -26,6 +27,15 @@ from messaging.services.rooms import remove_room_member
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
 TIMEOUT = 3
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _close_worker_thread_connections():
+    """Consumers and sync_to_async calls run ORM code in asgiref's worker thread, whose
+    connections outlive the test (CONN_MAX_AGE); close them so the test database can be
+    dropped at the end of the session (PostgreSQL refuses while sessions are open)."""
+    yield
+    await sync_to_async(connections.close_all)()
 
 
 def socket_for(user, path: str) -> WebsocketCommunicator:
