@@ -7,6 +7,8 @@ mention notifications. A retried send with the same `client_id` returns the firs
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -22,6 +24,8 @@ from messaging.selectors.threads import is_task_board_member, resolve_task_menti
 from messaging.services.notifications import schedule_mention_notifications
 
 CLIENT_ID_MAX_LENGTH = 64
+
+Post = TypeVar("Post", ChatMessage, TaskThreadComment)
 
 
 def clean_content(content: str) -> str:
@@ -51,6 +55,27 @@ def clean_client_id(client_id: str) -> str:
     return client_id
 
 
+def _save_once(
+    model: type[Post], *, scope: dict[str, Any], client_id: str, **fields: Any
+) -> tuple[Post, bool]:
+    """Create a post, or return the one already saved under (scope, client_id).
+
+    `scope` is the thread and the author. A concurrent retry that wins the race between the
+    lookup and the insert trips the unique constraint; its row is returned instead."""
+    if client_id:
+        existing = model.objects.filter(**scope, client_id=client_id).first()
+        if existing is not None:
+            return existing, False
+    try:
+        with transaction.atomic():
+            return model.objects.create(**scope, client_id=client_id, **fields), True
+    except IntegrityError:
+        existing = model.objects.filter(**scope, client_id=client_id).first() if client_id else None
+        if existing is None:
+            raise
+        return existing, False
+
+
 @transaction.atomic
 def post_chat_message(
     *, room: ChatRoom, author: User, content: str, client_id: str = ""
@@ -64,31 +89,16 @@ def post_chat_message(
     client_id = clean_client_id(client_id)
     if not is_room_member(user_id=author.pk, room_id=room.pk):
         raise ValidationError("You are not a member of this room.", code="not_member")
-    if client_id:
-        existing = ChatMessage.objects.filter(
-            chat_room=room, author=author, client_id=client_id
-        ).first()
-        if existing is not None:
-            return existing
-
     mentioned = resolve_room_mentions(room, extract_mentions(content), exclude_user_id=author.pk)
-    try:
-        with transaction.atomic():
-            message = ChatMessage.objects.create(
-                chat_room=room,
-                author=author,
-                content=content,
-                client_id=client_id,
-                mentions_notified_at=None if mentioned else timezone.now(),
-            )
-    except IntegrityError:
-        # A concurrent retry with the same client_id won the race: return its row.
-        existing = ChatMessage.objects.filter(
-            chat_room=room, author=author, client_id=client_id
-        ).first()
-        if client_id and existing is not None:
-            return existing
-        raise
+    message, created = _save_once(
+        ChatMessage,
+        scope={"chat_room": room, "author": author},
+        client_id=client_id,
+        content=content,
+        mentions_notified_at=None if mentioned else timezone.now(),
+    )
+    if not created:
+        return message
     if mentioned:
         message.mentioned_users.add(*mentioned)
         schedule_mention_notifications(kind="chat_message", object_id=message.pk)
@@ -113,30 +123,16 @@ def post_task_comment(
     client_id = clean_client_id(client_id)
     if not is_task_board_member(user_id=author.pk, task_id=task.pk):
         raise ValidationError("You are not a member of this board.", code="not_member")
-    if client_id:
-        existing = TaskThreadComment.objects.filter(
-            task=task, author=author, client_id=client_id
-        ).first()
-        if existing is not None:
-            return existing
-
     mentioned = resolve_task_mentions(task, extract_mentions(content), exclude_user_id=author.pk)
-    try:
-        with transaction.atomic():
-            comment = TaskThreadComment.objects.create(
-                task=task,
-                author=author,
-                content=content,
-                client_id=client_id,
-                mentions_notified_at=None if mentioned else timezone.now(),
-            )
-    except IntegrityError:
-        existing = TaskThreadComment.objects.filter(
-            task=task, author=author, client_id=client_id
-        ).first()
-        if client_id and existing is not None:
-            return existing
-        raise
+    comment, created = _save_once(
+        TaskThreadComment,
+        scope={"task": task, "author": author},
+        client_id=client_id,
+        content=content,
+        mentions_notified_at=None if mentioned else timezone.now(),
+    )
+    if not created:
+        return comment
     if mentioned:
         comment.mentioned_users.add(*mentioned)
         schedule_mention_notifications(kind="comment", object_id=comment.pk)

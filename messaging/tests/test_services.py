@@ -181,6 +181,28 @@ def test_retry_with_same_client_id_returns_the_first_message(
     assert payload["client_id"] == "c-1"
 
 
+def test_concurrent_retry_gets_the_row_that_won_the_race(room, alice, monkeypatch):
+    from django.db.models import QuerySet
+
+    winner = post_chat_message(room=room, author=alice, content="x", client_id="race")
+    real_first = QuerySet.first
+    missed: list[bool] = []
+
+    def first_misses_once(self):
+        # The retry's lookup runs before the winner's insert is visible...
+        if not missed:
+            missed.append(True)
+            return None
+        return real_first(self)
+
+    monkeypatch.setattr(QuerySet, "first", first_misses_once)
+    # ...so its insert hits the unique constraint, and the winner's row comes back.
+    again = post_chat_message(room=room, author=alice, content="x", client_id="race")
+
+    assert again.pk == winner.pk
+    assert ChatMessage.objects.count() == 1
+
+
 def test_client_id_is_scoped_to_the_author(room, alice, bob):
     post_chat_message(room=room, author=alice, content="a", client_id="same")
     post_chat_message(room=room, author=bob, content="b", client_id="same")
