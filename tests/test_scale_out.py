@@ -1,0 +1,306 @@
+"""Scale-out: two daphne processes on one Redis and one PostgreSQL database behave as one server.
+
+Each test starts two real daphne processes (`--websocket_timeout` as in `make run-scaled`) on
+a Redis database claimed for the test (so its channel layer, cache and Celery queue are its
+own) and the pytest PostgreSQL test database (transactional_db: the data is committed). A
+client connected to process 1 and one connected to process 2 must see the same room: every
+chat message from either side, typing indicators (with ONE throttle window shared through the
+Redis cache), presence, task comments posted over HTTP on the other process, and mention
+notifications created by a real Celery worker process.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import redis
+from django.db import connection
+from websockets.sync.client import ClientConnection
+
+from messaging.models import ChatMessage, Notification, TaskThreadComment, UserTypingStatus
+from messaging.services.typing import TYPING_THROTTLE_SECONDS
+from messaging.tests.test_worker import CeleryWorker, broker_url, wait_for  # noqa: F401 - fixture
+from tests.live import DaphneServer, database_url_for
+from tests.test_security_websocket import LiveSession, Workspace, open_socket
+
+pytestmark = pytest.mark.services
+
+# Frames that may arrive between the ones a test waits for.
+INCIDENTAL = {"ack", "user_join", "user_leave", "user_typing", "user_stop_typing", "unread_count"}
+
+
+# --- harness ----------------------------------------------------------------------------
+
+
+@dataclass
+class Cluster:
+    p1: DaphneServer
+    p2: DaphneServer
+    database_url: str
+    redis_url: str
+
+
+def health(server: DaphneServer) -> dict[str, Any]:
+    import urllib.request
+
+    with urllib.request.urlopen(f"{server.url}/healthz", timeout=10) as resp:
+        return json.load(resp)
+
+
+@pytest.fixture
+def cluster(postgres, transactional_db, broker_url, settings) -> Iterator[Cluster]:  # noqa: F811
+    """Two daphne processes sharing the claimed Redis database and the test database, with
+    Celery publishing to that database for real (no eager mode)."""
+    database_url = database_url_for(connection.settings_dict)
+    env = {"CELERY_TASK_ALWAYS_EAGER": "0", "CELERY_BROKER_URL": broker_url}
+    servers = [
+        DaphneServer(
+            database_url=database_url,
+            redis_url=broker_url,
+            extra_env=env,
+            daphne_args=("--websocket_timeout", str(settings.WEBSOCKET_TIMEOUT)),
+        )
+        for _ in range(2)
+    ]
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda server: server.start(timeout=60), servers))
+        for server in servers:
+            report = health(server)
+            assert report["ok"], report
+            assert report["database"]["backend"] == "postgresql"
+            assert report["channel_layer"]["backend"] == "RedisChannelLayer"
+            assert report["broker"]["backend"] != "eager (in-process)"
+        yield Cluster(*servers, database_url=database_url, redis_url=broker_url)
+    finally:
+        for server in servers:
+            server.stop()
+
+
+@pytest.fixture
+def worker(cluster) -> Iterator[CeleryWorker]:
+    """`celery worker --pool=solo` on the cluster's Redis database and the test database."""
+    process = CeleryWorker(broker_url=cluster.redis_url, database_url=cluster.database_url)
+    process.start()
+    yield process
+    process.stop()
+
+
+def chat_socket(session: LiveSession, room_id: int) -> ClientConnection:
+    return session.socket(f"/ws/chat-room/{room_id}/")
+
+
+def send(ws: ClientConnection, **frame: Any) -> None:
+    ws.send(json.dumps(frame))
+
+
+def next_frame(ws: ClientConnection, type_: str, *, timeout: float = 10.0) -> dict[str, Any]:
+    """The next frame of `type_`, skipping INCIDENTAL ones; any other frame is a failure."""
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(f"no {type_!r} frame within {timeout}s")
+        try:
+            frame = json.loads(ws.recv(timeout=remaining))
+        except TimeoutError:
+            raise AssertionError(f"no {type_!r} frame within {timeout}s") from None
+        if frame.get("type") == type_:
+            return frame
+        assert frame.get("type") in INCIDENTAL, (
+            f"unexpected frame while waiting for {type_}: {frame}"
+        )
+
+
+def frames_within(ws: ClientConnection, seconds: float) -> list[dict[str, Any]]:
+    """Every frame that arrives in the next `seconds`."""
+    frames = []
+    deadline = time.monotonic() + seconds
+    while (remaining := deadline - time.monotonic()) > 0:
+        try:
+            frames.append(json.loads(ws.recv(timeout=remaining)))
+        except TimeoutError:
+            break
+    return frames
+
+
+def chat_messages(ws: ClientConnection, count: int, *, timeout: float) -> list[dict[str, Any]]:
+    """The next `count` chat_message frames, in arrival order."""
+    deadline = time.monotonic() + timeout
+    return [
+        next_frame(ws, "chat_message", timeout=max(0.01, deadline - time.monotonic()))
+        for _ in range(count)
+    ]
+
+
+# --- tests ------------------------------------------------------------------------------
+
+
+def test_chat_messages_from_both_processes_reach_both_clients_in_order(cluster, alice, bob):
+    workspace = Workspace.create(alice, members=[bob])
+    alice_p1 = chat_socket(LiveSession(cluster.p1).log_in("alice"), workspace.room.pk)
+    bob_p2 = chat_socket(LiveSession(cluster.p2).log_in("bob"), workspace.room.pk)
+    next_frame(alice_p1, "user_join")  # bob is in: both sockets are subscribed
+
+    # Turn by turn: each message reaches both clients before the next is sent, so both see
+    # exactly the order it was sent in.
+    turns = []
+    for i in range(6):
+        sender, name = (alice_p1, "alice") if i % 2 == 0 else (bob_p2, "bob")
+        text = f"turn {i} from {name}"
+        send(sender, type="chat_message", message=text, client_id=f"turn-{i}")
+        turns.append(text)
+        for ws in (alice_p1, bob_p2):
+            frame = next_frame(ws, "chat_message")
+            assert (frame["message"], frame["username"]) == (text, name)
+
+    # Both at once: every message reaches both clients exactly once, and each sender's
+    # messages arrive in the order they were sent (and saved).
+    burst = 25
+    for i in range(burst):
+        send(alice_p1, type="chat_message", message=f"burst alice {i}", client_id=f"a-{i}")
+        send(bob_p2, type="chat_message", message=f"burst bob {i}", client_id=f"b-{i}")
+    expected = {name: [f"burst {name} {i}" for i in range(burst)] for name in ("alice", "bob")}
+    received = {
+        "alice@p1": chat_messages(alice_p1, 2 * burst, timeout=60),
+        "bob@p2": chat_messages(bob_p2, 2 * burst, timeout=60),
+    }
+    saved = {
+        m.pk: m.content
+        for m in ChatMessage.objects.filter(chat_room=workspace.room, content__startswith="burst")
+    }
+    assert len(saved) == 2 * burst
+    for client, frames in received.items():
+        assert {f["message_id"]: f["message"] for f in frames} == saved, client
+        for name, texts in expected.items():
+            theirs = [f for f in frames if f["username"] == name]
+            assert [f["message"] for f in theirs] == texts, (client, name)
+            ids = [f["message_id"] for f in theirs]
+            assert ids == sorted(ids), (client, name)
+    for ws in (alice_p1, bob_p2):
+        extra = [f for f in frames_within(ws, 0.5) if f["type"] == "chat_message"]
+        assert extra == [], "a message arrived twice"
+        ws.close()
+    assert ChatMessage.objects.filter(chat_room=workspace.room).count() == len(turns) + 2 * burst
+
+
+def test_typing_crosses_processes_and_one_throttle_window_covers_both(
+    cluster,
+    alice,
+    bob,
+    broker_url,  # noqa: F811
+):
+    """alice types in two tabs, one per process; bob (process 2) is told once per throttle
+    window, because the window is a key in the shared Redis cache, not process memory. Her
+    login on process 1 also opens her socket on process 2: sessions live in the database."""
+    workspace = Workspace.create(alice, members=[bob])
+    room = workspace.room
+    alice_http = LiveSession(cluster.p1).log_in("alice")
+    alice_p1 = chat_socket(alice_http, room.pk)
+    alice_p2 = open_socket(
+        cluster.p2, f"/ws/chat-room/{room.pk}/", cookie=alice_http.cookie_header()
+    )
+    bob_p2 = chat_socket(LiveSession(cluster.p2).log_in("bob"), room.pk)
+    next_frame(alice_p1, "user_join")
+    cache = redis.Redis.from_url(broker_url)
+    throttle_pattern = f"*messaging:typing:{room.pk}:{alice.pk}"
+
+    started = time.monotonic()
+    send(alice_p1, type="typing")
+    typing = next_frame(bob_p2, "user_typing")
+    assert (typing["username"], typing["user_id"]) == ("alice", alice.pk)
+    assert typing["expires_in"] > 0
+    assert list(cache.scan_iter(throttle_pattern)), "the throttle window is not in Redis"
+
+    # The same user typing through process 2 inside the window: stored, not re-announced.
+    status = UserTypingStatus.objects.get(chat_room=room, user=alice)
+    send(alice_p2, type="typing")
+    wait_for(
+        lambda: UserTypingStatus.objects.get(pk=status.pk).last_update > status.last_update,
+        timeout=5,
+        what="process 2 to record the second typing event",
+    )
+    assert time.monotonic() - started < TYPING_THROTTLE_SECONDS, (
+        "the machine was too slow to stay inside the throttle window; rerun"
+    )
+    assert [f for f in frames_within(bob_p2, 0.5) if f["type"] == "user_typing"] == []
+
+    # stop_typing through process 2 reaches bob and clears the shared window, so typing
+    # again through process 1 is announced at once.
+    send(alice_p2, type="stop_typing")
+    stop = next_frame(bob_p2, "user_stop_typing")
+    assert stop["username"] == "alice"
+    assert not list(cache.scan_iter(throttle_pattern))
+    send(alice_p1, type="typing")
+    assert next_frame(bob_p2, "user_typing")["username"] == "alice"
+    # alice's own sockets are never told about her typing.
+    for ws in (alice_p1, alice_p2):
+        assert not [f for f in frames_within(ws, 0.3) if f["type"].endswith("typing")]
+        ws.close()
+    bob_p2.close()
+
+
+def test_presence_crosses_processes(cluster, alice, bob):
+    workspace = Workspace.create(alice, members=[bob])
+    alice_p1 = chat_socket(LiveSession(cluster.p1).log_in("alice"), workspace.room.pk)
+    bob_p2 = chat_socket(LiveSession(cluster.p2).log_in("bob"), workspace.room.pk)
+
+    joined = next_frame(alice_p1, "user_join")
+    assert (joined["username"], joined["user_id"]) == ("bob", bob.pk)
+    bob_p2.close()
+    left = next_frame(alice_p1, "user_leave")
+    assert (left["username"], left["user_id"]) == ("bob", bob.pk)
+    alice_p1.close()
+
+
+@pytest.mark.worker
+def test_mention_notification_from_the_worker_reaches_the_other_process(
+    cluster, worker, alice, bob
+):
+    """alice mentions bob over a socket on process 1; the Celery worker process creates the
+    notification and pushes it through Redis to bob's notification socket on process 2."""
+    workspace = Workspace.create(alice, members=[bob])
+    bob_p2 = LiveSession(cluster.p2).log_in("bob").socket("/ws/notifications/")
+    assert next_frame(bob_p2, "unread_count")["count"] == 0
+    alice_p1 = chat_socket(LiveSession(cluster.p1).log_in("alice"), workspace.room.pk)
+
+    send(alice_p1, type="chat_message", message="@bob the deploy is green", client_id="m-1")
+    ack = next_frame(alice_p1, "ack")
+    notification = next_frame(bob_p2, "notification", timeout=30)
+
+    assert notification["notification_type"] == Notification.Type.MENTION
+    assert notification["sender"] == "alice"
+    assert notification["unread_count"] == 1
+    saved = Notification.objects.get(pk=notification["notification_id"])
+    assert (saved.recipient, saved.chat_message_id) == (bob, ack["message_id"])
+    # Created by the worker process (not eagerly inside daphne).
+    worker.wait_for_log(r"notify_mentions\[[-0-9a-f]+\] succeeded .*: 1", timeout=10)
+    for ws in (alice_p1, bob_p2):
+        ws.close()
+
+
+def test_comment_posted_over_http_on_process_2_reaches_a_socket_on_process_1(cluster, alice, bob):
+    workspace = Workspace.create(alice, members=[bob])
+    task = workspace.task
+    alice_p1 = LiveSession(cluster.p1).log_in("alice").socket(f"/ws/task-comments/{task.pk}/")
+    bob_http = LiveSession(cluster.p2).log_in("bob")
+
+    status, _, body = bob_http.request(
+        f"/messaging/task/{task.pk}/comments/",
+        {"content": "Shipped from the other process", "client_id": "c-1"},
+        headers={"Accept": "application/json"},
+    )
+    assert status == 201, body
+    comment_id = json.loads(body)["comment_id"]
+
+    frame = next_frame(alice_p1, "new_comment")
+    assert frame["comment_id"] == comment_id
+    assert (frame["username"], frame["comment"]) == ("bob", "Shipped from the other process")
+    assert TaskThreadComment.objects.get(pk=comment_id).task_id == task.pk
+    alice_p1.close()
