@@ -24,8 +24,11 @@ import math
 import os
 import re
 import secrets
+import shutil
 import signal
 import string
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -40,6 +43,7 @@ from .db import BenchDatabase
 from .report import StepResult, fmt, verdict
 from .servers import (
     CpuMeter,
+    MachineMeter,
     ServerProcess,
     base_env,
     baseline_app,
@@ -49,16 +53,18 @@ from .servers import (
     rss_kib,
 )
 
-SWEEP_TARGETS = ("raw", "bare", "pubsub", "memory", "ours")
+SWEEP_TARGETS = ("raw", "bare", "pubsub", "memory", "ours", "ours-exp")
 ALL_TARGETS = (*SWEEP_TARGETS, "idle", "mention", "history")
 QUICK_TARGETS = ("raw", "bare", "ours", "idle", "mention", "history")
-NEEDS_DB = ("ours", "idle", "mention", "history")
+NEEDS_DB = ("ours", "ours-exp", "idle", "mention", "history")
 TARGET_TITLES = {
     "raw": "raw websockets broadcast server (bench/raw_server.py)",
     "bare": "bare Channels consumer, RedisChannelLayer (bench/asgi_baseline.py)",
     "pubsub": "bare Channels consumer, RedisPubSubChannelLayer",
     "memory": "bare Channels consumer, InMemoryChannelLayer",
     "ours": "our ChatRoomConsumer (ws/chat-room/<id>/: session auth, origin check, DB write)",
+    "ours-exp": "EXPERIMENT: our consumer with the recommended changes monkeypatched in "
+    "(bench/asgi_experiment.py)",
 }
 
 
@@ -106,6 +112,8 @@ class Config:
     sqlite: bool = False
     keep_db: bool = False
     json_out: str | None = None
+    profile_dir: str | None = None  # py-spy the daphne targets' rate sweeps into this folder
+    experiment: str = "fwd,pool"  # patches for target ours-exp (bench/asgi_experiment.py)
 
     @classmethod
     def quick_defaults(cls) -> Config:
@@ -138,6 +146,7 @@ class SweepResult:
     connect_s: float = math.nan
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    machine: dict[str, float] = field(default_factory=dict)
 
     @property
     def knee(self) -> StepResult | None:
@@ -165,6 +174,7 @@ class SweepResult:
             "connect_s": self.connect_s,
             "error": self.error,
             "notes": self.notes,
+            "machine": self.machine,
         }
 
 
@@ -186,6 +196,7 @@ class Bench:
         self.results: dict[str, Any] = {"config": asdict(cfg)}
         self.sweeps: dict[str, SweepResult] = {}
         self.cpu_mark: list[tuple[float, float]] = []  # (wall, cpu_s) per client process
+        self.saved_before = 0  # chat messages already in the load room
 
     # --- the run ------------------------------------------------------------------------
 
@@ -464,8 +475,9 @@ class Bench:
             layer = {"bare": "redis"}.get(target, target)
             srv = baseline_app(self.env, layer)
             return srv, lambda i: f"ws://127.0.0.1:{srv.port}/ws/bare/load/", False
-        if target == "ours":
-            srv = our_app(self.env)
+        if target in ("ours", "ours-exp"):
+            experiment = self.cfg.experiment if target == "ours-exp" else None
+            srv = our_app(self.env, experiment=experiment)
             room = self.fixtures["rooms"]["load"]
             return srv, lambda i: f"ws://127.0.0.1:{srv.port}/ws/chat-room/{room}/", True
         raise ValueError(target)
@@ -477,11 +489,12 @@ class Bench:
         cfg = self.cfg
         result = self.sweeps[target] = SweepResult(target)
         self.results.setdefault("targets", {})[target] = result
-        if target == "ours" and not _route_exists("ws/chat-room/"):
+        if target.startswith("ours") and not _route_exists("ws/chat-room/"):
             result.error = "not measured: ws/chat-room/<id>/ is not in messaging/routing.py"
             self.emit(result.error)
             return result
         self.redis.flushdb()
+        machine = MachineMeter()
         server, url_for, needs_session = self._target_server(target)
         self._start(server)
         origin = f"http://127.0.0.1:{server.port}"
@@ -499,7 +512,7 @@ class Bench:
         if warm.received == 0:
             raise RuntimeError(f"warm-up: no deliveries at all ({'; '.join(warm.notes)})")
         total_sent = warm.sent
-        if target in ("raw", "bare", "ours"):
+        if target in ("raw", "bare", "ours", "ours-exp"):
             light, echo = self._step(
                 target, f"e{target}", 1.0, cfg.echo_seconds, n, server, only_first_process=True
             )
@@ -517,6 +530,7 @@ class Bench:
                 f"p99 {fmt(result.echo_p99, 2)} ms (n={result.echo_n}); all {n} members p50 "
                 f"{fmt(light.p50, 2)} ms"
             )
+        profiler = self._start_profiler(target, server)
         failures = 0
         for i, rate in enumerate(cfg.steps):
             step, _ = self._step(target, f"s{target}{i}", rate, cfg.duration, n, server)
@@ -528,18 +542,61 @@ class Bench:
                         f"steps above {rate:g} msgs/s skipped: past the knee already"
                     )
                     break
-        if target == "ours" and self.db is not None:
+        if profiler is not None:
+            self._stop_profiler(target, profiler)
+        if target.startswith("ours") and self.db is not None:
             room = self.fixtures["rooms"]["load"]
             saved = self.db.task(self.env, "messages_saved", {"room": room})["count"]
+            saved -= self.saved_before
+            self.saved_before += saved
             total_sent += sum(s.sent for s in result.steps)
             result.notes.append(f"{saved} chat messages saved in the room for {total_sent} sent")
         closed = self._close_clients()
         if closed:
             result.notes.append(f"sockets closed by the server during the sweep: {closed}")
+        result.machine = machine.read()
+        result.notes.append(
+            "machine during this target: {busy_percent:.0f}% of all CPUs busy (every process, "
+            "not only the bench), {steal_percent:.0f}% stolen by the hypervisor, load average "
+            "{load_avg_1m:.1f}".format(**result.machine)
+        )
         self.emit(report.step_table(f"-- {target}: rate sweep", result.steps, cfg.p99_limit_ms))
         for note in result.notes:
             self.emit(f"   note: {note}")
         return result
+
+    def _start_profiler(self, target: str, server: ServerProcess) -> ServerProcess | None:
+        """py-spy (wall clock: idle stacks and thread ids included) over a daphne sweep."""
+        if not self.cfg.profile_dir or not server.name.startswith("daphne"):
+            return None
+        spy = shutil.which("py-spy", path=os.path.dirname(sys.executable)) or shutil.which("py-spy")
+        if spy is None:
+            self.emit("   profile: py-spy is not installed (pip install py-spy); not profiled")
+            return None
+        os.makedirs(self.cfg.profile_dir, exist_ok=True)
+        raw = os.path.join(self.cfg.profile_dir, f"{target}.txt")
+        cmd = [spy, "record", "--pid", str(server.pid), "--format", "raw", "--output", raw]
+        cmd += ["--rate", "250", "--idle", "--threads", "--nonblocking"]
+        profiler = ServerProcess(f"py-spy-{target}", cmd, os.environ, 0)
+        profiler.output = raw  # type: ignore[attr-defined]
+        self.servers.append(profiler)
+        profiler.start(ready_line="Sampling process")
+        return profiler
+
+    def _stop_profiler(self, target: str, profiler: ServerProcess) -> None:
+        from .flame import summarize
+
+        assert profiler.proc is not None
+        profiler.proc.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+        with contextlib.suppress(subprocess.TimeoutExpired):  # stop() below kills it
+            profiler.proc.wait(timeout=30)
+        self.servers.remove(profiler)
+        profiler.stop()
+        raw = profiler.output  # type: ignore[attr-defined]
+        if os.path.exists(raw):
+            self.emit(f"   profile ({raw}):")
+            for line in summarize(raw).splitlines():
+                self.emit(f"   {line}")
 
     # --- idle cost ----------------------------------------------------------------------
 
@@ -845,6 +902,8 @@ class Bench:
         pair("bare", "raw", "bare consumer / raw websockets")
         pair("pubsub", "bare", "RedisPubSubChannelLayer / RedisChannelLayer (bare)")
         pair("memory", "bare", "InMemoryChannelLayer / RedisChannelLayer (bare)")
+        pair("ours-exp", "ours", f"EXPERIMENT ours-exp [{self.cfg.experiment}] / ours")
+        pair("ours-exp", "bare", f"EXPERIMENT ours-exp [{self.cfg.experiment}] / bare consumer")
         self.results["ratios"] = ratios
 
         self.emit("targets:")

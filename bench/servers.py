@@ -56,6 +56,30 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
+class MachineMeter:
+    """Whole-machine CPU use between start() and read(), from /proc/stat: how busy every
+    process made the CPUs (ours and everyone else's) and how much the hypervisor stole."""
+
+    def __init__(self) -> None:
+        self.t0 = self._sample()
+
+    @staticmethod
+    def _sample() -> list[int]:
+        with open("/proc/stat") as f:
+            return [int(x) for x in f.readline().split()[1:9]]
+
+    def read(self) -> dict[str, float]:
+        t1 = self._sample()
+        d = [b - a for a, b in zip(self.t0, t1, strict=True)]
+        total = sum(d) or 1
+        idle = d[3] + d[4]
+        return {
+            "busy_percent": 100.0 * (total - idle) / total,
+            "steal_percent": 100.0 * d[7] / total,
+            "load_avg_1m": os.getloadavg()[0],
+        }
+
+
 class CpuMeter:
     """CPU % of one core used by a process between start() and read()."""
 
@@ -217,8 +241,13 @@ def daphne(
     return ServerProcess(name, cmd, env, port)
 
 
-def our_app(env: Mapping[str, str]) -> ServerProcess:
-    return daphne("daphne-ours", "kanban_board.asgi:application", env)
+def our_app(env: Mapping[str, str], *, experiment: str | None = None) -> ServerProcess:
+    if experiment is not None:
+        app = "bench.asgi_experiment:application"
+        return daphne("daphne-ours-exp", app, {**env, "BENCH_EXPERIMENT": experiment})
+    # BENCH_OURS_APP swaps in an instrumented copy of the app for ad-hoc investigations.
+    app = env.get("BENCH_OURS_APP") or "kanban_board.asgi:application"
+    return daphne("daphne-ours", app, env)
 
 
 def baseline_app(env: Mapping[str, str], layer: str) -> ServerProcess:

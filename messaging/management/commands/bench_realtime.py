@@ -58,6 +58,12 @@ class Command(BaseCommand):
         parser.add_argument("--sqlite", action="store_true", help="SQLite file instead of Postgres")
         parser.add_argument("--keep-db", action="store_true", help="do not drop the bench database")
         parser.add_argument("--json-out", help="write every figure to this JSON file")
+        parser.add_argument(
+            "--profile", metavar="DIR", help="py-spy the daphne sweeps (needs py-spy) into DIR"
+        )
+        parser.add_argument(
+            "--experiment", help="patches for target ours-exp: fwd,pool (bench/asgi_experiment.py)"
+        )
 
     def handle(self, *args, **opts) -> None:
         cfg = Config.quick_defaults() if opts["quick"] else Config()
@@ -76,6 +82,8 @@ class Command(BaseCommand):
             ("pg_url", "pg_url"),
             ("db_name", "db_name"),
             ("json_out", "json_out"),
+            ("profile", "profile_dir"),
+            ("experiment", "experiment"),
         ):
             if opts.get(option) is not None:
                 setattr(cfg, attr, opts[option])
