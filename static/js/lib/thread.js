@@ -10,6 +10,7 @@
 import { getJSON } from "./http.js";
 import { Outbox, newClientId } from "./outbox.js";
 import { LiveSocket } from "./socket.js";
+import { AlertList, STATUS_TONES, describeStatus, setText, showLocalTime } from "./thread-ui.js";
 
 const NEAR_BOTTOM_PX = 80;
 const HISTORY_LIMIT = 50;
@@ -17,30 +18,6 @@ const MAX_BACKFILL_PAGES = 20;
 // Ids are global across rooms/tasks, so a jump in ids is usually someone else's room, not a
 // lost message. A gap still triggers a back-fill, but at most this often.
 const GAP_BACKFILL_INTERVAL_MS = 2000;
-// After this many failed reconnect attempts the status says "Offline" rather than "Reconnecting".
-const OFFLINE_AFTER_ATTEMPTS = 3;
-const MAX_ALERTS = 3;
-
-const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
-const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "long" });
-
-/** Fill a <time> element with an ISO timestamp shown in the browser's local time zone. */
-export function showLocalTime(timeEl, iso) {
-  if (!timeEl || !iso) return;
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return;
-  timeEl.setAttribute("datetime", iso);
-  const today = new Date();
-  const sameDay = date.toDateString() === today.toDateString();
-  timeEl.textContent = (sameDay ? timeFormat : dateTimeFormat).format(date);
-  timeEl.title = fullFormat.format(date);
-}
-
-function setText(root, selector, text) {
-  const el = root.querySelector(selector);
-  if (el) el.textContent = text ?? "";
-}
 
 /**
  * What differs between a chat room and a comment thread. Element ids come from the DOM
@@ -87,7 +64,7 @@ export class LiveThread {
     this.gapTimer = null;
     this.lastBackfillAt = 0;
     this.gone = false;
-    this.alerts = null;
+    this.alerts = null; // AlertList, made on first use
 
     this.outbox = new Outbox({
       trySend: (entry) => this.socket.send(kind.frame(entry.text, entry.clientId)),
@@ -352,27 +329,10 @@ export class LiveThread {
 
   showStatus(status) {
     if (!this.statusEl) return;
-    let text;
-    let tone;
-    if (status === "open") {
-      text = "Live";
-      tone = "text-success";
-    } else if (status === "gone") {
-      text = "You no longer have access";
-      tone = "text-danger";
-    } else if (!navigator.onLine || (this.socket && this.socket.attempt >= OFFLINE_AFTER_ATTEMPTS)) {
-      text = "Offline — messages will send when back";
-      tone = "text-danger";
-    } else if (this.socket && this.socket.everOpened) {
-      text = "Reconnecting…";
-      tone = "text-warning";
-    } else {
-      text = "Connecting…";
-      tone = "text-muted";
-    }
+    const { text, tone } = describeStatus(status, this.socket);
     this.statusEl.textContent = text;
     this.statusEl.dataset.status = status;
-    this.statusEl.classList.remove("text-success", "text-warning", "text-danger", "text-muted");
+    this.statusEl.classList.remove(...STATUS_TONES);
     this.statusEl.classList.add(tone);
   }
 
@@ -475,28 +435,7 @@ export class LiveThread {
   }
 
   showAlert(message) {
-    if (!this.alerts) {
-      this.alerts = document.createElement("div");
-      this.alerts.className = "thread-alerts";
-      if (this.form) this.form.before(this.alerts);
-      else this.log.after(this.alerts);
-    }
-    for (const existing of this.alerts.querySelectorAll(".alert-text")) {
-      if (existing.textContent === message) existing.closest(".alert").remove();
-    }
-    while (this.alerts.children.length >= MAX_ALERTS) this.alerts.firstElementChild.remove();
-    const alert = document.createElement("div");
-    alert.className = "alert alert-warning alert-dismissible py-1 px-2 mb-2 small";
-    alert.setAttribute("role", "alert");
-    const text = document.createElement("span");
-    text.className = "alert-text";
-    text.textContent = message;
-    const close = document.createElement("button");
-    close.type = "button";
-    close.className = "btn-close py-2";
-    close.setAttribute("aria-label", "Dismiss");
-    close.addEventListener("click", () => alert.remove());
-    alert.append(text, close);
-    this.alerts.append(alert);
+    if (!this.alerts) this.alerts = new AlertList(this.form || this.log);
+    this.alerts.show(message);
   }
 }
