@@ -128,12 +128,26 @@ REDIS_URL = env.str("REDIS_URL", default="")
 # group membership in Redis must outlive it, so group_expiry is set a little longer.
 WEBSOCKET_TIMEOUT = env.int("WEBSOCKET_TIMEOUT", default=86400)
 
+# Sockets re-join their groups this often (refreshing group_expiry) and are closed, so the
+# client reconnects and back-fills, if a membership was lost (Redis restart, FLUSHALL).
+CHANNEL_RESUBSCRIBE_SECONDS = env.float("CHANNEL_RESUBSCRIBE_SECONDS", default=10.0)
+
+# Redis calls fail fast when Redis is down or stalled: a post still saves (the broadcast is
+# skipped and clients back-fill), sockets close cleanly, and everything reconnects by itself.
+# The layer's blocking receive (brpop_timeout) must stay below socket_timeout (messaging.layers).
+REDIS_SOCKET_OPTIONS = {
+    "socket_connect_timeout": env.float("REDIS_CONNECT_TIMEOUT", default=1.0),
+    "socket_timeout": env.float("REDIS_SOCKET_TIMEOUT", default=2.0),
+    "socket_keepalive": True,
+}
+
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "messaging.layers.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                "hosts": [{"address": REDIS_URL, **REDIS_SOCKET_OPTIONS}],
+                "brpop_timeout": 1,
                 "capacity": env.int("CHANNEL_CAPACITY", default=1500),
                 "expiry": 60,
                 "group_expiry": WEBSOCKET_TIMEOUT + 60,
@@ -144,6 +158,7 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
+            "OPTIONS": REDIS_SOCKET_OPTIONS,
         }
     }
 else:
@@ -223,6 +238,11 @@ CONTENT_SECURITY_POLICY = {
 MESSAGE_MAX_LENGTH = 4000
 TYPING_EXPIRY_SECONDS = 10
 CHAT_PAGE_SIZE = 50
+# Per user, per kind (chat messages, task comments: over WebSocket and HTTP alike; typing
+# events), as "<count>/<seconds>s". Past the limit a frame gets an error; a socket that keeps
+# going to twice the limit is closed (messaging.ratelimit, messaging.consumers.base).
+CHAT_RATE_LIMIT = env.str("CHAT_RATE_LIMIT", default="20/10s")
+TYPING_RATE_LIMIT = env.str("TYPING_RATE_LIMIT", default="30/10s")
 
 # --- Logging ----------------------------------------------------------------------------
 

@@ -17,6 +17,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from messaging import layers
+
 if TYPE_CHECKING:
     from accounts.models import User
 
@@ -143,6 +145,8 @@ def broadcast_now(group: str, payload: dict[str, Any], *, exclude_user_id: int |
         )
     except Exception:  # noqa: BLE001 - any layer failure (Redis down, timeout) is survivable
         logger.warning("broadcast to %s failed; clients will back-fill", group, exc_info=True)
+        # This process's sockets may have missed it too: they are closed and back-fill.
+        layers.note_layer_failure()
         return False
     return True
 
@@ -165,5 +169,6 @@ def signal_access_changed_on_commit(user_id: int) -> None:
             async_to_sync(get_channel_layer().group_send)(user_group(user_id), event)
         except Exception:  # noqa: BLE001
             logger.warning("access-change signal for user %s failed", user_id, exc_info=True)
+            layers.note_layer_failure()  # the sockets here are closed and re-check on reconnect
 
     transaction.on_commit(send, robust=True)

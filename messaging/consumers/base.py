@@ -5,15 +5,23 @@ re-checks access before acting on each one, calls one service, and reports failu
 `{"type": "error", "message": ...}` frames without ever crashing on client input. Group events
 need no ORM work: `forward` sends the prepared text as is; `access_changed` re-checks access
 and closes the socket with ACCESS_GONE when it is gone.
+
+No socket stays open but deaf: a channel-layer failure (receive, subscribe, or any call in this
+process) or a lost group membership (Redis restart, FLUSHALL, expiry) closes the socket with
+RESYNC, and the client reconnects and back-fills (messaging.layers). A user who floods gets
+error frames, then RATE_LIMITED (messaging.ratelimit).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import random
 from importlib import import_module
 from typing import Any, ClassVar
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -22,12 +30,25 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from accounts.models import User
-from messaging import realtime
+from messaging import layers, ratelimit, realtime
 
 logger = logging.getLogger(__name__)
 
 # Close code telling the client its access is gone: it must not reconnect (static/js/lib/socket.js).
 ACCESS_GONE = 4403
+# Close code for a flooder (4xxx: the client must not reconnect and resume).
+RATE_LIMITED = 4429
+# Close code asking the client to reconnect and back-fill: this socket may have missed events.
+# (1012 "service restart" would say it better, but daphne's autobahn lets a server send only
+# 1000 or 3000-4999, and our clients treat 4000-4999 as final.)
+RESYNC = 1000
+# Client frame type -> rate-limit bucket (messaging.ratelimit).
+RATE_LIMITED_FRAMES = {
+    "chat_message": ratelimit.CHAT,
+    "comment": ratelimit.COMMENT,
+    "typing": ratelimit.TYPING,
+    "stop_typing": ratelimit.TYPING,
+}
 # A frame longer than this cannot hold a valid message (text plus JSON overhead): refuse it
 # before parsing.
 MAX_FRAME_CHARS = settings.MESSAGE_MAX_LENGTH * 2 + 1024
@@ -44,6 +65,9 @@ class MessagingConsumer(AsyncWebsocketConsumer):
     user: User
     accepted = False
     access_revoked = False
+    closing = False
+    layer_failed = False
+    watch_task: asyncio.Task | None = None
 
     # --- to override ----------------------------------------------------------------------
 
@@ -83,11 +107,44 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             await self.close()  # before accept: the handshake is refused
             return
         self.groups = [*self.subscriptions(), realtime.user_group(self.user.pk)]
-        for group in self.groups:
-            await self.channel_layer.group_add(group, self.channel_name)
+        # Failures noted from here on may have cost this socket events.
+        self.layer_epoch = layers.layer_epoch()
+        try:
+            for group in self.groups:
+                await self.channel_layer.group_add(group, self.channel_name)
+        except Exception:
+            logger.warning("%s: subscribing failed; refusing the socket", type(self).__name__)
+            layers.note_layer_failure()
+            self.groups = []
+            await self.close()  # before accept: the client retries with backoff
+            return
         await self.accept()
         self.accepted = True
+        self.watch_task = asyncio.create_task(self.watch_layer())
         await self.joined()
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        """Leave the groups (Redis may be down: membership expires anyway), then the usual."""
+        if self.watch_task is not None:
+            self.watch_task.cancel()
+        await self.leave_groups()
+        await super().websocket_disconnect(message)
+
+    async def leave_groups(self) -> None:
+        groups, self.groups = self.groups, []
+        try:
+            for group in groups:
+                await self.channel_layer.group_discard(group, self.channel_name)
+        except Exception:
+            logger.warning("%s: leaving groups failed", type(self).__name__)
+            layers.note_layer_failure()
+
+    async def close(self, code: int | None = None, reason: str | None = None) -> None:
+        """Close once (the watcher, a layer failure and a revocation may all ask)."""
+        if self.closing:
+            return
+        self.closing = True
+        await super().close(code=code, reason=reason)
 
     async def disconnect(self, code: int) -> None:
         if self.accepted and not self.access_revoked:
@@ -101,9 +158,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         if self.access_revoked:
             return
         self.access_revoked = True
-        for group in self.groups:
-            await self.channel_layer.group_discard(group, self.channel_name)
-        self.groups = []
+        await self.leave_groups()
         await self.send_json(realtime.error_payload(self.access_gone_message, code="access_gone"))
         await self.close(code=ACCESS_GONE)
 
@@ -125,7 +180,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
     # --- client frames --------------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.access_revoked:
+        if self.access_revoked or self.closing:
             return
         if text_data is None:
             await self.send_error("Binary frames are not supported: send JSON text.")
@@ -149,6 +204,8 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             return
         client_id = data.get("client_id")
         echo = {"client_id": client_id[:CLIENT_ID_ECHO_MAX]} if isinstance(client_id, str) else {}
+        if not await self.within_rate_limit(kind, echo):
+            return
         try:
             if not await self.access_holds():
                 await self.revoke()
@@ -159,6 +216,79 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         except Exception:
             logger.exception("%s failed on a %r frame", type(self).__name__, kind)
             await self.send_error("Something went wrong; nothing was saved. Try again.", **echo)
+
+    async def within_rate_limit(self, kind: str, echo: dict[str, str]) -> bool:
+        """Count the frame against the user's limit; past it, answer an error (and close the
+        socket of a user who keeps going). Checked before any database work."""
+        bucket = RATE_LIMITED_FRAMES.get(kind)
+        if bucket is None:
+            return True
+        decision = await sync_to_async(ratelimit.hit, thread_sensitive=False)(
+            bucket=bucket, user_id=self.user.pk
+        )
+        if decision.allowed:
+            return True
+        await self.send_error(
+            decision.message, code="rate_limited", retry_after=decision.retry_after, **echo
+        )
+        if decision.abusive:
+            logger.warning("closing a flooding %s socket of user %s", kind, self.user.pk)
+            await self.close(code=RATE_LIMITED)
+        return False
+
+    # --- channel layer health -------------------------------------------------------------
+
+    # channels' __call__ stores the layer's receive for this socket in `channel_receive` and
+    # awaits it in a loop; an exception there (Redis down, timed out) would crash the consumer
+    # and daphne would close the socket with 1011. We keep the layer's receive and hand the
+    # loop a guarded one that turns a failure into a `layer.lost` event.
+    @property
+    def channel_receive(self):
+        return self.guarded_layer_receive
+
+    @channel_receive.setter
+    def channel_receive(self, receive) -> None:
+        self.layer_receive = receive
+
+    async def guarded_layer_receive(self) -> dict[str, Any]:
+        if self.layer_failed:  # closing already: wait to be cancelled
+            await asyncio.get_running_loop().create_future()
+        try:
+            return await self.layer_receive()
+        except Exception:
+            logger.warning("%s: channel-layer receive failed", type(self).__name__)
+            layers.note_layer_failure()
+            self.layer_failed = True
+            return {"type": "layer.lost"}
+
+    async def layer_lost(self, event: dict[str, Any]) -> None:
+        await self.close(code=RESYNC)
+
+    async def watch_layer(self) -> None:
+        """While the socket is open: re-join its groups every CHANNEL_RESUBSCRIBE_SECONDS
+        (jittered), and close it with RESYNC as soon as a layer call in this process failed
+        since it subscribed or one of its memberships turns out lost: either way it may have
+        missed events, which the client back-fills when it reconnects."""
+        interval = settings.CHANNEL_RESUBSCRIBE_SECONDS
+        wait = interval * random.uniform(0.5, 1.0)  # spread the sockets out
+        while True:
+            if await layers.wait_for_layer_failure(since=self.layer_epoch, timeout=wait):
+                why = "a channel-layer call failed in this process"
+                break
+            wait = interval
+            try:
+                lost = await layers.refresh_memberships(
+                    self.channel_layer, self.groups, self.channel_name
+                )
+            except Exception:
+                layers.note_layer_failure()
+                why = "re-subscribing failed"
+                break
+            if lost:
+                why = "its group membership was lost"
+                break
+        logger.info("%s: closing for resync: %s", type(self).__name__, why)
+        await self.close(code=RESYNC)
 
     # --- group events (no ORM work) -------------------------------------------------------
 
@@ -192,6 +322,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_send(group, event)
         except Exception:  # presence is best effort
             logger.warning("presence broadcast to %s failed", group, exc_info=True)
+            layers.note_layer_failure()
 
 
 def session_user_id(session_key: str) -> int | None:

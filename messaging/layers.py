@@ -1,0 +1,123 @@
+"""Channel-layer resilience: what keeps a socket from going open-but-deaf.
+
+A socket hears a room only while its channel is a member of the room's group, and only while
+its process's channel-layer receive loop runs. Both can be lost without the socket noticing:
+a Redis restart or FLUSHALL empties the group sets, a stalled Redis times the receive out, and
+any failed `group_send` drops an event for good. This module gives the consumers
+(messaging.consumers.base) three things:
+
+* `RedisChannelLayer`: channels-redis whose blocking receive (BZPOPMIN) is shorter than the
+  Redis socket timeout. channels-redis blocks for 5 s; redis-py 8 times a read out after 5 s
+  by default, so an idle process's receive loop died every 5 s (each time crashing a consumer,
+  which daphne closed with 1011). A short blocking call lets the socket timeout stay short
+  too, so calls against a stalled Redis fail in seconds instead of hanging.
+* a per-process *failure epoch*: every layer call that fails (receive, group_send, refresh)
+  calls `note_layer_failure()`; a socket subscribed before the failure may have missed events,
+  so it is closed and its client reconnects and back-fills from the history endpoint.
+* `refresh_memberships()`: re-adds a socket to its groups (refreshing `group_expiry`) and says
+  whether a membership had been lost, which also means events were missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+import weakref
+from collections import defaultdict
+from collections.abc import Iterable
+
+from channels_redis.core import RedisChannelLayer as BaseRedisChannelLayer
+from django.core.exceptions import ImproperlyConfigured
+
+logger = logging.getLogger(__name__)
+
+
+class RedisChannelLayer(BaseRedisChannelLayer):
+    """channels-redis with a configurable blocking-receive time (`brpop_timeout`, seconds),
+    which must stay below every host's `socket_timeout`."""
+
+    def __init__(self, *args, brpop_timeout: int = 1, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.brpop_timeout = brpop_timeout
+        for host in self.hosts:
+            socket_timeout = host.get("socket_timeout")
+            if socket_timeout is not None and socket_timeout <= brpop_timeout:
+                raise ImproperlyConfigured(
+                    f"channel layer: socket_timeout ({socket_timeout}s) must exceed "
+                    f"brpop_timeout ({brpop_timeout}s), or every idle receive times out"
+                )
+
+
+# --- the failure epoch ------------------------------------------------------------------
+
+_lock = threading.Lock()
+_epoch = 0
+# One event per event loop that has waiters; set (and dropped) by each failure.
+_events: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Event] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def layer_epoch() -> int:
+    """How many layer failures this process has seen."""
+    return _epoch
+
+
+def note_layer_failure() -> None:
+    """Record that a channel-layer call failed in this process (callable from any thread).
+    Sockets subscribed before now are closed by their watchers."""
+    global _epoch
+    with _lock:
+        _epoch += 1
+        waiting = list(_events.items())
+        _events.clear()
+    for loop, event in waiting:
+        # RuntimeError: that loop is closed, so nobody waits on it any more.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(event.set)
+
+
+async def wait_for_layer_failure(*, since: int, timeout: float) -> bool:
+    """Wait up to `timeout` seconds; True as soon as a failure after epoch `since` is noted."""
+    loop = asyncio.get_running_loop()
+    with _lock:
+        if _epoch != since:
+            return True
+        event = _events.get(loop)
+        if event is None:
+            event = _events[loop] = asyncio.Event()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), timeout)
+    return _epoch != since
+
+
+# --- group membership -------------------------------------------------------------------
+
+
+async def refresh_memberships(layer, groups: Iterable[str], channel: str) -> bool:
+    """Re-add `channel` to `groups` now (so `group_expiry` never drops a live socket) and
+    return whether any of those memberships had been lost. One pipelined round trip per
+    Redis shard; other layers just get `group_add` and cannot tell."""
+    groups = list(groups)
+    if not isinstance(layer, BaseRedisChannelLayer):
+        for group in groups:
+            await layer.group_add(group, channel)
+        return False
+    by_shard: dict[int, list[str]] = defaultdict(list)
+    for group in groups:
+        by_shard[layer.consistent_hash(group)].append(group)
+    lost = False
+    now = time.time()
+    for index, shard_groups in by_shard.items():
+        async with layer.connection(index).pipeline(transaction=False) as pipe:
+            for group in shard_groups:
+                key = layer._group_key(group)  # the key group_add writes (channels-redis 4)
+                pipe.zadd(key, {channel: now})
+                pipe.expire(key, layer.group_expiry)
+            results = await pipe.execute()
+        # ZADD answers how many members were *new*: 1 means the socket had dropped out.
+        lost = lost or any(results[0::2])
+    return lost
