@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from kanban.selectors import get_task_for
+from messaging import ratelimit
 from messaging.forms import PostForm
 from messaging.selectors import threads as thread_selectors
 from messaging.services.posting import post_task_comment
@@ -23,6 +24,16 @@ def task_comments(request: HttpRequest, task_id: int) -> HttpResponse:
     if request.method == "GET":
         return render(request, "messaging/task_comments.html", {"task": task})
     form = PostForm(request.POST)
+    limit = ratelimit.hit(bucket=ratelimit.COMMENT, user_id=request.user.pk)
+    if not limit.allowed:
+        if wants_json(request):
+            response = json_error(limit.message, status=429)
+        else:
+            form.add_error("content", limit.message)
+            context = {"task": task, "comment_form": form}
+            response = render(request, "messaging/task_comments.html", context, status=429)
+        response["Retry-After"] = str(limit.retry_after)
+        return response
     if form.is_valid():
         try:
             comment = post_task_comment(

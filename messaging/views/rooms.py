@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.models import User
 from kanban.selectors import get_board_for
+from messaging import ratelimit
 from messaging.forms import ChatRoomForm, MemberForm, PostForm
 from messaging.models import ChatRoom
 from messaging.selectors import rooms as room_selectors
@@ -84,6 +85,15 @@ def room_detail(request: HttpRequest, room_id: int) -> HttpResponse:
 def room_send(request: HttpRequest, room_id: int) -> HttpResponse:
     room = room_selectors.get_room_for(request.user, room_id)
     form = PostForm(request.POST)
+    limit = ratelimit.hit(bucket=ratelimit.CHAT, user_id=request.user.pk)
+    if not limit.allowed:
+        if wants_json(request):
+            response = json_error(limit.message, status=429)
+        else:
+            form.add_error("content", limit.message)
+            response = _render_room(request, room, form=form, status=429)
+        response["Retry-After"] = str(limit.retry_after)
+        return response
     if form.is_valid():
         try:
             message = post_chat_message(
