@@ -5,6 +5,8 @@ without a new event, so a lost stop_typing never leaves a ghost."""
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
@@ -13,6 +15,8 @@ from django.utils import timezone
 from accounts.models import User
 from messaging import realtime
 from messaging.models import ChatRoom, UserTypingStatus
+
+logger = logging.getLogger(__name__)
 
 TYPING_THROTTLE_SECONDS = 2
 
@@ -28,8 +32,14 @@ def record_typing(*, room: ChatRoom, user: User) -> bool:
     UserTypingStatus.objects.update_or_create(
         chat_room=room, user=user, defaults={"last_update": timezone.now()}
     )
-    # cache.add is atomic: only the first event in each window wins it.
-    if not cache.add(_throttle_key(room.pk, user.pk), True, timeout=TYPING_THROTTLE_SECONDS):
+    # cache.add is atomic: only the first event in each window wins it. With the cache down,
+    # every event is announced (the consumer's rate limit still bounds them).
+    try:
+        first = cache.add(_throttle_key(room.pk, user.pk), True, timeout=TYPING_THROTTLE_SECONDS)
+    except Exception:
+        logger.warning("typing throttle: cache unavailable", exc_info=True)
+        first = True
+    if not first:
         return False
     payload = {
         **realtime.typing_payload(user, typing=True),
@@ -44,7 +54,10 @@ def clear_typing(*, room: ChatRoom, user: User) -> None:
     """Mark `user` as no longer typing in `room` and tell the other members."""
     UserTypingStatus.objects.filter(chat_room=room, user=user).delete()
     # The next keystroke should be announced at once, not after the throttle window.
-    cache.delete(_throttle_key(room.pk, user.pk))
+    try:
+        cache.delete(_throttle_key(room.pk, user.pk))
+    except Exception:
+        logger.warning("typing throttle: cache unavailable", exc_info=True)
     realtime.broadcast_on_commit(
         realtime.room_group(room.pk),
         realtime.typing_payload(user, typing=False),
