@@ -4,9 +4,9 @@
 group events unchanged: no auth, no origin check, no JSON parsing, no database. Whatever our
 consumer costs beyond this is the price of its features.
 
-BENCH_LAYER picks the channel layer: `redis` (the app's own RedisChannelLayer settings: same
-capacity and expiry), `pubsub` (RedisPubSubChannelLayer) or `memory` (InMemoryChannelLayer,
-with the same capacity). Run: daphne bench.asgi_baseline:application
+BENCH_LAYER picks the channel layer: `redis` (the app's own CHANNEL_LAYERS entry: same
+backend class, hosts, capacity and expiry), `pubsub` (RedisPubSubChannelLayer) or `memory`
+(InMemoryChannelLayer, with the same capacity). Run: daphne bench.asgi_baseline:application
 """
 
 from __future__ import annotations
@@ -28,9 +28,11 @@ def layer_config(kind: str) -> dict:
     redis_url = os.environ.get("REDIS_URL", "")
     app_layer = settings.CHANNEL_LAYERS["default"]
     capacity = app_layer.get("CONFIG", {}).get("capacity", 1500)
-    if kind == "redis":
-        if app_layer["BACKEND"] != "channels_redis.core.RedisChannelLayer":
-            raise RuntimeError("BENCH_LAYER=redis needs REDIS_URL (the app's Redis layer)")
+    if kind == "redis":  # exactly the app's layer: same class, hosts, capacity and expiry
+        if not redis_url or "redis" not in app_layer["BACKEND"].lower():
+            raise RuntimeError(
+                f"BENCH_LAYER=redis needs REDIS_URL (the app's layer is {app_layer['BACKEND']})"
+            )
         return app_layer
     if kind == "pubsub":
         if not redis_url:

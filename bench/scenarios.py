@@ -55,6 +55,8 @@ from .servers import (
 
 SWEEP_TARGETS = ("raw", "bare", "pubsub", "memory", "ours", "ours-exp")
 ALL_TARGETS = (*SWEEP_TARGETS, "idle", "mention", "history")
+# ours-exp measures a proposed change by monkeypatch: run it on request (--only).
+DEFAULT_TARGETS = tuple(t for t in ALL_TARGETS if t != "ours-exp")
 QUICK_TARGETS = ("raw", "bare", "ours", "idle", "mention", "history")
 NEEDS_DB = ("ours", "ours-exp", "idle", "mention", "history")
 TARGET_TITLES = {
@@ -91,12 +93,12 @@ class Config:
     quick: bool = False
     clients: int = 100
     procs: int = 3
-    steps: list[float] = field(default_factory=lambda: [25, 50, 100, 200, 400, 800])
+    steps: list[float] = field(default_factory=lambda: [5, 10, 20, 40, 80, 160, 320, 640])
     duration: float = 4.0  # seconds of sending per step
     warmup: float = 2.0
     drain: float = 3.0  # how long after the last send a delivery still counts
     echo_seconds: float = 8.0
-    targets: list[str] = field(default_factory=lambda: list(ALL_TARGETS))
+    targets: list[str] = field(default_factory=lambda: list(DEFAULT_TARGETS))
     idle_clients: int = 1000
     idle_room_size: int = 10
     idle_seconds: float = 10.0
@@ -106,6 +108,7 @@ class Config:
     history_repeat: int = 30
     p99_limit_ms: float = report.P99_LIMIT_MS
     stop_after_failures: int = 1  # steps past the knee before a sweep stops
+    refine: int = 2  # extra steps bisecting between the knee and the next step
     redis_url: str = field(default_factory=lambda: default_redis_url())
     pg_url: str = field(default_factory=lambda: default_pg_url())
     db_name: str = "taskflow_bench"
@@ -121,12 +124,13 @@ class Config:
             quick=True,
             clients=20,
             procs=2,
-            steps=[50, 200],
+            steps=[10, 40],
             duration=2.0,
             warmup=1.0,
             drain=2.0,
             echo_seconds=3.0,
             targets=list(QUICK_TARGETS),
+            refine=0,
             idle_clients=200,
             idle_seconds=3.0,
             mention_seconds=2.0,
@@ -259,6 +263,11 @@ class Bench:
         self.emit(
             f"machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} "
             f"{load[2]:.2f} at start; Redis {cfg.redis_url}"
+        )
+        self.emit(
+            "servers: DJANGO_DEBUG=0, CHAT_RATE_LIMIT raised to "
+            f"{base_env(redis_url=None, database_url=None)['CHAT_RATE_LIMIT']} (the limiter "
+            "runs, but a per-user policy must not cap a capacity test)"
         )
         needs_db = any(t in cfg.targets for t in NEEDS_DB)
         self.env = base_env(redis_url=cfg.redis_url, database_url=None)
@@ -542,6 +551,7 @@ class Bench:
                         f"steps above {rate:g} msgs/s skipped: past the knee already"
                     )
                     break
+        self._refine(target, result, server, n)
         if profiler is not None:
             self._stop_profiler(target, profiler)
         if target.startswith("ours") and self.db is not None:
@@ -597,6 +607,22 @@ class Bench:
             self.emit(f"   profile ({raw}):")
             for line in summarize(raw).splitlines():
                 self.emit(f"   {line}")
+
+    def _refine(self, target: str, result: SweepResult, server: ServerProcess, n: int) -> None:
+        """Narrow the knee: geometric midpoints between the knee and the first failing step
+        above it (doubling steps alone would make every ratio a power of two)."""
+        for j in range(self.cfg.refine):
+            knee = result.knee
+            above = [s.rate for s in result.steps if knee and s.rate > knee.rate]
+            if knee is None or not above:
+                return
+            lo, hi = knee.rate, min(above)
+            mid = round(math.sqrt(lo * hi), 1)
+            if hi / lo < 1.1 or mid in (lo, hi):
+                return
+            step, _ = self._step(target, f"r{target}{j}", mid, self.cfg.duration, n, server)
+            result.steps.append(step)
+            result.steps.sort(key=lambda s: s.rate)
 
     # --- idle cost ----------------------------------------------------------------------
 

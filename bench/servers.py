@@ -225,6 +225,10 @@ def base_env(*, redis_url: str | None, database_url: str | None) -> dict[str, st
         DJANGO_SECURE_COOKIES="0",
         DJANGO_LOG_LEVEL="INFO",  # channels-redis logs "over capacity" at INFO
         PYTHONUNBUFFERED="1",
+        # Per-user send limits are a policy, not a capacity: keep the limiter running (its
+        # cache calls are part of the cost) but too high to refuse the bench's load.
+        CHAT_RATE_LIMIT=env.get("BENCH_CHAT_RATE_LIMIT", "1000000/1s"),
+        TYPING_RATE_LIMIT=env.get("BENCH_TYPING_RATE_LIMIT", "1000000/1s"),
     )
     if redis_url:
         env["REDIS_URL"] = redis_url

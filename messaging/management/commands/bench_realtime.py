@@ -45,9 +45,12 @@ class Command(BaseCommand):
         parser.add_argument("--steps", type=_rates, help="total msgs/s per step, e.g. 50,100")
         parser.add_argument("--warmup", type=float, help="warm-up seconds per target")
         parser.add_argument("--drain", type=float, help="seconds a delivery may trail the step")
+        parser.add_argument("--refine", type=int, help="extra steps to narrow the knee (2)")
         parser.add_argument("--echo-seconds", type=float, help="seconds of the 1 msg/s echo step")
         parser.add_argument(
-            "--only", type=_targets, help=f"comma list of targets: {','.join(ALL_TARGETS)}"
+            "--only",
+            type=_targets,
+            help=f"comma list of targets: {','.join(ALL_TARGETS)} (default: all but ours-exp)",
         )
         parser.add_argument("--skip", type=_targets, help="comma list of targets to leave out")
         parser.add_argument("--idle-clients", type=int, help="idle sockets (default 1000)")
@@ -74,6 +77,7 @@ class Command(BaseCommand):
             ("steps", "steps"),
             ("warmup", "warmup"),
             ("drain", "drain"),
+            ("refine", "refine"),
             ("echo_seconds", "echo_seconds"),
             ("only", "targets"),
             ("idle_clients", "idle_clients"),
