@@ -52,7 +52,8 @@ def history_response(
 def safe_next(request: HttpRequest, fallback: str) -> str:
     """The posted `next` URL when it points at this site, else `fallback`."""
     target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(
+    # A path, never a bare word: redirect() would try to reverse() it as a view name (500).
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return target
