@@ -25,7 +25,7 @@ from channels.db import DatabaseSyncToAsync
 
 from kanban_board.asgi import application  # noqa: F401 - sets Django up; the app under test
 from messaging import realtime
-from messaging.consumers import chat
+from messaging.consumers import base, chat
 from messaging.consumers.base import MessagingConsumer
 
 APPLIED = [x for x in os.environ.get("BENCH_EXPERIMENT", "fwd,pool").split(",") if x]
@@ -42,7 +42,9 @@ async def dispatch(self: MessagingConsumer, message: dict[str, Any]) -> None:
 if "fwd" in APPLIED:
     MessagingConsumer.dispatch = dispatch
 if "pool" in APPLIED:
-    chat.database_sync_to_async = functools.partial(DatabaseSyncToAsync, thread_sensitive=False)
+    pooled = functools.partial(DatabaseSyncToAsync, thread_sensitive=False)
+    base.database_sync_to_async = pooled  # session_holds
+    chat.database_sync_to_async = pooled  # authorize, still_allowed, post_chat_message
 unknown = set(APPLIED) - {"fwd", "pool"}
 if unknown:
     raise RuntimeError(f"unknown BENCH_EXPERIMENT parts: {sorted(unknown)}")

@@ -415,7 +415,9 @@ class Bench:
             echo.extend(_ms(r["echo"]))
         received = sum(r["received"] for r in collected)
         last_ns = max((r["last_ns"] for r in collected), default=0)
-        window = (last_ns - start_at) / 1e9 if last_ns > start_at else seconds
+        # The send window, stretched by deliveries that trail it (never shorter: the last
+        # send of a step is due 1/rate before its end).
+        window = max(seconds, (last_ns - start_at) / 1e9)
         stats = report.summarize_latencies([us / 1000 for us in lat])
         notes: list[str] = []
         others: Counter[str] = Counter()
