@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 
 # Channel-layer event type: consumers implement a `forward` handler that sends event["text"].
 FORWARD = "forward"
+# Channel-layer event type for pushes meant for one user's notification sockets (badge, toasts).
+# Chat and comment sockets also sit in user_<id> (to hear ACCESS_CHANGED) and ignore these.
+USER_PUSH = "user.push"
 # Channel-layer event type asking a user's sockets to re-check access (membership revoked,
 # user deactivated, logged out): consumers implement `access_changed`.
 ACCESS_CHANGED = "access.changed"
@@ -128,22 +131,30 @@ def error_payload(message: str, **extra: Any) -> dict[str, Any]:
 # --- sending ----------------------------------------------------------------------------
 
 
-def forward_event(payload: dict[str, Any], *, exclude_user_id: int | None = None) -> dict:
+def forward_event(
+    payload: dict[str, Any], *, exclude_user_id: int | None = None, event_type: str = FORWARD
+) -> dict:
     """A channel-layer event carrying the payload serialized once."""
-    event: dict[str, Any] = {"type": FORWARD, "text": json.dumps(payload)}
+    event: dict[str, Any] = {"type": event_type, "text": json.dumps(payload)}
     if exclude_user_id is not None:
         event["exclude_user_id"] = exclude_user_id
     return event
 
 
-def broadcast_now(group: str, payload: dict[str, Any], *, exclude_user_id: int | None = None) -> bool:
+def broadcast_now(
+    group: str,
+    payload: dict[str, Any],
+    *,
+    exclude_user_id: int | None = None,
+    event_type: str = FORWARD,
+) -> bool:
     """Send to a group from sync code. A layer outage is logged, never raised: the data is
     already saved and clients back-fill from the history endpoints. Returns success."""
     try:
         async_to_sync(get_channel_layer().group_send)(
-            group, forward_event(payload, exclude_user_id=exclude_user_id)
+            group, forward_event(payload, exclude_user_id=exclude_user_id, event_type=event_type)
         )
-    except Exception:  # noqa: BLE001 - any layer failure (Redis down, timeout) is survivable
+    except Exception:
         logger.warning("broadcast to %s failed; clients will back-fill", group, exc_info=True)
         # This process's sockets may have missed it too: they are closed and back-fill.
         layers.note_layer_failure()
@@ -152,12 +163,24 @@ def broadcast_now(group: str, payload: dict[str, Any], *, exclude_user_id: int |
 
 
 def broadcast_on_commit(
-    group: str, payload: dict[str, Any], *, exclude_user_id: int | None = None
+    group: str,
+    payload: dict[str, Any],
+    *,
+    exclude_user_id: int | None = None,
+    event_type: str = FORWARD,
 ) -> None:
     """Broadcast after the current transaction commits (at once outside a transaction)."""
     transaction.on_commit(
-        lambda: broadcast_now(group, payload, exclude_user_id=exclude_user_id), robust=True
+        lambda: broadcast_now(
+            group, payload, exclude_user_id=exclude_user_id, event_type=event_type
+        ),
+        robust=True,
     )
+
+
+def push_to_user_on_commit(user_id: int, payload: dict[str, Any]) -> None:
+    """After commit, send a payload to every notification socket of one user."""
+    broadcast_on_commit(user_group(user_id), payload, event_type=USER_PUSH)
 
 
 def signal_access_changed_on_commit(user_id: int) -> None:
@@ -167,7 +190,7 @@ def signal_access_changed_on_commit(user_id: int) -> None:
     def send() -> None:
         try:
             async_to_sync(get_channel_layer().group_send)(user_group(user_id), event)
-        except Exception:  # noqa: BLE001
+        except Exception:
             logger.warning("access-change signal for user %s failed", user_id, exc_info=True)
             layers.note_layer_failure()  # the sockets here are closed and re-check on reconnect
 

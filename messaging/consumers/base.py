@@ -299,6 +299,10 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             return
         await self.send(text_data=event["text"])
 
+    async def user_push(self, event: dict[str, Any]) -> None:
+        """Per-user pushes (notifications, unread counts) are for the notifications socket;
+        other sockets are in the user's group only to hear access changes."""
+
     async def access_changed(self, event: dict[str, Any]) -> None:
         if self.accepted and not await self.access_holds():
             await self.revoke()

@@ -31,3 +31,7 @@ class NotificationConsumer(MessagingConsumer):
     async def joined(self) -> None:
         count = await database_sync_to_async(unread_count)(self.user.pk)
         await self.send_json(realtime.unread_count_payload(count))
+
+    async def user_push(self, event: dict) -> None:
+        """Notification and unread-count frames: forward them unchanged."""
+        await self.forward(event)

@@ -134,8 +134,8 @@ def create_mention_notifications(*, kind: TargetKind, object_id: int) -> int:
     if created:
         counts = unread_counts(n.recipient_id for n in created)
         for notification in created:
-            realtime.broadcast_on_commit(
-                realtime.user_group(notification.recipient_id),
+            realtime.push_to_user_on_commit(
+                notification.recipient_id,
                 realtime.notification_payload(
                     notification, unread_count=counts[notification.recipient_id]
                 ),
@@ -147,7 +147,7 @@ def create_mention_notifications(*, kind: TargetKind, object_id: int) -> int:
 
 
 def _push_unread_count_on_commit(user_id: int, count: int) -> None:
-    realtime.broadcast_on_commit(realtime.user_group(user_id), realtime.unread_count_payload(count))
+    realtime.push_to_user_on_commit(user_id, realtime.unread_count_payload(count))
 
 
 def _mark_read(user: User, notifications) -> int:

@@ -59,10 +59,14 @@ class GroupListener:
         return out
 
     def payloads(self, timeout: float = 0.1) -> list[dict]:
-        """The JSON payloads of the `forward` events waiting."""
+        """The JSON payloads of the prepared-text events waiting (room/thread broadcasts and
+        per-user pushes alike)."""
         import json
 
-        return [json.loads(e["text"]) for e in self.events(timeout) if e["type"] == "forward"]
+        from messaging import realtime
+
+        kinds = (realtime.FORWARD, realtime.USER_PUSH)
+        return [json.loads(e["text"]) for e in self.events(timeout) if e["type"] in kinds]
 
 
 @pytest.fixture
@@ -72,7 +76,10 @@ def listen():
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
+def _fast_password_hashing(request, settings):
     """Factories hash a password per user; the production hasher makes that the bulk of
-    these tests' run time and proves nothing here."""
+    these tests' run time and proves nothing here. Browser tests keep the real hashers: the
+    daphne child process must be able to check the passwords."""
+    if request.node.get_closest_marker("browser"):
+        return
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
