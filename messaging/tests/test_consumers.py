@@ -51,17 +51,8 @@ async def connected(user, path: str) -> WebsocketCommunicator:
     return communicator
 
 
-# Every socket joins its user's group (so access-change signals reach it), and the
-# notification service pushes to that group too; the chat and thread clients ignore those
-# frames, and so do these tests.
-NOTIFICATION_TYPES = {"notification", "unread_count"}
-
-
 async def frame(communicator: WebsocketCommunicator) -> dict:
-    while True:
-        data = json.loads(await communicator.receive_from(timeout=TIMEOUT))
-        if data.get("type") not in NOTIFICATION_TYPES:
-            return data
+    return json.loads(await communicator.receive_from(timeout=TIMEOUT))
 
 
 async def frames(communicator: WebsocketCommunicator, n: int) -> list[dict]:
@@ -168,6 +159,23 @@ async def test_mentioning_one_member_still_reaches_the_others(room, alice, bob, 
     assert to_carol["mentioned_users"] == ["bob"]
     await a.disconnect()
     await c.disconnect()
+
+
+async def test_chat_socket_gets_no_notification_frames_but_the_notification_socket_does(
+    alice_bob, bob
+):
+    """Chat sockets sit in user_<id> to hear access changes; mention notifications pushed to
+    that group are for the notifications socket only."""
+    a, b = alice_bob
+    bell = await connected(bob, "/ws/notifications/")
+    assert (await frame(bell))["type"] == "unread_count"
+
+    await send(a, {"type": "chat_message", "message": "@bob look"})
+
+    assert (await frame(b))["type"] == "chat_message"
+    assert (await frame(bell))["type"] == "notification"
+    assert await silent(b)
+    await bell.disconnect()
 
 
 async def test_sender_gets_an_ack_for_a_client_id(alice_bob):
