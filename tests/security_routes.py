@@ -127,6 +127,9 @@ class World:
             "comment_id": self.comment.pk,
         }
 
+    def url_for_name(self, name: str) -> str:
+        return self.url_for(next(route for route in routes() if route.name == name))
+
     def url_for(self, route: Route, overrides: dict[str, int] | None = None) -> str:
         values = {**self.kwargs(), **(overrides or {})}
         missing = [k for k in route.kwargs if k not in values]
