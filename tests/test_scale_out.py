@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +32,9 @@ from tests.test_security_websocket import LiveSession, Workspace, open_socket
 pytestmark = pytest.mark.services
 
 # Frames that may arrive between the ones a test waits for.
-INCIDENTAL = {"ack", "user_join", "user_leave", "user_typing", "user_stop_typing", "unread_count"}
+INCIDENTAL = frozenset(
+    {"ack", "user_join", "user_leave", "user_typing", "user_stop_typing", "unread_count"}
+)
 
 
 # --- harness ----------------------------------------------------------------------------
@@ -54,21 +56,24 @@ def health(server: DaphneServer) -> dict[str, Any]:
 
 
 @pytest.fixture
-def cluster(postgres, transactional_db, broker_url, settings) -> Iterator[Cluster]:  # noqa: F811
-    """Two daphne processes sharing the claimed Redis database and the test database, with
-    Celery publishing to that database for real (no eager mode)."""
+def start_cluster(
+    postgres,
+    transactional_db,
+    broker_url,  # noqa: F811 - broker_url is the imported fixture
+) -> Iterator[Callable[..., Cluster]]:
+    """Factory: two daphne processes sharing the claimed Redis database and the test
+    database, Celery publishing to that database for real (no eager mode). Keyword arguments
+    are extra environment for both. All are stopped before the database is flushed."""
     database_url = database_url_for(connection.settings_dict)
-    env = {"CELERY_TASK_ALWAYS_EAGER": "0", "CELERY_BROKER_URL": broker_url}
-    servers = [
-        DaphneServer(
-            database_url=database_url,
-            redis_url=broker_url,
-            extra_env=env,
-            daphne_args=("--websocket_timeout", str(settings.WEBSOCKET_TIMEOUT)),
-        )
-        for _ in range(2)
-    ]
-    try:
+    started: list[DaphneServer] = []
+
+    def start(**extra_env: str) -> Cluster:
+        env = {"CELERY_TASK_ALWAYS_EAGER": "0", "CELERY_BROKER_URL": broker_url, **extra_env}
+        servers = [
+            DaphneServer(database_url=database_url, redis_url=broker_url, extra_env=env)
+            for _ in range(2)
+        ]
+        started.extend(servers)
         with ThreadPoolExecutor(2) as pool:
             list(pool.map(lambda server: server.start(timeout=60), servers))
         for server in servers:
@@ -77,10 +82,16 @@ def cluster(postgres, transactional_db, broker_url, settings) -> Iterator[Cluste
             assert report["database"]["backend"] == "postgresql"
             assert report["channel_layer"]["backend"] == "RedisChannelLayer"
             assert report["broker"]["backend"] != "eager (in-process)"
-        yield Cluster(*servers, database_url=database_url, redis_url=broker_url)
-    finally:
-        for server in servers:
-            server.stop()
+        return Cluster(*servers, database_url=database_url, redis_url=broker_url)
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def cluster(start_cluster) -> Cluster:
+    return start_cluster()
 
 
 @pytest.fixture
@@ -100,8 +111,10 @@ def send(ws: ClientConnection, **frame: Any) -> None:
     ws.send(json.dumps(frame))
 
 
-def next_frame(ws: ClientConnection, type_: str, *, timeout: float = 10.0) -> dict[str, Any]:
-    """The next frame of `type_`, skipping INCIDENTAL ones; any other frame is a failure."""
+def next_frame(
+    ws: ClientConnection, type_: str, *, timeout: float = 10.0, skip: frozenset[str] = INCIDENTAL
+) -> dict[str, Any]:
+    """The next frame of `type_`, skipping those in `skip`; any other frame is a failure."""
     deadline = time.monotonic() + timeout
     while True:
         remaining = deadline - time.monotonic()
@@ -113,9 +126,7 @@ def next_frame(ws: ClientConnection, type_: str, *, timeout: float = 10.0) -> di
             raise AssertionError(f"no {type_!r} frame within {timeout}s") from None
         if frame.get("type") == type_:
             return frame
-        assert frame.get("type") in INCIDENTAL, (
-            f"unexpected frame while waiting for {type_}: {frame}"
-        )
+        assert frame.get("type") in skip, f"unexpected frame while waiting for {type_}: {frame}"
 
 
 def frames_within(ws: ClientConnection, seconds: float) -> list[dict[str, Any]]:
@@ -305,3 +316,49 @@ def test_comment_posted_over_http_on_process_2_reaches_a_socket_on_process_1(clu
     assert (frame["username"], frame["comment"]) == ("bob", "Shipped from the other process")
     assert TaskThreadComment.objects.get(pk=comment_id).task_id == task.pk
     alice_p1.close()
+
+
+def test_one_rate_limit_counts_a_users_messages_on_both_processes(start_cluster, alice, bob):
+    """With a limit of 6 chat messages per 30 s, alice's sockets on process 1 and process 2
+    and an HTTP post share one count in Redis: 4 + 2 pass, then both processes refuse. (A count
+    per process would have let all 8 socket messages through.)"""
+    cluster = start_cluster(CHAT_RATE_LIMIT="6/30s")
+    workspace = Workspace.create(alice, members=[bob])
+    room = workspace.room
+    alice_http = LiveSession(cluster.p1).log_in("alice")
+    alice_p1 = chat_socket(alice_http, room.pk)
+    alice_p2 = open_socket(
+        cluster.p2, f"/ws/chat-room/{room.pk}/", cookie=alice_http.cookie_header()
+    )
+
+    # Her own messages come back to both sockets as chat_message frames: skip those too.
+    skip = INCIDENTAL | {"chat_message"}
+    for i in range(4):
+        send(alice_p1, type="chat_message", message=f"p1 {i}", client_id=f"p1-{i}")
+        assert next_frame(alice_p1, "ack", skip=skip)["client_id"] == f"p1-{i}"
+    for i in range(2):
+        send(alice_p2, type="chat_message", message=f"p2 {i}", client_id=f"p2-{i}")
+        assert next_frame(alice_p2, "ack", skip=skip)["client_id"] == f"p2-{i}"
+
+    send(alice_p2, type="chat_message", message="p2 over", client_id="p2-over")
+    refused = next_frame(alice_p2, "error", skip=skip)
+    assert (refused["code"], refused["client_id"]) == ("rate_limited", "p2-over")
+    assert refused["retry_after"] >= 1
+    status, headers, _ = (
+        LiveSession(cluster.p2)
+        .log_in("alice")
+        .request(
+            f"/messaging/room/{room.pk}/send/",
+            {"content": "http over", "client_id": "http-over"},
+            headers={"Accept": "application/json"},
+        )
+    )
+    assert status == 429
+    assert int(headers["Retry-After"]) >= 1
+    send(alice_p1, type="chat_message", message="p1 over", client_id="p1-over")
+    assert next_frame(alice_p1, "error", skip=skip)["code"] == "rate_limited"
+
+    saved = ChatMessage.objects.filter(chat_room=room).values_list("content", flat=True)
+    assert sorted(saved) == ["p1 0", "p1 1", "p1 2", "p1 3", "p2 0", "p2 1"]
+    for ws in (alice_p1, alice_p2):
+        ws.close()
