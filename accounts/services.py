@@ -6,7 +6,8 @@ re-check it (`realtime.signal_access_changed_on_commit`); consumers close the on
 longer pass (the user is inactive, or the socket's session is gone).
 """
 
-from django.contrib.auth import logout
+from django.contrib.auth import logout, update_session_auth_hash
+from django.contrib.auth.forms import PasswordChangeForm
 from django.db import transaction
 from django.http import HttpRequest
 
@@ -34,6 +35,18 @@ def log_out(request: HttpRequest) -> None:
     logout(request)
     if user_id is not None:
         realtime.signal_access_changed_on_commit(user_id)
+
+
+@transaction.atomic
+def change_password(*, request: HttpRequest, form: PasswordChangeForm) -> User:
+    """Save the new password from a valid PasswordChangeForm. This session stays logged in;
+    every other session of the user stops authenticating (its stored password hash no longer
+    matches), and their sockets are asked to re-check, so a stolen session's live sockets
+    close too, not only its next page load."""
+    user = form.save()
+    update_session_auth_hash(request, user)
+    realtime.signal_access_changed_on_commit(user.pk)
+    return user
 
 
 @transaction.atomic

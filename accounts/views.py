@@ -45,3 +45,12 @@ class LogoutView(auth_views.LogoutView):
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         services.log_out(request)
         return HttpResponseRedirect(self.get_success_url())
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Django's password change, through `services.change_password` so the user's other
+    sessions lose their open sockets as well as their page access."""
+
+    def form_valid(self, form) -> HttpResponse:
+        services.change_password(request=self.request, form=form)
+        return HttpResponseRedirect(self.get_success_url())

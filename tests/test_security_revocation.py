@@ -20,10 +20,12 @@ import sys
 import time
 
 import pytest
+from websockets.exceptions import InvalidStatus
 
 from kanban import services as kanban_services
 from messaging.consumers.base import ACCESS_GONE
 from messaging.models import ChatMessage
+from tests.factories import PASSWORD
 from tests.live import ROOT, DaphneServer, database_url_for
 from tests.test_security_websocket import (
     LiveSession,
@@ -119,6 +121,45 @@ def test_logout_closes_the_sockets_of_that_session_only(team, live_daphne, bob):
         assert_closed_in_time(ws, f"logout: {name}", since=started)
     assert still_open(phone_ws)
     phone_ws.close()
+
+
+def test_password_change_closes_sockets_of_every_older_session(team, live_daphne, bob):
+    """bob changes his password: a session stolen earlier (here: his second login) loses its
+    live sockets at once. So do the sockets of the session he changed it in: Django gives
+    that session a new key (update_session_auth_hash cycles it), so sockets holding the old
+    key fail the re-check too; his browser keeps its login and new sockets work at once."""
+    workspace, _, bob_http, sockets = team
+    stolen = LiveSession(live_daphne).log_in("bob")
+    stolen_sockets = {name: stolen.socket(path) for name, path in workspace.socket_paths().items()}
+    recv_json(stolen_sockets["notifications"], type_="unread_count")
+
+    status = bob_http.post(
+        "/accounts/password/",
+        {
+            "old_password": PASSWORD,
+            "new_password1": "A-new-long-passphrase-42",
+            "new_password2": "A-new-long-passphrase-42",
+        },
+    )
+    # Timed from the response: the request itself spends ~1-2 s hashing two passwords.
+    started = time.monotonic()
+    assert status == 302
+
+    for name, ws in stolen_sockets.items():
+        assert_closed_in_time(
+            ws, f"password change, timed from its response: {name} (other session)", since=started
+        )
+    for name, ws in sockets.items():
+        assert_closed_in_time(
+            ws,
+            f"password change, timed from its response: {name} (own session, old key)",
+            since=started,
+        )
+
+    with bob_http.socket(workspace.socket_paths()["notifications"]) as fresh:
+        assert recv_json(fresh, type_="unread_count")["count"] == 0
+    with pytest.raises(InvalidStatus):
+        stolen.socket(workspace.socket_paths()["notifications"])
 
 
 def test_every_frame_is_authorized_even_without_a_signal(team, bob):

@@ -119,6 +119,49 @@ def test_logout_of_anonymous_request_signals_nothing(listen, bob):
     assert listener.access_changes() == 0
 
 
+# --- change_password ------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_password_change_keeps_this_session_ends_others_and_signals(
+    bob, listen, django_capture_on_commit_callbacks
+):
+    laptop, phone = Client(), Client()
+    laptop.force_login(bob)
+    phone.force_login(bob)
+    listener = listen(bob.pk)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = laptop.post(
+            reverse("accounts:password_change"),
+            {
+                "old_password": PASSWORD,
+                "new_password1": "A-new-long-passphrase-42",
+                "new_password2": "A-new-long-passphrase-42",
+            },
+        )
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("accounts:password_done")
+    assert logged_in_user(laptop) == bob
+    assert not logged_in_user(phone).is_authenticated
+    assert listener.access_changes() == 1
+
+
+@pytest.mark.django_db
+def test_failed_password_change_signals_nothing(bob, listen, django_capture_on_commit_callbacks):
+    client = Client()
+    client.force_login(bob)
+    listener = listen(bob.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("accounts:password_change"),
+            {"old_password": "wrong", "new_password1": "x", "new_password2": "y"},
+        )
+    assert response.status_code == 200
+    assert listener.access_changes() == 0
+
+
 # --- deactivate_user --------------------------------------------------------------------
 
 
