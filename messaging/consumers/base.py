@@ -193,6 +193,9 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         except ValueError:
             await self.send_error("That frame is not valid JSON.")
             return
+        except RecursionError:  # "[[[[..." a few KB deep: valid JSON, but no frame of ours
+            await self.send_error("That frame is nested too deeply.")
+            return
         if not isinstance(data, dict):
             await self.send_error('Expected a JSON object with a "type".')
             return

@@ -7,6 +7,7 @@ mention notifications. A retried send with the same `client_id` returns the firs
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -24,6 +25,7 @@ from messaging.selectors.threads import is_task_board_member, resolve_task_menti
 from messaging.services.notifications import schedule_mention_notifications
 
 CLIENT_ID_MAX_LENGTH = 64
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 Post = TypeVar("Post", ChatMessage, TaskThreadComment)
 
@@ -40,6 +42,13 @@ def clean_content(content: str) -> str:
         raise ValidationError(
             f"Messages are limited to {limit} characters (this one has {len(content)}).",
             code="too_long",
+        )
+    # A socket frame's JSON can carry both ("\u0000", "\ud800"); HTTP forms already refuse
+    # NUL. PostgreSQL cannot store NUL, and no UTF-8 database a lone surrogate.
+    if _UNSTORABLE.search(content):
+        raise ValidationError(
+            "The message contains characters that cannot be stored (NUL or a lone surrogate).",
+            code="invalid_characters",
         )
     return content
 
