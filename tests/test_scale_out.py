@@ -5,8 +5,8 @@ a Redis database claimed for the test (so its channel layer, cache and Celery qu
 own) and the pytest PostgreSQL test database (transactional_db: the data is committed). A
 client connected to process 1 and one connected to process 2 must see the same room: every
 chat message from either side, typing indicators (with ONE throttle window shared through the
-Redis cache), presence, task comments posted over HTTP on the other process, and mention
-notifications created by a real Celery worker process.
+Redis cache), presence, task comments posted over HTTP on the other process, mention
+notifications created by a real Celery worker process, and one rate-limit count per user.
 """
 
 from __future__ import annotations
