@@ -117,6 +117,7 @@ class Config:
     json_out: str | None = None
     profile_dir: str | None = None  # py-spy the daphne targets' rate sweeps into this folder
     experiment: str = "fwd,pool"  # patches for target ours-exp (bench/asgi_experiment.py)
+    trace_dir: str | None = None  # run `ours` with per-stage timestamps (bench/asgi_trace.py)
 
     @classmethod
     def quick_defaults(cls) -> Config:
@@ -488,7 +489,13 @@ class Bench:
             return srv, lambda i: f"ws://127.0.0.1:{srv.port}/ws/bare/load/", False
         if target in ("ours", "ours-exp"):
             experiment = self.cfg.experiment if target == "ours-exp" else None
-            srv = our_app(self.env, experiment=experiment)
+            trace = self.cfg.trace_dir if target == "ours" else None
+            if trace:
+                os.makedirs(trace, exist_ok=True)
+                for old in os.listdir(trace):
+                    if old.startswith("trace-") and old.endswith(".log"):
+                        os.remove(os.path.join(trace, old))
+            srv = our_app(self.env, experiment=experiment, trace_dir=trace)
             room = self.fixtures["rooms"]["load"]
             return srv, lambda i: f"ws://127.0.0.1:{srv.port}/ws/chat-room/{room}/", True
         raise ValueError(target)
@@ -566,6 +573,12 @@ class Bench:
         closed = self._close_clients()
         if closed:
             result.notes.append(f"sockets closed by the server during the sweep: {closed}")
+        if target == "ours" and self.cfg.trace_dir:
+            from .trace_report import summarize as trace_summary
+
+            self.emit(f"   trace ({self.cfg.trace_dir}; e=echo, w=warm-up, s=steps, r=refinement):")
+            for line in trace_summary(self.cfg.trace_dir).splitlines():
+                self.emit(f"   {line}")
         result.machine = machine.read()
         result.notes.append(
             "machine during this target: {busy_percent:.0f}% of all CPUs busy (every process, "

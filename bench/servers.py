@@ -245,13 +245,18 @@ def daphne(
     return ServerProcess(name, cmd, env, port)
 
 
-def our_app(env: Mapping[str, str], *, experiment: str | None = None) -> ServerProcess:
+def our_app(
+    env: Mapping[str, str], *, experiment: str | None = None, trace_dir: str | None = None
+) -> ServerProcess:
+    """Our app; with `experiment`, the recommended changes monkeypatched in
+    (bench/asgi_experiment.py); with `trace_dir`, per-stage timestamps (bench/asgi_trace.py)."""
     if experiment is not None:
         app = "bench.asgi_experiment:application"
         return daphne("daphne-ours-exp", app, {**env, "BENCH_EXPERIMENT": experiment})
-    # BENCH_OURS_APP swaps in an instrumented copy of the app for ad-hoc investigations.
-    app = env.get("BENCH_OURS_APP") or "kanban_board.asgi:application"
-    return daphne("daphne-ours", app, env)
+    if trace_dir is not None:
+        app = "bench.asgi_trace:application"
+        return daphne("daphne-ours-trace", app, {**env, "BENCH_TRACE_DIR": trace_dir})
+    return daphne("daphne-ours", "kanban_board.asgi:application", env)
 
 
 def baseline_app(env: Mapping[str, str], layer: str) -> ServerProcess:

@@ -65,6 +65,11 @@ class Command(BaseCommand):
             "--profile", metavar="DIR", help="py-spy the daphne sweeps (needs py-spy) into DIR"
         )
         parser.add_argument(
+            "--trace",
+            metavar="DIR",
+            help="time each stage of our consumer (bench/asgi_trace.py), logs in DIR",
+        )
+        parser.add_argument(
             "--experiment", help="patches for target ours-exp: fwd,pool (bench/asgi_experiment.py)"
         )
 
@@ -88,6 +93,7 @@ class Command(BaseCommand):
             ("json_out", "json_out"),
             ("profile", "profile_dir"),
             ("experiment", "experiment"),
+            ("trace", "trace_dir"),
         ):
             if opts.get(option) is not None:
                 setattr(cfg, attr, opts[option])
