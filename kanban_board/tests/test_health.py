@@ -1,5 +1,7 @@
 """GET /healthz reports the database, the channel layer and the broker."""
 
+import asyncio
+
 import pytest
 
 
@@ -39,3 +41,21 @@ def test_healthz_reaches_real_redis_layer(client, redis_layer):
 
     assert response.status_code == 200
     assert response.json()["channel_layer"]["backend"] == "RedisChannelLayer"
+
+
+@pytest.mark.django_db
+def test_healthz_reports_a_layer_that_never_answers_instead_of_hanging(client, monkeypatch):
+    from channels.layers import get_channel_layer
+
+    from kanban_board import health
+
+    async def never(channel):
+        await asyncio.sleep(3600)
+
+    monkeypatch.setattr(get_channel_layer(), "receive", never)
+    monkeypatch.setattr(health, "LAYER_TIMEOUT_SECONDS", 0.2)
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json()["channel_layer"]["ok"] is False
