@@ -298,7 +298,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
     async def forward(self, event: dict[str, Any]) -> None:
         """A payload prepared by a service: send it unchanged (skipping its originator when
         the event says so)."""
-        if self.access_revoked or event.get("exclude_user_id") == self.user.pk:
+        if self.access_revoked or self.closing or event.get("exclude_user_id") == self.user.pk:
             return
         await self.send(text_data=event["text"])
 
