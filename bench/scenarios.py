@@ -48,20 +48,24 @@ from .servers import (
     base_env,
     baseline_app,
     celery_worker,
+    cpu_seconds,
     our_app,
     raw_server,
     rss_kib,
 )
 
-SWEEP_TARGETS = ("raw", "bare", "pubsub", "memory", "ours", "ours-exp")
+SWEEP_TARGETS = ("raw", "bare", "bare-fwd", "pubsub", "memory", "ours", "ours-exp")
 ALL_TARGETS = (*SWEEP_TARGETS, "idle", "mention", "history")
-# ours-exp measures a proposed change by monkeypatch: run it on request (--only).
-DEFAULT_TARGETS = tuple(t for t in ALL_TARGETS if t != "ours-exp")
+# Diagnostics, run on request (--only): ours-exp measures proposed consumer changes by
+# monkeypatch, bare-fwd prices Channels' per-event connection clean-up hop.
+DIAGNOSTIC_TARGETS = ("ours-exp", "bare-fwd")
+DEFAULT_TARGETS = tuple(t for t in ALL_TARGETS if t not in DIAGNOSTIC_TARGETS)
 QUICK_TARGETS = ("raw", "bare", "ours", "idle", "mention", "history")
 NEEDS_DB = ("ours", "ours-exp", "idle", "mention", "history")
 TARGET_TITLES = {
     "raw": "raw websockets broadcast server (bench/raw_server.py)",
     "bare": "bare Channels consumer, RedisChannelLayer (bench/asgi_baseline.py)",
+    "bare-fwd": "DIAGNOSTIC: bare consumer, forward events skip aclose_old_connections",
     "pubsub": "bare Channels consumer, RedisPubSubChannelLayer",
     "memory": "bare Channels consumer, InMemoryChannelLayer",
     "ours": "our ChatRoomConsumer (ws/chat-room/<id>/: session auth, origin check, DB write)",
@@ -127,13 +131,13 @@ class Config:
             procs=2,
             steps=[10, 40],
             duration=2.0,
-            warmup=1.0,
+            warmup=0.5,
             drain=2.0,
-            echo_seconds=3.0,
+            echo_seconds=2.0,
             targets=list(QUICK_TARGETS),
             refine=0,
             idle_clients=200,
-            idle_seconds=3.0,
+            idle_seconds=2.0,
             mention_seconds=2.0,
             history_rows=20_000,
             history_repeat=10,
@@ -483,9 +487,9 @@ class Bench:
         if target == "raw":
             srv = raw_server(self.env)
             return srv, lambda i: f"ws://127.0.0.1:{srv.port}/", False
-        if target in ("bare", "pubsub", "memory"):
-            layer = {"bare": "redis"}.get(target, target)
-            srv = baseline_app(self.env, layer)
+        if target in ("bare", "bare-fwd", "pubsub", "memory"):
+            layer = {"bare": "redis", "bare-fwd": "redis"}.get(target, target)
+            srv = baseline_app(self.env, layer, nohop=target == "bare-fwd")
             return srv, lambda i: f"ws://127.0.0.1:{srv.port}/ws/bare/load/", False
         if target in ("ours", "ours-exp"):
             experiment = self.cfg.experiment if target == "ours-exp" else None
@@ -512,7 +516,6 @@ class Bench:
             self.emit(result.error)
             return result
         self.redis.flushdb()
-        machine = MachineMeter()
         server, url_for, needs_session = self._target_server(target)
         self._start(server)
         origin = f"http://127.0.0.1:{server.port}"
@@ -523,6 +526,8 @@ class Bench:
         if opened < n:
             raise RuntimeError(f"only {opened} of {n} sockets connected: {errors}")
         self._quiesce(quiet_for=0.5, max_wait=30)
+        machine = MachineMeter()
+        ours_cpu0 = cpu_seconds(server.pid) + sum(c for _, c in self.cpu_mark)
         self.emit("")
         self.emit(f"== {TARGET_TITLES[target]}: {n} sockets connected in {secs:.1f}s")
 
@@ -530,7 +535,7 @@ class Bench:
         if warm.received == 0:
             raise RuntimeError(f"warm-up: no deliveries at all ({'; '.join(warm.notes)})")
         total_sent = warm.sent
-        if target in ("raw", "bare", "ours", "ours-exp"):
+        if target in ("raw", "bare", "bare-fwd", "ours", "ours-exp"):
             light, echo = self._step(
                 target, f"e{target}", 1.0, cfg.echo_seconds, n, server, only_first_process=True
             )
@@ -561,6 +566,8 @@ class Bench:
                     )
                     break
         self._refine(target, result, server, n)
+        result.machine = machine.read()
+        ours_cpu = cpu_seconds(server.pid) + sum(c for _, c in self.cpu_mark) - ours_cpu0
         if profiler is not None:
             self._stop_profiler(target, profiler)
         if target.startswith("ours") and self.db is not None:
@@ -579,11 +586,12 @@ class Bench:
             self.emit(f"   trace ({self.cfg.trace_dir}; e=echo, w=warm-up, s=steps, r=refinement):")
             for line in trace_summary(self.cfg.trace_dir).splitlines():
                 self.emit(f"   {line}")
-        result.machine = machine.read()
+        result.machine["bench_percent"] = 100 * ours_cpu / machine.seconds / (os.cpu_count() or 1)
         result.notes.append(
-            "machine during this target: {busy_percent:.0f}% of all CPUs busy (every process, "
-            "not only the bench), {steal_percent:.0f}% stolen by the hypervisor, load average "
-            "{load_avg_1m:.1f}".format(**result.machine)
+            "machine during the sweep: {busy_percent:.0f}% of all CPUs busy, of which the "
+            "server and client processes {bench_percent:.0f}% and everything else (Redis, "
+            "PostgreSQL, other users' processes) the rest; {steal_percent:.0f}% stolen by the "
+            "hypervisor; load average {load_avg_1m:.1f}".format(**result.machine)
         )
         self.emit(report.step_table(f"-- {target}: rate sweep", result.steps, cfg.p99_limit_ms))
         for note in result.notes:
@@ -943,6 +951,7 @@ class Bench:
         pair("bare", "raw", "bare consumer / raw websockets")
         pair("pubsub", "bare", "RedisPubSubChannelLayer / RedisChannelLayer (bare)")
         pair("memory", "bare", "InMemoryChannelLayer / RedisChannelLayer (bare)")
+        pair("bare-fwd", "bare", "DIAGNOSTIC bare-fwd / bare consumer")
         pair("ours-exp", "ours", f"EXPERIMENT ours-exp [{self.cfg.experiment}] / ours")
         pair("ours-exp", "bare", f"EXPERIMENT ours-exp [{self.cfg.experiment}] / bare consumer")
         self.results["ratios"] = ratios

@@ -62,6 +62,8 @@ class MachineMeter:
 
     def __init__(self) -> None:
         self.t0 = self._sample()
+        self.wall0 = time.monotonic()
+        self.seconds = 0.0
 
     @staticmethod
     def _sample() -> list[int]:
@@ -70,6 +72,7 @@ class MachineMeter:
 
     def read(self) -> dict[str, float]:
         t1 = self._sample()
+        self.seconds = time.monotonic() - self.wall0
         d = [b - a for a, b in zip(self.t0, t1, strict=True)]
         total = sum(d) or 1
         idle = d[3] + d[4]
@@ -259,10 +262,10 @@ def our_app(
     return daphne("daphne-ours", "kanban_board.asgi:application", env)
 
 
-def baseline_app(env: Mapping[str, str], layer: str) -> ServerProcess:
-    return daphne(
-        f"daphne-bare-{layer}", "bench.asgi_baseline:application", {**env, "BENCH_LAYER": layer}
-    )
+def baseline_app(env: Mapping[str, str], layer: str, *, nohop: bool = False) -> ServerProcess:
+    env = {**env, "BENCH_LAYER": layer, "BENCH_BARE_NOHOP": "1" if nohop else "0"}
+    name = f"daphne-bare-{layer}" + ("-nohop" if nohop else "")
+    return daphne(name, "bench.asgi_baseline:application", env)
 
 
 def raw_server(env: Mapping[str, str]) -> ServerProcess:

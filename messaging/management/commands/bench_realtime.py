@@ -50,7 +50,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--only",
             type=_targets,
-            help=f"comma list of targets: {','.join(ALL_TARGETS)} (default: all but ours-exp)",
+            help=f"comma list of targets: {','.join(ALL_TARGETS)} (default: all but the "
+            "diagnostics ours-exp and bare-fwd)",
         )
         parser.add_argument("--skip", type=_targets, help="comma list of targets to leave out")
         parser.add_argument("--idle-clients", type=int, help="idle sockets (default 1000)")
