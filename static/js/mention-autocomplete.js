@@ -70,9 +70,10 @@ function attach(element) {
   });
   element.addEventListener("tribute-active-false", () => {
     // Deferred: the Enter (or Tab) that picked an item is still being dispatched, and the
-    // chat script must see the menu as open for that keystroke.
+    // chat script must see the menu as open for that keystroke. Tribute also hides and
+    // re-shows the menu on every keystroke, so only clear it if the menu stayed closed.
     window.setTimeout(() => {
-      delete element.dataset.mentionMenuOpen;
+      if (!tribute.isActive) delete element.dataset.mentionMenuOpen;
     }, 0);
   });
 }

@@ -122,6 +122,8 @@ if (badge) {
       if (reconnected) refreshCount();
     },
     onStatus: (status) => {
+      // Visible state for people debugging and for the browser tests ("open" = live).
+      document.body.dataset.notificationsSocket = status;
       if (status === "closed") refreshCount();
     },
   });
