@@ -87,7 +87,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # pytest process so concurrent runs never wipe each other's data.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")}
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
+    # 0 under ASGI (Django's advice): daphne runs each HTTP request in a thread context of its
+    # own, so a persistent connection is left behind per request; 30 concurrent requests held
+    # ~80 PostgreSQL connections from one process and exhausted max_connections (fault tier).
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -127,6 +130,9 @@ REDIS_URL = env.str("REDIS_URL", default="")
 # Daphne closes a websocket after this many seconds (--websocket_timeout); a socket's
 # group membership in Redis must outlive it, so group_expiry is set a little longer.
 WEBSOCKET_TIMEOUT = env.int("WEBSOCKET_TIMEOUT", default=86400)
+# The largest WebSocket message/frame daphne accepts (bytes); a 4,000-character message of
+# 4-byte characters plus its JSON envelope fits. Bigger frames drop the connection.
+WEBSOCKET_MAX_MESSAGE_BYTES = env.int("WEBSOCKET_MAX_MESSAGE_BYTES", default=65536)
 
 # Sockets re-join their groups this often (refreshing group_expiry) and are closed, so the
 # client reconnects and back-fills, if a membership was lost (Redis restart, FLUSHALL).
