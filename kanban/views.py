@@ -11,6 +11,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from messaging.services.notifications import mark_read_for_task
+
 from . import selectors, services
 from .forms import AddMemberForm, BoardForm, ColumnForm, ColumnMoveForm, TaskForm, TaskMoveForm
 
@@ -267,6 +269,7 @@ def task_create(request: HttpRequest, column_id: int) -> HttpResponse:
 def task_detail(request: HttpRequest, task_id: int) -> HttpResponse:
     task = selectors.get_task_for(request.user, task_id)
     board = task.column.board
+    mark_read_for_task(user=request.user, task=task)  # the page shows the comment thread
     return render(
         request,
         "kanban/task_detail.html",

@@ -372,3 +372,37 @@ def test_http_send_with_dead_broker_succeeds_fast_and_sweep_notifies_later(
 
     assert services.sweep_missed_mentions(older_than_seconds=0) == 1
     assert Notification.objects.get().recipient == bob
+
+
+# --- opening the page of a mention reads it ---------------------------------------------
+
+
+def test_opening_the_room_reads_its_notifications_and_the_nav_shows_it(
+    room, alice, bob, bob_client
+):
+    notify(room, alice, bob)
+    other_room = ChatRoomFactory(board=room.board, created_by=alice, name="other", members=[bob])
+    kept = notify(other_room, alice, bob, "@bob elsewhere")
+
+    response = bob_client.get(reverse("messaging:room_detail", args=[room.pk]))
+
+    assert response.status_code == 200
+    assert list(Notification.objects.filter(is_read=False)) == [kept]
+    assert 'id="notification-badge" data-count="1">1</span>' in response.content.decode()
+
+
+@pytest.mark.parametrize("page", ["kanban:task_detail", "messaging:task_comments"])
+def test_opening_the_task_thread_reads_its_comment_notifications(
+    page, room, alice, bob, bob_client
+):
+    from tests.factories import ColumnFactory, TaskFactory, TaskThreadCommentFactory
+
+    task = TaskFactory(column=ColumnFactory(board=room.board))
+    comment = TaskThreadCommentFactory(task=task, author=alice, content="@bob see task")
+    comment.mentioned_users.add(bob)
+    services.create_mention_notifications(kind="comment", object_id=comment.pk)
+    kept = notify(room, alice, bob)
+
+    assert bob_client.get(reverse(page, args=[task.pk])).status_code == 200
+
+    assert list(Notification.objects.filter(is_read=False)) == [kept]

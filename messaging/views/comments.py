@@ -13,6 +13,7 @@ from kanban.selectors import get_task_for
 from messaging import ratelimit
 from messaging.forms import PostForm
 from messaging.selectors import threads as thread_selectors
+from messaging.services.notifications import mark_read_for_task
 from messaging.services.posting import post_task_comment
 
 from .common import history_response, json_error, safe_next, wants_json
@@ -22,6 +23,7 @@ from .common import history_response, json_error, safe_next, wants_json
 def task_comments(request: HttpRequest, task_id: int) -> HttpResponse:
     task = get_task_for(request.user, task_id)
     if request.method == "GET":
+        mark_read_for_task(user=request.user, task=task)  # opening a thread reads its mentions
         return render(request, "messaging/task_comments.html", {"task": task})
     form = PostForm(request.POST)
     limit = ratelimit.hit(bucket=ratelimit.COMMENT, user_id=request.user.pk)

@@ -17,6 +17,7 @@ from messaging import ratelimit
 from messaging.forms import ChatRoomForm, MemberForm, PostForm
 from messaging.models import ChatRoom
 from messaging.selectors import rooms as room_selectors
+from messaging.services.notifications import mark_read_for_room
 from messaging.services.posting import post_chat_message
 from messaging.services.rooms import add_room_member, create_chat_room, remove_room_member
 
@@ -78,6 +79,7 @@ def _render_room(
 @require_GET
 def room_detail(request: HttpRequest, room_id: int) -> HttpResponse:
     room = room_selectors.get_room_for(request.user, room_id)
+    mark_read_for_room(user=request.user, room=room)  # opening a room reads its mentions
     return _render_room(request, room)
 
 
