@@ -1,10 +1,11 @@
 """Load generator: client processes, each holding K WebSocket clients in one room.
 
-A process obeys commands from the orchestrator over a multiprocessing pipe:
+A process holds named sets of sockets (one per target, so every target stays connected while
+the steps alternate between them) and obeys commands from the orchestrator over a pipe:
 
-    ("connect", [(url, headers), ...], origin, first_sid)   -> {"ok", "errors", "seconds"}
-    ("close",)                                              -> {"closed"}
-    ("run", step, rate, seconds, start_at_ns)               -> {"sent", "lag_ms", ...}
+    ("connect", name, [(url, headers), ...], origin, first_sid) -> {"ok", "errors", "seconds"}
+    ("close", name or None)                                      -> {"closed"}
+    ("run", name, step, rate, seconds, start_at_ns)              -> {"sent", "lag_ms", ...}
     ("stats", step)                                         -> {"received", "idle_s"}
     ("collect", step)                                       -> latencies as compact arrays
     ("quiet",)                                              -> {"idle_s", "late"}
@@ -60,8 +61,8 @@ class Worker:
     def __init__(self, conn: Connection, index: int) -> None:
         self.conn = conn
         self.index = index
-        self.sockets: list[tuple[int, ClientConnection]] = []
-        self.readers: list[asyncio.Task] = []
+        self.sets: dict[str, list[tuple[int, ClientConnection]]] = {}
+        self.readers: dict[str, list[asyncio.Task]] = {}
         self.steps: dict[str, StepStats] = {}
         self.collected: set[str] = set()
         self.late: Counter[str] = Counter()
@@ -102,16 +103,20 @@ class Worker:
                     await getattr(self, f"cmd_{name}")(*args)
         finally:
             loop.remove_reader(self.conn.fileno())
-            await self.cmd_close(reply=False)
+            await self.cmd_close(None, reply=False)
 
     # --- commands -----------------------------------------------------------------------
 
     async def cmd_connect(
-        self, targets: Sequence[tuple[str, dict[str, str]]], origin: str | None, first_sid: int
+        self,
+        name: str,
+        targets: Sequence[tuple[str, dict[str, str]]],
+        origin: str | None,
+        first_sid: int,
     ) -> None:
-        """Replace this process's sockets with one per (url, headers); sender ids from
+        """(Re)open socket set `name`: one socket per (url, headers), sender ids from
         first_sid up."""
-        await self.cmd_close(reply=False)
+        await self.cmd_close(name, reply=False)
         started = time.monotonic()
         gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
         errors: list[str] = []
@@ -141,39 +146,44 @@ class Worker:
         opened = await asyncio.gather(
             *(open_one(first_sid + i, url, h) for i, (url, h) in enumerate(targets))
         )
-        self.sockets = [s for s in opened if s is not None]
-        self.readers = [asyncio.create_task(self.read(sid, ws)) for sid, ws in self.sockets]
+        sockets = self.sets[name] = [s for s in opened if s is not None]
+        self.readers[name] = [asyncio.create_task(self.read(sid, ws)) for sid, ws in sockets]
         self.reply(
             {
-                "ok": len(self.sockets),
+                "ok": len(sockets),
                 "errors": dict(Counter(errors)),
                 "seconds": time.monotonic() - started,
             }
         )
 
-    async def cmd_close(self, reply: bool = True) -> None:
-        for task in list(self.tasks):
-            task.cancel()
-        sockets, self.sockets = self.sockets, []
+    async def cmd_close(self, name: str | None, reply: bool = True) -> None:
+        """Close socket set `name` (every set for None)."""
+        if name is None:
+            for task in list(self.tasks):
+                task.cancel()
+        names = list(self.sets) if name is None else [name]
+        sockets = [s for n in names for s in self.sets.pop(n, [])]
+        readers = [t for n in names for t in self.readers.pop(n, [])]
         if sockets:
             await asyncio.gather(
                 *(asyncio.wait_for(ws.close(), 5) for _, ws in sockets), return_exceptions=True
             )
-        for task in self.readers:
+        for task in readers:
             task.cancel()
-        await asyncio.gather(*self.readers, return_exceptions=True)
-        self.readers = []
+        await asyncio.gather(*readers, return_exceptions=True)
         if reply:
             self.reply({"closed": len(sockets), "closed_by_server": dict(self.closed_codes)})
 
-    async def run_step(self, step: str, rate: float, seconds: float, start_at_ns: int) -> None:
-        """Send round-robin over this process's sockets on a fixed schedule (open loop)."""
+    async def run_step(
+        self, name: str, step: str, rate: float, seconds: float, start_at_ns: int
+    ) -> None:
+        """Send round-robin over socket set `name` on a fixed schedule (open loop)."""
         n = round(rate * seconds) if rate > 0 else 0
         interval = 1e9 / rate if rate > 0 else 0
         give_up = start_at_ns + int((seconds + max(2.0, seconds)) * 1e9)
         sent = send_errors = 0
         lag_max = 0
-        socks = self.sockets
+        socks = self.sets.get(name, [])
         for i in range(n):
             if not socks:
                 break
@@ -223,7 +233,7 @@ class Worker:
                 "other": dict(self.other),
                 "error_samples": self.error_samples[:3],
                 "closed_by_server": dict(self.closed_codes),
-                "open": len(self.sockets),
+                "open": sum(len(v) for v in self.sets.values()),
             }
         )
         self.other.clear()

@@ -66,10 +66,11 @@ def _sessions(users: list[User]) -> dict[int, str]:
 
 @transaction.atomic
 def setup(args: dict) -> dict:
-    """Users bench0000.., alice and bob; one board with all of them; rooms `load` (the first
-    `load_members` users), `idle-<k>` (the first `idle_members` in rooms of `idle_room_size`,
-    user i in room i // idle_room_size), `mention` (alice, bob) and `history` (alice).
-    Returns ids and session keys."""
+    """Users bench0000.., alice and bob; one board with all of them; rooms `ours` and
+    `ours-exp` (the first `load_members` users; one room per sweep target), `idle-<k>` (the
+    first `idle_members` users in rooms of `idle_room_size`, user i in room i //
+    idle_room_size), `mention` (alice, bob) and `history` (alice). Returns ids and session
+    keys."""
     n = max(args["load_members"], args["idle_members"])
     hashed = make_password(PASSWORD)  # once: PBKDF2 per user would dominate set-up
     users = User.objects.bulk_create(
@@ -94,7 +95,8 @@ def setup(args: dict) -> dict:
         return r
 
     rooms = {
-        "load": room("load", bench_users[: args["load_members"]]).pk,
+        "ours": room("load", bench_users[: args["load_members"]]).pk,
+        "ours-exp": room("load-exp", bench_users[: args["load_members"]]).pk,
         "mention": room("mention", [alice, bob]).pk,
         "history": room("history", [alice]).pk,
     }

@@ -45,6 +45,7 @@ class StepResult:
     late: int = 0  # deliveries that arrived after the drain window
     server_cpu: float = math.nan  # % of one core, the server process
     generator_cpu: float = math.nan  # % of one core, the busiest client process
+    machine_busy: float = math.nan  # % of all CPUs busy (every process on the machine)
     sender_lag_ms: float = 0.0  # how far the busiest sender fell behind its schedule
     notes: list[str] = field(default_factory=list)
 
@@ -108,12 +109,15 @@ STEP_COLUMNS = (
     ("reach", 6),
     ("srv CPU", 7),
     ("gen CPU", 7),
+    ("machine", 7),
     ("ok", 4),
 )
 
 
 def step_table(title: str, steps: Sequence[StepResult], p99_limit_ms: float = P99_LIMIT_MS) -> str:
-    """A fixed-width table of the steps of one target, with the reasons for any reach < 1."""
+    """A fixed-width table of the steps of one target, with the reasons for any reach < 1.
+    srv CPU: the server process (% of one core); gen CPU: the busiest client process;
+    machine: % of all CPUs busy during the step, every process on the machine counted."""
     lines = [title]
     header = " ".join(name.rjust(width) for name, width in STEP_COLUMNS)
     lines += [header, "-" * len(header)]
@@ -129,6 +133,7 @@ def step_table(title: str, steps: Sequence[StepResult], p99_limit_ms: float = P9
             fmt(s.reach, 3),
             fmt(s.server_cpu, 0) + "%",
             fmt(s.generator_cpu, 0) + "%",
+            fmt(s.machine_busy, 0) + "%",
             "yes" if s.passes(p99_limit_ms) else "NO",
         )
         lines.append(" ".join(c.rjust(w) for c, (_, w) in zip(cells, STEP_COLUMNS, strict=True)))

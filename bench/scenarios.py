@@ -1,4 +1,5 @@
-"""The benchmark run: targets, rate sweeps, idle cost, the mention path and history paging.
+"""The benchmark run: the rate sweeps per target, and the run around them (set-up, the
+extra measurements in bench.extras, the summary in bench.summary, and tear-down).
 
 Targets, all measured in one run with the same client processes:
 
@@ -16,132 +17,37 @@ Every child process dies in `finally`, whatever happens.
 from __future__ import annotations
 
 import array
-import asyncio
 import contextlib
-import http.client
 import json
 import math
 import os
-import re
-import secrets
 import shutil
 import signal
-import string
 import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from . import report
+from . import extras, report
 from .clients import ClientPool, split
+from .config import NEEDS_DB, SWEEP_TARGETS, TARGET_TITLES, Config, route_exists
 from .db import BenchDatabase
-from .report import StepResult, fmt, verdict
+from .report import StepResult, fmt
 from .servers import (
     CpuMeter,
     MachineMeter,
     ServerProcess,
     base_env,
     baseline_app,
-    celery_worker,
-    cpu_seconds,
     our_app,
     raw_server,
-    rss_kib,
 )
+from .summary import print_summary
 
-SWEEP_TARGETS = ("raw", "bare", "bare-fwd", "pubsub", "memory", "ours", "ours-exp")
-ALL_TARGETS = (*SWEEP_TARGETS, "idle", "mention", "history")
-# Diagnostics, run on request (--only): ours-exp measures proposed consumer changes by
-# monkeypatch, bare-fwd prices Channels' per-event connection clean-up hop.
-DIAGNOSTIC_TARGETS = ("ours-exp", "bare-fwd")
-DEFAULT_TARGETS = tuple(t for t in ALL_TARGETS if t not in DIAGNOSTIC_TARGETS)
-QUICK_TARGETS = ("raw", "bare", "ours", "idle", "mention", "history")
-NEEDS_DB = ("ours", "ours-exp", "idle", "mention", "history")
-TARGET_TITLES = {
-    "raw": "raw websockets broadcast server (bench/raw_server.py)",
-    "bare": "bare Channels consumer, RedisChannelLayer (bench/asgi_baseline.py)",
-    "bare-fwd": "DIAGNOSTIC: bare consumer, forward events skip aclose_old_connections",
-    "pubsub": "bare Channels consumer, RedisPubSubChannelLayer",
-    "memory": "bare Channels consumer, InMemoryChannelLayer",
-    "ours": "our ChatRoomConsumer (ws/chat-room/<id>/: session auth, origin check, DB write)",
-    "ours-exp": "EXPERIMENT: our consumer with the recommended changes monkeypatched in "
-    "(bench/asgi_experiment.py)",
-}
-
-
-def default_redis_url() -> str:
-    """BENCH_REDIS_URL, else REDIS_URL's server with DB BENCH_REDIS_DB (3): the bench empties
-    its database, so it never takes the app's own."""
-    if os.environ.get("BENCH_REDIS_URL"):
-        return os.environ["BENCH_REDIS_URL"]
-    base = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-    db = os.environ.get("BENCH_REDIS_DB", "3")
-    return urlunsplit(urlsplit(base)._replace(path=f"/{db}"))
-
-
-def default_pg_url() -> str:
-    """The PostgreSQL server named by DATABASE_URL, else the local one (trust auth)."""
-    url = os.environ.get("DATABASE_URL", "")
-    if url.startswith(("postgres://", "postgresql://")):
-        return url
-    return "postgres://postgres@127.0.0.1:5432/postgres"
-
-
-@dataclass
-class Config:
-    quick: bool = False
-    clients: int = 100
-    procs: int = 3
-    steps: list[float] = field(default_factory=lambda: [5, 10, 20, 40, 80, 160, 320, 640])
-    duration: float = 4.0  # seconds of sending per step
-    warmup: float = 2.0
-    drain: float = 3.0  # how long after the last send a delivery still counts
-    echo_seconds: float = 8.0
-    targets: list[str] = field(default_factory=lambda: list(DEFAULT_TARGETS))
-    idle_clients: int = 1000
-    idle_room_size: int = 10
-    idle_seconds: float = 10.0
-    mention_rate: float = 20.0
-    mention_seconds: float = 8.0
-    history_rows: int = 100_000
-    history_repeat: int = 30
-    p99_limit_ms: float = report.P99_LIMIT_MS
-    stop_after_failures: int = 1  # steps past the knee before a sweep stops
-    refine: int = 2  # extra steps bisecting between the knee and the next step
-    redis_url: str = field(default_factory=lambda: default_redis_url())
-    pg_url: str = field(default_factory=lambda: default_pg_url())
-    db_name: str = "taskflow_bench"
-    sqlite: bool = False
-    keep_db: bool = False
-    json_out: str | None = None
-    profile_dir: str | None = None  # py-spy the daphne targets' rate sweeps into this folder
-    experiment: str = "fwd,pool"  # patches for target ours-exp (bench/asgi_experiment.py)
-    trace_dir: str | None = None  # run `ours` with per-stage timestamps (bench/asgi_trace.py)
-
-    @classmethod
-    def quick_defaults(cls) -> Config:
-        return cls(
-            quick=True,
-            clients=20,
-            procs=2,
-            steps=[10, 40],
-            duration=2.0,
-            warmup=0.5,
-            drain=2.0,
-            echo_seconds=2.0,
-            targets=list(QUICK_TARGETS),
-            refine=0,
-            idle_clients=200,
-            idle_seconds=2.0,
-            mention_seconds=2.0,
-            history_rows=20_000,
-            history_repeat=10,
-        )
+__all__ = ["Bench", "Config", "SweepResult", "run"]
 
 
 @dataclass
@@ -152,6 +58,7 @@ class SweepResult:
     echo_p99: float = math.nan
     echo_n: int = 0
     light_p50: float = math.nan  # every delivery at 1 msg/s, not just the sender's own
+    light_machine_busy: float = math.nan
     connect_s: float = math.nan
     error: str | None = None
     notes: list[str] = field(default_factory=list)
@@ -203,9 +110,8 @@ class Bench:
         self.fixtures: dict[str, Any] = {}
         self.env: dict[str, str] = {}
         self.results: dict[str, Any] = {"config": asdict(cfg)}
-        self.sweeps: dict[str, SweepResult] = {}
+        self.sweeps_by_target: dict[str, SweepResult] = {}
         self.cpu_mark: list[tuple[float, float]] = []  # (wall, cpu_s) per client process
-        self.saved_before = 0  # chat messages already in the load room
 
     # --- the run ------------------------------------------------------------------------
 
@@ -213,16 +119,15 @@ class Bench:
         previous = signal.signal(signal.SIGTERM, _raise_exit)
         try:
             self._prepare()
-            for target in SWEEP_TARGETS:
-                if target in self.cfg.targets:
-                    self._guarded(target, lambda t=target: self.sweep(t))
-            if "idle" in self.cfg.targets:
-                self._guarded("idle", self.idle)
-            if "mention" in self.cfg.targets:
-                self._guarded("mention", self.mention)
+            targets = [t for t in SWEEP_TARGETS if t in self.cfg.targets]
+            if targets:
+                self._guarded("sweeps", lambda: self.sweeps(targets))
+            for name, fn in (("idle", extras.idle), ("mention", extras.mention)):
+                if name in self.cfg.targets:
+                    self._guarded(name, lambda fn=fn: fn(self))
             if "history" in self.cfg.targets:
-                self._guarded("history", self.history)
-            self.summary()
+                self._guarded("history", lambda: extras.history(self))
+            print_summary(self)
         finally:
             self._cleanup()
             signal.signal(signal.SIGTERM, previous)
@@ -241,10 +146,10 @@ class Bench:
         except Exception as exc:
             self.emit(f"!! {name} failed: {type(exc).__name__}: {exc}")
             self.results.setdefault("errors", {})[name] = f"{type(exc).__name__}: {exc}"
-            if name in self.sweeps:
-                self.sweeps[name].error = str(exc)
+            if name in self.sweeps_by_target:
+                self.sweeps_by_target[name].error = str(exc)
         finally:
-            self._stop_servers()
+            self.stop_servers()
 
     def _prepare(self) -> None:
         cfg = self.cfg
@@ -299,7 +204,7 @@ class Bench:
         self.pool = ClientPool(cfg.procs)
 
     def _cleanup(self) -> None:
-        self._stop_servers()
+        self.stop_servers()
         if self.pool is not None:
             self.pool.close()
             self.pool = None
@@ -311,27 +216,28 @@ class Bench:
         with contextlib.suppress(Exception):
             self.redis.flushdb()
 
-    def _start(self, server: ServerProcess, **kwargs: Any) -> ServerProcess:
+    def start_server(self, server: ServerProcess, **kwargs: Any) -> ServerProcess:
         self.servers.append(server)
         return server.start(**kwargs)
 
-    def _stop_servers(self) -> None:
+    def stop_servers(self) -> None:
         while self.servers:
             self.servers.pop().stop()
 
     # --- client pool helpers ------------------------------------------------------------
 
-    def _connect(
-        self, urls: list[str], headers: list[dict[str, str]], origin: str | None
+    def connect_clients(
+        self, name: str, urls: list[str], headers: list[dict[str, str]], origin: str | None
     ) -> tuple[int, float, dict[str, int]]:
-        """Open one socket per url over the client processes; (opened, seconds, errors)."""
+        """Open socket set `name`, one socket per url, spread over the client processes;
+        (opened, seconds, errors)."""
         assert self.pool is not None
         P = len(self.pool)
         t0 = time.monotonic()
         url_parts = split(list(zip(urls, headers, strict=True)), P)
         first = 0
         for i, part in enumerate(url_parts):
-            self.pool.send(i, "connect", part, origin, first)
+            self.pool.send(i, "connect", name, part, origin, first)
             first += len(part)
         replies = [self.pool.recv(i, timeout=120) for i in range(P)]
         errors: Counter[str] = Counter()
@@ -340,9 +246,10 @@ class Bench:
         self._mark_cpu(replies)
         return sum(r["ok"] for r in replies), time.monotonic() - t0, dict(errors)
 
-    def _close_clients(self) -> dict[str, int]:
+    def close_clients(self, name: str | None = None) -> dict[str, int]:
+        """Close socket set `name` (all of them for None); close codes sent by servers."""
         assert self.pool is not None
-        replies = self.pool.request_all("close", timeout=60)
+        replies = self.pool.request_all("close", name, timeout=60)
         closed: Counter[str] = Counter()
         for r in replies:
             closed.update(r["closed_by_server"])
@@ -362,7 +269,7 @@ class Bench:
         self._mark_cpu(replies)
         return max(pcts, default=math.nan)
 
-    def _quiesce(self, quiet_for: float = 0.5, max_wait: float = 15.0) -> tuple[Counter, bool]:
+    def quiesce(self, quiet_for: float = 0.5, max_wait: float = 15.0) -> tuple[Counter, bool]:
         """Wait until no client has received anything for `quiet_for` seconds."""
         assert self.pool is not None
         late: Counter[str] = Counter()
@@ -396,9 +303,10 @@ class Bench:
         P = len(self.pool)
         rates = [rate] + [0.0] * (P - 1) if only_first_process else [rate / P] * P
         meter = CpuMeter(server.pid)
+        machine = MachineMeter()
         start_at = time.monotonic_ns() + 200_000_000
         for i in range(P):
-            self.pool.send(i, "run", tag, rates[i], seconds, start_at)
+            self.pool.send(i, "run", target, tag, rates[i], seconds, start_at)
         sent_replies = [self.pool.recv(i, timeout=seconds * 3 + 30) for i in range(P)]
         sent = sum(r["sent"] for r in sent_replies)
         send_errors = sum(r["send_errors"] for r in sent_replies)
@@ -412,6 +320,7 @@ class Bench:
             time.sleep(0.05)
         collected = self.pool.request_all("collect", tag, timeout=120)
         server_cpu = meter.read()
+        machine_busy = machine.read()["busy_percent"]
         generator_cpu = self._generator_cpu(collected)
         lat = array.array("I")
         echo = array.array("I")
@@ -451,7 +360,7 @@ class Bench:
                 f"a client process used {generator_cpu:.0f}% CPU: the generator is saturated, "
                 "so latency includes client-side queueing"
             )
-        late, quiet = self._quiesce()
+        late, quiet = self.quiesce()
         if not quiet:
             notes.append("server still delivering backlog 15 s after the step")
         step = StepResult(
@@ -469,6 +378,7 @@ class Bench:
             late=late.get(tag, 0),
             server_cpu=server_cpu,
             generator_cpu=generator_cpu,
+            machine_busy=machine_busy,
             sender_lag_ms=lag_ms,
             notes=notes,
         )
@@ -480,17 +390,18 @@ class Bench:
             )
         return step, echo
 
-    # --- rate sweep ---------------------------------------------------------------------
+    # --- rate sweeps -------------------------------------------------------------------
 
     def _target_server(self, target: str) -> tuple[ServerProcess, Callable[[int], str], bool]:
-        """(server, url for client i, needs session cookies)."""
+        """(server, url for client i, needs session cookies). Every target gets its own
+        room, so targets that share the Redis DB never hear each other."""
         if target == "raw":
             srv = raw_server(self.env)
             return srv, lambda i: f"ws://127.0.0.1:{srv.port}/", False
         if target in ("bare", "bare-fwd", "pubsub", "memory"):
             layer = {"bare": "redis", "bare-fwd": "redis"}.get(target, target)
             srv = baseline_app(self.env, layer, nohop=target == "bare-fwd")
-            return srv, lambda i: f"ws://127.0.0.1:{srv.port}/ws/bare/load/", False
+            return srv, lambda i: f"ws://127.0.0.1:{srv.port}/ws/bare/{target}/", False
         if target in ("ours", "ours-exp"):
             experiment = self.cfg.experiment if target == "ours-exp" else None
             trace = self.cfg.trace_dir if target == "ours" else None
@@ -500,574 +411,229 @@ class Bench:
                     if old.startswith("trace-") and old.endswith(".log"):
                         os.remove(os.path.join(trace, old))
             srv = our_app(self.env, experiment=experiment, trace_dir=trace)
-            room = self.fixtures["rooms"]["load"]
+            room = self.fixtures["rooms"][target]
             return srv, lambda i: f"ws://127.0.0.1:{srv.port}/ws/chat-room/{room}/", True
         raise ValueError(target)
 
-    def _session_headers(self, users: list[list]) -> list[dict[str, str]]:
+    def session_headers(self, users: list[list]) -> list[dict[str, str]]:
         return [{"Cookie": f"sessionid={key}"} for _pk, _name, key in users]
 
-    def sweep(self, target: str) -> SweepResult:
+    def sweeps(self, targets: list[str]) -> None:
+        """Rate sweeps of every target, interleaved: all servers run and all socket sets stay
+        connected, and each step is run against each target in turn, so the load that other
+        processes put on the machine drifts over all targets alike (on a shared machine a
+        target measured a minute later can see a very different machine)."""
         cfg = self.cfg
-        result = self.sweeps[target] = SweepResult(target)
-        self.results.setdefault("targets", {})[target] = result
-        if target.startswith("ours") and not _route_exists("ws/chat-room/"):
-            result.error = "not measured: ws/chat-room/<id>/ is not in messaging/routing.py"
-            self.emit(result.error)
-            return result
-        self.redis.flushdb()
-        server, url_for, needs_session = self._target_server(target)
-        self._start(server)
-        origin = f"http://127.0.0.1:{server.port}"
         n = cfg.clients
-        headers = self._session_headers(self.fixtures["users"][:n]) if needs_session else [{}] * n
-        opened, secs, errors = self._connect([url_for(i) for i in range(n)], headers, origin)
-        result.connect_s = secs
-        if opened < n:
-            raise RuntimeError(f"only {opened} of {n} sockets connected: {errors}")
-        self._quiesce(quiet_for=0.5, max_wait=30)
-        machine = MachineMeter()
-        ours_cpu0 = cpu_seconds(server.pid) + sum(c for _, c in self.cpu_mark)
-        self.emit("")
-        self.emit(f"== {TARGET_TITLES[target]}: {n} sockets connected in {secs:.1f}s")
+        self.redis.flushdb()
+        live: list[_Live] = []
+        for target in targets:
+            result = self.sweeps_by_target[target] = SweepResult(target)
+            self.results.setdefault("targets", {})[target] = result
+            if target.startswith("ours") and not route_exists("ws/chat-room/"):
+                result.error = "not measured: ws/chat-room/<id>/ is not in messaging/routing.py"
+                self.emit(f"{target}: {result.error}")
+                continue
+            try:
+                server, url_for, needs_session = self._target_server(target)
+                self.start_server(server)
+                users = self.fixtures["users"][:n] if needs_session else []
+                headers = self.session_headers(users) if needs_session else [{}] * n
+                origin = f"http://127.0.0.1:{server.port}"
+                urls = [url_for(i) for i in range(n)]
+                opened, secs, errors = self.connect_clients(target, urls, headers, origin)
+                result.connect_s = secs
+                if opened < n:
+                    raise RuntimeError(f"only {opened} of {n} sockets connected: {errors}")
+            except Exception as exc:
+                result.error = f"{type(exc).__name__}: {exc}"
+                self.emit(f"!! {target} failed to start: {result.error}")
+                continue
+            self.emit(f"{TARGET_TITLES[target]}: {n} sockets connected in {secs:.1f}s")
+            live.append(_Live(target, server, result))
+        self.quiesce(quiet_for=0.5, max_wait=30)
 
-        warm, _ = self._step(target, f"w{target}", cfg.steps[0], cfg.warmup, n, server)
+        def each(fn: Callable[[_Live], None]) -> None:
+            for lv in live:
+                if lv.active:
+                    try:
+                        fn(lv)
+                    except (KeyboardInterrupt, SystemExit):
+                        raise
+                    except Exception as exc:
+                        lv.active = False
+                        lv.result.error = f"{type(exc).__name__}: {exc}"
+                        self.emit(f"!! {lv.target} failed: {lv.result.error}")
+
+        each(self._warm_up)
+        each(self._echo)
+        each(self._start_profiler)
+        for i, rate in enumerate(cfg.steps):
+            if not any(lv.active and lv.stepping for lv in live):
+                break
+            self.emit(f".. step {rate:g} msgs/s")
+            each(lambda lv, i=i, rate=rate: self._sweep_step(lv, f"s{i}", rate, i))
+        for j in range(cfg.refine):
+            each(lambda lv, j=j: self._refine_step(lv, j))
+        for lv in live:
+            self._finish(lv)
+        self.close_clients()
+        self.stop_servers()
+
+    def _warm_up(self, lv: _Live) -> None:
+        cfg = self.cfg
+        warm, _ = self._step(
+            lv.target, f"w{lv.target}", cfg.steps[0], cfg.warmup, cfg.clients, lv.server
+        )
+        lv.sent += warm.sent
         if warm.received == 0:
             raise RuntimeError(f"warm-up: no deliveries at all ({'; '.join(warm.notes)})")
-        total_sent = warm.sent
-        if target in ("raw", "bare", "bare-fwd", "ours", "ours-exp"):
-            light, echo = self._step(
-                target, f"e{target}", 1.0, cfg.echo_seconds, n, server, only_first_process=True
+
+    def _echo(self, lv: _Live) -> None:
+        """1 msg/s from one client process: the sender's own broadcast is the round trip."""
+        if lv.target not in ("raw", "bare", "bare-fwd", "ours", "ours-exp"):
+            return
+        cfg, result = self.cfg, lv.result
+        light, echo = self._step(
+            lv.target,
+            f"e{lv.target}",
+            1.0,
+            cfg.echo_seconds,
+            cfg.clients,
+            lv.server,
+            only_first_process=True,
+        )
+        lv.sent += light.sent
+        e = report.summarize_latencies([us / 1000 for us in echo])
+        result.echo_p50, result.echo_p99, result.echo_n = e["p50"], e["p99"], e["n"]
+        result.light_p50 = light.p50
+        result.light_machine_busy = light.machine_busy
+        if light.received < light.expected:
+            result.notes.append(
+                f"light-load step reach {light.reach:.3f} "
+                f"({'; '.join(report.step_explanations(light))})"
             )
-            e = report.summarize_latencies([us / 1000 for us in echo])
-            result.echo_p50, result.echo_p99, result.echo_n = e["p50"], e["p99"], e["n"]
-            result.light_p50 = light.p50
-            total_sent += light.sent
-            if light.received < light.expected:
-                result.notes.append(
-                    f"light-load step reach {light.reach:.3f} "
-                    f"({'; '.join(report.step_explanations(light))})"
-                )
-            self.emit(
-                f"echo at 1 msg/s: sender's own broadcast p50 {fmt(result.echo_p50, 2)} ms, "
-                f"p99 {fmt(result.echo_p99, 2)} ms (n={result.echo_n}); all {n} members p50 "
-                f"{fmt(light.p50, 2)} ms"
-            )
-        profiler = self._start_profiler(target, server)
-        failures = 0
-        for i, rate in enumerate(cfg.steps):
-            step, _ = self._step(target, f"s{target}{i}", rate, cfg.duration, n, server)
-            result.steps.append(step)
-            if not step.passes(cfg.p99_limit_ms):
-                failures += 1
-                if failures >= cfg.stop_after_failures and i + 1 < len(cfg.steps):
-                    result.notes.append(
+
+    def _sweep_step(self, lv: _Live, tag: str, rate: float, index: int) -> None:
+        cfg = self.cfg
+        if tag.startswith("s") and not lv.stepping:
+            return
+        step, _ = self._step(
+            lv.target, f"{tag}{lv.target}", rate, cfg.duration, cfg.clients, lv.server
+        )
+        lv.sent += step.sent
+        lv.result.steps.append(step)
+        lv.result.steps.sort(key=lambda s: s.rate)
+        ok = step.passes(cfg.p99_limit_ms)
+        self.emit(
+            f"   {lv.target:8} {fmt(step.deliveries_per_s, 0):>8} deliv/s  p99 "
+            f"{fmt(step.p99):>8} ms  reach {step.reach:.3f}  {'ok' if ok else 'NO'}"
+        )
+        if not ok and tag.startswith("s"):
+            lv.failures += 1
+            if lv.failures >= cfg.stop_after_failures:
+                lv.stepping = False
+                if index + 1 < len(cfg.steps):
+                    lv.result.notes.append(
                         f"steps above {rate:g} msgs/s skipped: past the knee already"
                     )
-                    break
-        self._refine(target, result, server, n)
-        result.machine = machine.read()
-        ours_cpu = cpu_seconds(server.pid) + sum(c for _, c in self.cpu_mark) - ours_cpu0
-        if profiler is not None:
-            self._stop_profiler(target, profiler)
-        if target.startswith("ours") and self.db is not None:
-            room = self.fixtures["rooms"]["load"]
+
+    def _refine_step(self, lv: _Live, j: int) -> None:
+        """Narrow the knee: the geometric midpoint between the knee and the first failing
+        step above it (doubling steps alone would make every ratio a power of two)."""
+        knee = lv.result.knee
+        above = [s.rate for s in lv.result.steps if knee and s.rate > knee.rate]
+        if knee is None or not above:
+            return
+        lo, hi = knee.rate, min(above)
+        mid = round(math.sqrt(lo * hi), 1)
+        if hi / lo < 1.1 or mid in (lo, hi):
+            return
+        if j == 0:
+            self.emit(f".. refining the knee of {lv.target}")
+        self._sweep_step(lv, f"r{j}", mid, -1)
+
+    def _finish(self, lv: _Live) -> None:
+        """Stop the profiler, count saved messages, print the target's table."""
+        cfg, result = self.cfg, lv.result
+        self.emit("")
+        self.emit(f"== {TARGET_TITLES[lv.target]}")
+        if not math.isnan(result.echo_p50):
+            self.emit(
+                f"echo at 1 msg/s: sender's own broadcast p50 {fmt(result.echo_p50, 2)} ms, "
+                f"p99 {fmt(result.echo_p99, 2)} ms (n={result.echo_n}); all {cfg.clients} "
+                f"members p50 {fmt(result.light_p50, 2)} ms; machine "
+                f"{fmt(result.light_machine_busy, 0)}% busy meanwhile"
+            )
+        if lv.profiler is not None:
+            self._stop_profiler(lv)
+        if lv.target.startswith("ours") and self.db is not None:
+            room = self.fixtures["rooms"][lv.target]
             saved = self.db.task(self.env, "messages_saved", {"room": room})["count"]
-            saved -= self.saved_before
-            self.saved_before += saved
-            total_sent += sum(s.sent for s in result.steps)
-            result.notes.append(f"{saved} chat messages saved in the room for {total_sent} sent")
-        closed = self._close_clients()
-        if closed:
-            result.notes.append(f"sockets closed by the server during the sweep: {closed}")
-        if target == "ours" and self.cfg.trace_dir:
+            result.notes.append(f"{saved} chat messages saved in the room for {lv.sent} sent")
+        if lv.target == "ours" and cfg.trace_dir:
             from .trace_report import summarize as trace_summary
 
-            self.emit(f"   trace ({self.cfg.trace_dir}; e=echo, w=warm-up, s=steps, r=refinement):")
-            for line in trace_summary(self.cfg.trace_dir).splitlines():
+            self.emit(f"   trace ({cfg.trace_dir}; e=echo, w=warm-up, s=steps, r=refinement):")
+            for line in trace_summary(cfg.trace_dir).splitlines():
                 self.emit(f"   {line}")
-        result.machine["bench_percent"] = 100 * ours_cpu / machine.seconds / (os.cpu_count() or 1)
-        result.notes.append(
-            "machine during the sweep: {busy_percent:.0f}% of all CPUs busy, of which the "
-            "server and client processes {bench_percent:.0f}% and everything else (Redis, "
-            "PostgreSQL, other users' processes) the rest; {steal_percent:.0f}% stolen by the "
-            "hypervisor; load average {load_avg_1m:.1f}".format(**result.machine)
-        )
-        self.emit(report.step_table(f"-- {target}: rate sweep", result.steps, cfg.p99_limit_ms))
+        if result.error:
+            result.notes.append(f"stopped early: {result.error}")
+        self.emit(report.step_table(f"-- {lv.target}: rate sweep", result.steps, cfg.p99_limit_ms))
         for note in result.notes:
             self.emit(f"   note: {note}")
-        return result
 
-    def _start_profiler(self, target: str, server: ServerProcess) -> ServerProcess | None:
-        """py-spy (wall clock: idle stacks and thread ids included) over a daphne sweep."""
-        if not self.cfg.profile_dir or not server.name.startswith("daphne"):
-            return None
+    def _start_profiler(self, lv: _Live) -> None:
+        """py-spy (wall clock: idle stacks and thread ids included) over a daphne's sweep."""
+        if not self.cfg.profile_dir or not lv.server.name.startswith("daphne"):
+            return
         spy = shutil.which("py-spy", path=os.path.dirname(sys.executable)) or shutil.which("py-spy")
         if spy is None:
             self.emit("   profile: py-spy is not installed (pip install py-spy); not profiled")
-            return None
+            return
         os.makedirs(self.cfg.profile_dir, exist_ok=True)
-        raw = os.path.join(self.cfg.profile_dir, f"{target}.txt")
-        cmd = [spy, "record", "--pid", str(server.pid), "--format", "raw", "--output", raw]
+        raw = os.path.join(self.cfg.profile_dir, f"{lv.target}.txt")
+        cmd = [spy, "record", "--pid", str(lv.server.pid), "--format", "raw", "--output", raw]
         cmd += ["--rate", "250", "--idle", "--threads", "--nonblocking"]
-        profiler = ServerProcess(f"py-spy-{target}", cmd, os.environ, 0)
-        profiler.output = raw  # type: ignore[attr-defined]
+        profiler = ServerProcess(f"py-spy-{lv.target}", cmd, os.environ, 0)
         self.servers.append(profiler)
         profiler.start(ready_line="Sampling process")
-        return profiler
+        lv.profiler, lv.profile_path = profiler, raw
 
-    def _stop_profiler(self, target: str, profiler: ServerProcess) -> None:
+    def _stop_profiler(self, lv: _Live) -> None:
         from .flame import summarize
 
-        assert profiler.proc is not None
+        profiler = lv.profiler
+        assert profiler is not None and profiler.proc is not None
         profiler.proc.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
         with contextlib.suppress(subprocess.TimeoutExpired):  # stop() below kills it
             profiler.proc.wait(timeout=30)
         self.servers.remove(profiler)
         profiler.stop()
-        raw = profiler.output  # type: ignore[attr-defined]
-        if os.path.exists(raw):
-            self.emit(f"   profile ({raw}):")
-            for line in summarize(raw).splitlines():
+        if lv.profile_path and os.path.exists(lv.profile_path):
+            self.emit(
+                f"   profile ({lv.profile_path}; wall clock over the whole interleaved sweep):"
+            )
+            for line in summarize(lv.profile_path).splitlines():
                 self.emit(f"   {line}")
 
-    def _refine(self, target: str, result: SweepResult, server: ServerProcess, n: int) -> None:
-        """Narrow the knee: geometric midpoints between the knee and the first failing step
-        above it (doubling steps alone would make every ratio a power of two)."""
-        for j in range(self.cfg.refine):
-            knee = result.knee
-            above = [s.rate for s in result.steps if knee and s.rate > knee.rate]
-            if knee is None or not above:
-                return
-            lo, hi = knee.rate, min(above)
-            mid = round(math.sqrt(lo * hi), 1)
-            if hi / lo < 1.1 or mid in (lo, hi):
-                return
-            step, _ = self._step(target, f"r{target}{j}", mid, self.cfg.duration, n, server)
-            result.steps.append(step)
-            result.steps.sort(key=lambda s: s.rate)
 
-    # --- idle cost ----------------------------------------------------------------------
+@dataclass
+class _Live:
+    """A target during the interleaved sweeps."""
 
-    def idle(self) -> None:
-        cfg = self.cfg
-        out: dict[str, Any] = {}
-        self.results["idle"] = out
-        targets = ["ours"] if cfg.quick else ["ours", "bare"]
-        for target in targets:
-            if target == "ours" and not _route_exists("ws/chat-room/"):
-                out[target] = {"error": "not measured: no ws/chat-room/ route"}
-                continue
-            out[target] = self._idle_one(target)
-            self._stop_servers()
-
-    def _idle_one(self, target: str) -> dict[str, Any]:
-        cfg = self.cfg
-        n = cfg.idle_clients
-        self.redis.flushdb()
-        if target == "ours":
-            server = our_app(self.env)
-            rooms = self.fixtures["idle_rooms"]
-            port_urls = lambda port: [  # noqa: E731
-                f"ws://127.0.0.1:{port}/ws/chat-room/{rooms[i // cfg.idle_room_size]}/"
-                for i in range(n)
-            ]
-            headers = self._session_headers(self.fixtures["users"][:n])
-        else:
-            server = baseline_app(self.env, "redis")
-            port_urls = lambda port: [  # noqa: E731
-                f"ws://127.0.0.1:{port}/ws/bare/idle{i // cfg.idle_room_size}/" for i in range(n)
-            ]
-            headers = [{}] * n
-        self._start(server)
-        origin = f"http://127.0.0.1:{server.port}"
-        urls = port_urls(server.port)
-        # Warm up: import and initialise whatever the first connection loads lazily.
-        self._connect(urls[:1], headers[:1], origin)
-        self._close_clients()
-        self._quiesce()
-        time.sleep(1.0)
-        rss0 = rss_kib(server.pid)
-        opened, secs, errors = self._connect(urls, headers, origin)
-        _late, _quiet = self._quiesce(quiet_for=1.0, max_wait=60)
-        time.sleep(1.0)
-        rss1 = rss_kib(server.pid)
-        meter = CpuMeter(server.pid)
-        time.sleep(cfg.idle_seconds)
-        cpu = meter.read()
-        closed = self._close_clients()
-        per_conn = (rss1 - rss0) / opened if opened else math.nan
-        result = {
-            "clients": n,
-            "opened": opened,
-            "connect_s": secs,
-            "connect_errors": errors,
-            "room_size": cfg.idle_room_size,
-            "rss_before_kib": rss0,
-            "rss_after_kib": rss1,
-            "rss_per_connection_kib": per_conn,
-            "idle_cpu_percent": cpu,
-            "idle_seconds": cfg.idle_seconds,
-            "closed_by_server": closed,
-        }
-        self.emit("")
-        self.emit(
-            f"== idle cost, {TARGET_TITLES['ours' if target == 'ours' else 'bare']}: {opened}/{n} "
-            f"sockets (rooms of {cfg.idle_room_size}) connected in {secs:.1f}s "
-            f"({opened / secs if secs else 0:.0f}/s)" + (f", errors {errors}" if errors else "")
-        )
-        self.emit(
-            f"   daphne RSS {rss0 / 1024:.1f} MiB -> {rss1 / 1024:.1f} MiB: "
-            f"{fmt(per_conn, 1)} KiB per connection; idle CPU {fmt(cpu, 2)}% of one core over "
-            f"{cfg.idle_seconds:g}s"
-        )
-        return result
-
-    # --- mention path -------------------------------------------------------------------
-
-    def mention(self) -> None:
-        cfg = self.cfg
-        out: dict[str, Any] = {}
-        self.results["mention"] = out
-        room = self.fixtures["rooms"]["mention"]
-        send_path = f"/messaging/room/{room}/send/"
-        missing = []
-        if not _path_resolves(send_path):
-            missing.append(f"POST {send_path} is not routed")
-        if not _route_exists("ws/notifications/"):
-            missing.append("ws/notifications/ is not in messaging/routing.py")
-        if missing:
-            out["error"] = "not measured: " + "; ".join(missing)
-            self.emit("")
-            self.emit(f"== mention path: {out['error']}")
-            return
-        self.redis.flushdb()
-        server = self._start(our_app(self.env))
-        worker = celery_worker(self.env)
-        self._start(worker, ready_line=" ready.", timeout=60)
-        out.update(asyncio.run(self._mention_run(server, send_path)))
-        out["logs"] = [str(server.log_path), str(worker.log_path)]
-        if out.get("unmatched_ids"):
-            contents = self.db.task(self.env, "notifications", {"ids": out["unmatched_ids"]})
-            out["db_matched"] = contents["contents"]
-        self.emit("")
-        if out.get("error"):
-            self.emit(f"== mention path: {out['error']}")
-            return
-        self.emit(
-            f"== mention path (POST {send_path} '@bob ...' -> Celery -> bob's ws/notifications/ "
-            f"frame) at {cfg.mention_rate:g} posts/s for {cfg.mention_seconds:g}s"
-        )
-        self.emit(
-            f"   posts {out['posts']} (HTTP {out['statuses']}), notification frames "
-            f"{out['matched']}/{out['posts']}: p50 {fmt(out['p50'])} ms, p95 {fmt(out['p95'])} ms, "
-            f"p99 {fmt(out['p99'])} ms, max {fmt(out['max'])} ms; POST p50 {fmt(out['post_p50'])} "
-            f"ms, p99 {fmt(out['post_p99'])} ms"
-        )
-        if out["matched"] < out["posts"]:
-            self.emit(f"   reach {out['matched'] / out['posts']:.3f}: {out['missing_why']}")
-
-    async def _mention_run(self, server: ServerProcess, send_path: str) -> dict[str, Any]:
-        from websockets.asyncio.client import connect
-
-        cfg = self.cfg
-        origin = f"http://127.0.0.1:{server.port}"
-        csrf = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(32))
-        alice_session = self.fixtures["alice"][1]
-        bob_session = self.fixtures["bob"][1]
-        frames: dict[int, int] = {}  # seq -> receive time ns
-        unmatched: dict[int, int] = {}  # notification id -> receive time ns
-        token = re.compile(r"bm(\d+)z")
-        arrived = asyncio.Event()
-
-        ws = await connect(
-            f"ws://127.0.0.1:{server.port}/ws/notifications/",
-            additional_headers={"Cookie": f"sessionid={bob_session}"},
-            origin=origin,
-            compression=None,
-        )
-
-        async def listen() -> None:
-            async for text in ws:
-                now = time.monotonic_ns()
-                data = json.loads(text)
-                if data.get("type") != "notification":
-                    continue
-                m = token.search(data.get("text", ""))
-                if m:
-                    frames[int(m.group(1))] = now
-                else:
-                    unmatched[data.get("notification_id")] = now
-                arrived.set()
-
-        local = _ThreadLocalHTTP("127.0.0.1", server.port)
-
-        def post(seq: int) -> tuple[int, float]:
-            body = urlencode({"content": f"@bob bm{seq}z from the bench", "client_id": f"m{seq}"})
-            headers = {
-                "Cookie": f"sessionid={alice_session}; csrftoken={csrf}",
-                "X-CSRFToken": csrf,
-                "Origin": origin,
-                "Content-Type": "application/x-www-form-urlencoded",
-                "Accept": "application/json",
-            }
-            t0 = time.perf_counter()
-            status = local.request("POST", send_path, body, headers)
-            return status, (time.perf_counter() - t0) * 1000
-
-        listener = asyncio.create_task(listen())
-        loop = asyncio.get_running_loop()
-        pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="bench-post")
-        try:
-            # Warm-up: three posts; the path must work end to end before we time it.
-            for seq in range(3):
-                status, _ = await loop.run_in_executor(pool, post, 100_000 + seq)
-                if status >= 400:
-                    return {"error": f"not measured: warm-up POST answered HTTP {status}"}
-            deadline = time.monotonic() + 15
-            while len(frames) + len(unmatched) < 3 and time.monotonic() < deadline:
-                arrived.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(arrived.wait(), timeout=1)
-            if not frames and not unmatched:
-                return {
-                    "error": "not measured: no notification frame within 15 s of 3 warm-up "
-                    "posts (is the Celery worker consuming? see its log under .test-logs/bench/)"
-                }
-            frames.clear()
-            unmatched.clear()
-
-            n = round(cfg.mention_rate * cfg.mention_seconds)
-            sent_at: dict[int, int] = {}
-            futures = []
-            t0 = time.monotonic_ns()
-            for seq in range(n):
-                target = t0 + int(seq * 1e9 / cfg.mention_rate)
-                delay = (target - time.monotonic_ns()) / 1e9
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                sent_at[seq] = time.monotonic_ns()
-                futures.append(loop.run_in_executor(pool, post, seq))
-            results = await asyncio.gather(*futures)
-            deadline = time.monotonic() + 10
-            while len(frames) + len(unmatched) < n and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
-        finally:
-            listener.cancel()
-            await ws.close()
-            pool.shutdown(wait=True)
-            local.close()
-
-        statuses = Counter(status for status, _ in results)
-        lat = sorted((frames[s] - sent_at[s]) / 1e6 for s in frames if s in sent_at)
-        post_ms = sorted(ms for _, ms in results)
-        failed_posts = sum(c for s, c in statuses.items() if s >= 400)
-        why = []
-        if failed_posts:
-            why.append(f"{failed_posts} POSTs failed")
-        if unmatched:
-            why.append(f"{len(unmatched)} frames without the bench token in their text")
-        missing = n - len(frames) - len(unmatched) - failed_posts
-        if missing > 0:
-            why.append(f"{missing} notifications did not arrive within 10 s of the last post")
-        return {
-            "posts": n,
-            "statuses": dict(statuses),
-            "matched": len(lat),
-            "p50": report.percentile(lat, 50),
-            "p95": report.percentile(lat, 95),
-            "p99": report.percentile(lat, 99),
-            "max": lat[-1] if lat else math.nan,
-            "post_p50": report.percentile(post_ms, 50),
-            "post_p99": report.percentile(post_ms, 99),
-            "unmatched_ids": list(unmatched),
-            "missing_why": "; ".join(why) or "-",
-        }
-
-    # --- history paging -----------------------------------------------------------------
-
-    def history(self) -> None:
-        cfg = self.cfg
-        room = self.fixtures["rooms"]["history"]
-        out = self.db.task(
-            self.env,
-            "history",
-            {"room": room, "rows": cfg.history_rows, "repeat": cfg.history_repeat, "warmup": 3},
-        )
-        self.results["history"] = out
-        self.emit("")
-        if out.get("error"):
-            self.emit(f"== history paging: not measured: {out['error']}")
-            return
-        self.emit(
-            f"== history paging ({out['url']}, {out['rows']:,} messages in the room, inserted "
-            f"in {out['insert_s']:.1f}s; median of {out['repeat']} GETs, Django test client)"
-        )
-        self.emit(
-            f"   first page {out['first_ms']:.2f} ms (p95 {out['first_p95_ms']:.2f}), "
-            f"deep page ?before={out['before']} {out['deep_ms']:.2f} ms (p95 "
-            f"{out['deep_p95_ms']:.2f}); deep/first = {out['deep_ms'] / out['first_ms']:.2f}x; "
-            f"{out['first_count']} and {out['deep_count']} messages, deep page older: "
-            f"{out['deep_is_older'] and out['deep_ends_before']}"
-        )
-
-    # --- summary ------------------------------------------------------------------------
-
-    def summary(self) -> None:
-        cfg = self.cfg
-        s = self.sweeps
-        self.emit("")
-        self.emit(
-            "== summary: deliveries/s at the knee (highest step with reach 1.000 and "
-            f"p99 <= {cfg.p99_limit_ms:g} ms) and peak over all steps"
-        )
-        rows = []
-        for name in SWEEP_TARGETS:
-            if name not in s:
-                continue
-            r = s[name]
-            k = r.knee
-            rows.append(
-                f"   {name:7} knee {fmt(k.rate if k else None, 0):>6} msgs/s = "
-                f"{fmt(r.knee_rate, 0):>8} deliv/s (p99 {fmt(k.p99 if k else None)} ms)   "
-                f"peak {fmt(r.peak_rate, 0):>8} deliv/s   echo p50 {fmt(r.echo_p50, 2)} ms"
-                + (f"   [{r.error}]" if r.error else "")
-            )
-        for row in rows:
-            self.emit(row)
-        ratios: dict[str, float] = {}
-
-        def pair(a: str, b: str, label: str) -> None:
-            if a in s and b in s:
-                knee = report.ratio(s[a].knee_rate, s[b].knee_rate)
-                peak = report.ratio(s[a].peak_rate, s[b].peak_rate)
-                ratios[f"{a}/{b}"] = knee
-                ratios[f"{a}/{b} peak"] = peak
-                self.emit(f"   {label}: {fmt(knee, 2)}x at the knee, {fmt(peak, 2)}x at peak")
-
-        self.emit("ratios:")
-        pair("ours", "bare", "our consumer / bare consumer")
-        pair("ours", "raw", "our consumer / raw websockets")
-        pair("bare", "raw", "bare consumer / raw websockets")
-        pair("pubsub", "bare", "RedisPubSubChannelLayer / RedisChannelLayer (bare)")
-        pair("memory", "bare", "InMemoryChannelLayer / RedisChannelLayer (bare)")
-        pair("bare-fwd", "bare", "DIAGNOSTIC bare-fwd / bare consumer")
-        pair("ours-exp", "ours", f"EXPERIMENT ours-exp [{self.cfg.experiment}] / ours")
-        pair("ours-exp", "bare", f"EXPERIMENT ours-exp [{self.cfg.experiment}] / bare consumer")
-        self.results["ratios"] = ratios
-
-        self.emit("targets:")
-        verdicts = []
-
-        def add(ok: bool | None, text: str) -> None:
-            verdicts.append({"ok": ok, "text": text})
-            self.emit("   " + verdict(ok, text))
-
-        ours, bare = s.get("ours"), s.get("bare")
-        if ours and bare:
-            r = report.ratio(ours.knee_rate, bare.knee_rate)
-            add(
-                None
-                if math.isnan(r) and bare.knee_rate is None
-                else (not math.isnan(r) and r >= 0.8),
-                f"our consumer >= 0.8x bare consumer deliveries/s at the knee: {fmt(r, 2)}x "
-                f"({fmt(ours.knee_rate, 0)} vs {fmt(bare.knee_rate, 0)})",
-            )
-            ceiling = max(bare.knee_rate or 0, (s["raw"].knee_rate or 0) if "raw" in s else 0)
-            if (bare.knee_rate or 0) >= 5000:
-                add(
-                    (ours.knee_rate or 0) >= 5000,
-                    f">= 5,000 deliveries/s absolute: {fmt(ours.knee_rate, 0)}",
-                )
-            else:
-                add(
-                    None,
-                    f">= 5,000 deliveries/s absolute: not applicable, the bare consumer's own "
-                    f"knee is {fmt(bare.knee_rate, 0)} deliveries/s here (raw ceiling "
-                    f"{fmt(ceiling, 0)}); ours {fmt(ours.knee_rate, 0)}",
-                )
-        else:
-            add(None, "our consumer vs bare consumer: not measured (needs targets ours and bare)")
-        if ours:
-            add(
-                None if math.isnan(ours.echo_p50) else ours.echo_p50 < 5,
-                f"echo p50 < 5 ms at 1 msg/s: {fmt(ours.echo_p50, 2)} ms (n={ours.echo_n})",
-            )
-        m = self.results.get("mention")
-        if m is not None:
-            if m.get("error"):
-                add(None, f"mention POST->notification p99 < 300 ms: {m['error']}")
-            else:
-                complete = m["matched"] == m["posts"]
-                add(
-                    complete and m["p99"] < 300,
-                    f"mention POST->notification p99 < 300 ms at {cfg.mention_rate:g} posts/s: "
-                    f"{fmt(m['p99'])} ms, reach {m['matched']}/{m['posts']}",
-                )
-        h = self.results.get("history")
-        if h is not None:
-            if h.get("error"):
-                add(None, f"deep history page <= 1.5x first page: not measured: {h['error']}")
-            else:
-                r = h["deep_ms"] / h["first_ms"]
-                add(
-                    r <= 1.5 and h["deep_is_older"],
-                    f"deep history page <= 1.5x first page: {r:.2f}x ({h['deep_ms']:.2f} vs "
-                    f"{h['first_ms']:.2f} ms at {h['rows']:,} rows)",
-                )
-        self.results["verdicts"] = verdicts
+    target: str
+    server: ServerProcess
+    result: SweepResult
+    active: bool = True  # False once it failed outright
+    stepping: bool = True  # False once past the knee
+    failures: int = 0
+    sent: int = 0
+    profiler: ServerProcess | None = None
+    profile_path: str | None = None
 
 
 # --- helpers ----------------------------------------------------------------------------
-
-
-class _ThreadLocalHTTP:
-    """One keep-alive HTTP connection per posting thread."""
-
-    def __init__(self, host: str, port: int) -> None:
-        import threading
-
-        self.host, self.port = host, port
-        self.local = threading.local()
-        self.all: list[http.client.HTTPConnection] = []
-
-    def request(self, method: str, path: str, body: str, headers: dict[str, str]) -> int:
-        conn = getattr(self.local, "conn", None)
-        if conn is None:
-            conn = self.local.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
-            self.all.append(conn)
-        try:
-            conn.request(method, path, body, headers)
-            response = conn.getresponse()
-            response.read()
-        except (OSError, http.client.HTTPException):
-            conn.close()
-            self.local.conn = None
-            return 599
-        return response.status
-
-    def close(self) -> None:
-        for conn in self.all:
-            conn.close()
-
-
-def _route_exists(prefix: str) -> bool:
-    """Whether messaging/routing.py routes a WebSocket path starting with `prefix`."""
-    try:
-        from messaging.routing import websocket_urlpatterns
-    except Exception:
-        return False
-    return any(str(p.pattern).startswith(prefix) for p in websocket_urlpatterns)
-
-
-def _path_resolves(path: str) -> bool:
-    from django.urls import Resolver404, resolve
-
-    try:
-        resolve(path)
-    except Resolver404:
-        return False
-    return True
 
 
 def _raise_exit(signum: int, frame: Any) -> None:

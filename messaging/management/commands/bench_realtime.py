@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from bench.scenarios import ALL_TARGETS, Config, run
+from bench.config import ALL_TARGETS, Config
+from bench.scenarios import run
 
 
 def _rates(text: str) -> list[float]:
