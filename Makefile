@@ -5,10 +5,6 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
-# daphne closes sockets after this long; settings derive the layer's group_expiry from the
-# same variable, so both must see one value.
-WEBSOCKET_TIMEOUT ?= 86400
-export WEBSOCKET_TIMEOUT
 
 .PHONY: venv run run-scaled migrate seed test test-fast lint fmt screenshots worker beat clean bench bench-quick
 
@@ -32,7 +28,7 @@ run: seed
 	@echo ""
 	@echo "  TaskFlow is starting on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
 	@echo ""
-	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) --websocket_timeout $(WEBSOCKET_TIMEOUT) kanban_board.asgi:application
+	$(PY) -m kanban_board.serve -b $(HOST) -p $(PORT)
 
 # Scaled mode on one machine: daphne on $(PORT) and $(PORT2), a Celery worker and beat, all on
 # REDIS_URL + DATABASE_URL (default: the local Redis DB 0 and PostgreSQL database taskflow).

@@ -1,7 +1,8 @@
 """ASGI entry point: HTTP through Django, WebSockets through Channels.
 
-WebSocket handshakes are refused unless their Origin matches ALLOWED_HOSTS (cross-site
-WebSocket hijacking) and carry the Django session (AuthMiddlewareStack).
+WebSocket handshakes are refused unless their Origin is an allowed host (ALLOWED_HOSTS) and
+names the very scheme, host and port the browser connected to (cross-site WebSocket hijacking),
+and they carry the Django session (AuthMiddlewareStack).
 """
 
 import os
@@ -15,13 +16,14 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from kanban_board.origin import SameOriginValidator  # noqa: E402
 from messaging.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
         ),
     }
 )

@@ -193,14 +193,13 @@ def main() -> int:
         (
             f"web{i}",
             [
-                str(bin_dir / "daphne"),
+                sys.executable,
+                "-m",
+                "kanban_board.serve",
                 "-b",
                 args.host,
                 "-p",
                 str(port),
-                "--websocket_timeout",
-                str(timeout),
-                "kanban_board.asgi:application",
             ],
         )
         for i, port in enumerate(ports, start=1)

@@ -105,31 +105,21 @@ class DaphneServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
         env = self.env()
+        # kanban_board.serve adds the production limits (websocket timeout = the layer's
+        # group_expiry basis, message size) from the child's own settings.
         cmd = [
             sys.executable,
             "-m",
-            "daphne",
+            "kanban_board.serve",
             "-b",
             "127.0.0.1",
             "-p",
             str(self.port),
-            *self.timeout_args(env),
             *self.daphne_args,
-            "kanban_board.asgi:application",
         ]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         wait_for_http(f"{self.url}/healthz", timeout=timeout, proc=self.proc)
         return self
-
-    def timeout_args(self, env: Mapping[str, str]) -> tuple[str, ...]:
-        """--websocket_timeout as in production: the value the child's settings read (its
-        group_expiry is derived from it), unless daphne_args set it."""
-        if any(arg.startswith("--websocket_timeout") for arg in self.daphne_args):
-            return ()
-        from django.conf import settings
-
-        timeout = env.get("WEBSOCKET_TIMEOUT") or str(settings.WEBSOCKET_TIMEOUT)
-        return ("--websocket_timeout", timeout)
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc and self.proc.poll() is None:

@@ -2,9 +2,11 @@
 
 daphne 4.2.3 has the limit built in: `--websocket-max-message-size` and
 `--websocket-max-frame-size` (bytes, default 1 MiB each) are passed to autobahn's
-`maxMessagePayloadSize` / `maxFramePayloadSize`, which fail the connection with close code
-the connection as soon as a frame header declares a length over the limit, before the
-payload is buffered or reaches Django. No launcher or patch is needed, only the flags.
+`maxMessagePayloadSize` / `maxFramePayloadSize`, which fail the connection as soon as a frame
+header declares a length over the limit, before the payload is buffered or reaches Django.
+Every launch goes through `kanban_board.serve`, which passes both flags from
+settings.WEBSOCKET_MAX_MESSAGE_BYTES; these tests use the session's ordinary `live_daphne`, so
+they prove the real launcher sets them.
 
 How it fails: daphne leaves autobahn's `failByDrop` option at its default (True), so the
 server drops the TCP connection at once instead of sending a 1009 close frame; the client
@@ -24,36 +26,19 @@ import json
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from messaging.consumers.base import MAX_FRAME_CHARS
 from messaging.models import ChatMessage
-from tests.live import DaphneServer, database_url_for
 from tests.test_security_websocket import LiveSession, Workspace, recv_json, wait_closed
 
-WS_MAX_BYTES = 64 * 1024
-DAPHNE_LIMIT_ARGS = (
-    "--websocket-max-message-size",
-    str(WS_MAX_BYTES),
-    "--websocket-max-frame-size",
-    str(WS_MAX_BYTES),
-)
+WS_MAX_BYTES = settings.WEBSOCKET_MAX_MESSAGE_BYTES
 MESSAGE_TOO_BIG = 1009  # what autobahn sends when failByDrop is off
 
 
-@pytest.fixture(scope="module")
-def limited_daphne(django_db_setup, django_db_blocker):
-    """daphne started with the production size flags (see the module docstring)."""
-    with django_db_blocker.unblock():
-        url = database_url_for(connection.settings_dict)
-    with DaphneServer(database_url=url, daphne_args=DAPHNE_LIMIT_ARGS) as server:
-        yield server
-
-
 @pytest.fixture
-def alice_room_socket(limited_daphne, transactional_db, alice):
+def alice_room_socket(live_daphne, transactional_db, alice):
     workspace = Workspace.create(alice)
-    session = LiveSession(limited_daphne).log_in("alice")
+    session = LiveSession(live_daphne).log_in("alice")
     with session.socket(workspace.socket_paths()["chat-room"]) as ws:
         yield ws, workspace
 
@@ -65,7 +50,7 @@ def chat_frame(text: str, client_id: str) -> str:
     )
 
 
-def test_oversized_frame_closes_the_connection(alice_room_socket, limited_daphne):
+def test_oversized_frame_closes_the_connection(alice_room_socket, live_daphne):
     ws, workspace = alice_room_socket
     ws.send(chat_frame("ok", "small"))
     assert recv_json(ws, type_="chat_message")["message"] == "ok"
@@ -77,24 +62,10 @@ def test_oversized_frame_closes_the_connection(alice_room_socket, limited_daphne
     assert list(ChatMessage.objects.values_list("content", flat=True)) == ["ok"]
 
     # The server is unharmed and the user can reconnect.
-    session = LiveSession(limited_daphne).log_in("alice")
+    session = LiveSession(live_daphne).log_in("alice")
     with session.socket(workspace.socket_paths()["chat-room"]) as again:
         again.send(chat_frame("back", "again"))
         assert recv_json(again, type_="chat_message")["message"] == "back"
-
-
-def test_default_daphne_limit_is_1_mib_so_the_flags_are_needed(
-    live_daphne, transactional_db, alice
-):
-    """Without the flags (daphne's 1 MiB default) the same 256 KiB frame is read whole and only
-    the consumer's own check refuses it: the flags are what stops it at the socket."""
-    workspace = Workspace.create(alice)
-    session = LiveSession(live_daphne).log_in("alice")
-    with session.socket(workspace.socket_paths()["chat-room"]) as ws:
-        ws.send(chat_frame("x" * (256 * 1024), "huge"))
-        assert "too large" in recv_json(ws, type_="error")["message"]
-        ws.send(chat_frame("still open", "after"))
-        assert recv_json(ws, type_="chat_message")["message"] == "still open"
 
 
 def test_longest_valid_message_fits_under_the_limit(alice_room_socket):

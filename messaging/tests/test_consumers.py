@@ -422,7 +422,10 @@ def session_cookie(user) -> bytes:
 async def app_socket(path: str, headers: list[tuple[bytes, bytes]]) -> tuple[bool, object]:
     from kanban_board.asgi import application
 
-    communicator = WebsocketCommunicator(application, path, headers=headers)
+    # A browser always sends the Host it connected to; the Origin check compares the two.
+    communicator = WebsocketCommunicator(
+        application, path, headers=[(b"host", b"127.0.0.1:8000"), *headers]
+    )
     result = await communicator.connect(timeout=TIMEOUT)
     if result[0]:
         await communicator.disconnect()
@@ -445,6 +448,14 @@ async def test_full_stack_refuses_a_foreign_origin(room, bob):
     assert not ok
 
 
+async def test_full_stack_refuses_the_same_host_on_another_port(room, bob):
+    cookie = await sync_to_async(session_cookie)(bob)
+    ok, _ = await app_socket(
+        room_path(room), [(b"origin", b"http://127.0.0.1:9999"), (b"cookie", cookie)]
+    )
+    assert not ok
+
+
 async def test_full_stack_refuses_a_missing_origin(room, bob):
     cookie = await sync_to_async(session_cookie)(bob)
     ok, _ = await app_socket(room_path(room), [(b"cookie", cookie)])
@@ -452,7 +463,7 @@ async def test_full_stack_refuses_a_missing_origin(room, bob):
 
 
 async def test_full_stack_refuses_anonymous(room, task):
-    origin = [(b"origin", b"http://127.0.0.1")]
+    origin = [(b"origin", b"http://127.0.0.1:8000")]
     assert not (await app_socket(room_path(room), origin))[0]
     assert not (await app_socket(task_path(task), origin))[0]
 

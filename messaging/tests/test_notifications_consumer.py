@@ -173,7 +173,11 @@ async def test_real_stack_authenticates_by_session_and_logout_closes(bob, client
 
     await database_sync_to_async(client.force_login)(bob)
     cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
-    headers = [(b"cookie", cookie.encode()), (b"origin", b"http://127.0.0.1")]
+    headers = [
+        (b"cookie", cookie.encode()),
+        (b"origin", b"http://127.0.0.1"),
+        (b"host", b"127.0.0.1"),
+    ]
 
     communicator = WebsocketCommunicator(application, PATH, headers=headers)
     connected, _ = await communicator.connect()
@@ -190,7 +194,8 @@ async def test_real_stack_authenticates_by_session_and_logout_closes(bob, client
     assert (await communicator.receive_json_from(timeout=2))["code"] == "access_gone"
     assert (await communicator.receive_output(timeout=2))["code"] == ACCESS_GONE
 
-    anonymous = WebsocketCommunicator(application, PATH, headers=[(b"origin", b"http://127.0.0.1")])
+    same_origin = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
+    anonymous = WebsocketCommunicator(application, PATH, headers=same_origin)
     connected, _ = await anonymous.connect()
     assert not connected
 
@@ -202,7 +207,11 @@ async def test_real_stack_refuses_a_foreign_origin(bob, client):
 
     await database_sync_to_async(client.force_login)(bob)
     cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
-    headers = [(b"cookie", cookie.encode()), (b"origin", b"https://evil.example")]
+    headers = [
+        (b"cookie", cookie.encode()),
+        (b"origin", b"https://evil.example"),
+        (b"host", b"127.0.0.1"),
+    ]
 
     communicator = WebsocketCommunicator(application, PATH, headers=headers)
     connected, _ = await communicator.connect()

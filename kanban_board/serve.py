@@ -1,0 +1,44 @@
+"""Start daphne with TaskFlow's WebSocket settings: `python -m kanban_board.serve -b HOST -p PORT`.
+
+Every launcher (make run, make run-scaled, docker-compose, the test fixtures) goes through here so
+daphne's --websocket_timeout matches the channel layer's group_expiry and the message-size limit
+is always set. Extra arguments are passed to daphne unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+ASGI_APP = "kanban_board.asgi:application"
+
+
+def daphne_args(extra: list[str]) -> list[str]:
+    """daphne's command-line arguments (without the program name): limits from settings first,
+    then `extra`, then the ASGI application."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kanban_board.settings")
+    from django.conf import settings
+
+    size = str(settings.WEBSOCKET_MAX_MESSAGE_BYTES)
+    limits = [
+        "--websocket_timeout",
+        str(settings.WEBSOCKET_TIMEOUT),
+        "--websocket-max-message-size",
+        size,
+        "--websocket-max-frame-size",
+        size,
+    ]
+    given = {arg.split("=", 1)[0] for arg in extra if arg.startswith("--")}
+    pairs = [limits[i : i + 2] for i in range(0, len(limits), 2)]
+    defaults = [item for pair in pairs if pair[0] not in given for item in pair]
+    return [*defaults, *extra, ASGI_APP]
+
+
+def main() -> None:
+    from daphne.cli import CommandLineInterface
+
+    CommandLineInterface().run(daphne_args(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()
