@@ -178,6 +178,12 @@ class ServerProcess:
         except OSError:
             return ""
 
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
     def new_log_lines(self, text: str) -> int:
         """How many log lines containing `text` appeared since the last call."""
         try:
