@@ -33,12 +33,6 @@ class Viewer:
         assert self.errors == [], f"JS errors / CSP violations: {self.errors}"
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing():
-    """Overrides messaging/tests/conftest.py's MD5 hasher: the daphne child process uses the
-    real hashers and must verify the passwords these users log in with."""
-
-
 @pytest.fixture
 def team(transactional_db) -> SimpleNamespace:
     alice = UserFactory(username="alice", display_name="Alice A.")
@@ -163,17 +157,20 @@ def test_reading_in_one_tab_clears_the_badge_in_the_other(team, open_as, live_da
 
     from messaging.services.posting import post_chat_message
 
-    def post(text: str) -> None:
+    other_room = ChatRoomFactory(board=team.board, name="random", members=[team.bob])
+
+    def post(room, text: str) -> None:
         try:
-            post_chat_message(room=team.room, author=team.alice, content=text)
+            post_chat_message(room=room, author=team.alice, content=text)
         finally:
             connection.close()  # this thread's own connection
 
     # Another thread: Playwright's event loop runs in this one, and the service's broadcast
-    # (async_to_sync) cannot run inside it.
+    # (async_to_sync) cannot run inside it. One mention per room: opening a room reads all
+    # of its mentions.
     with ThreadPoolExecutor(1) as pool:
-        for text in ("@bob first", "@bob second"):
-            pool.submit(post, text).result()
+        pool.submit(post, team.room, "@bob first").result()
+        pool.submit(post, other_room, "@bob second").result()
     unread = Notification.objects.filter(recipient=team.bob, is_read=False).count()
     assert unread == 2, caplog.text
 
