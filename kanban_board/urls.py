@@ -1,9 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts.views import LogoutView
+
 from .health import healthz
 
 urlpatterns = [
+    # The admin's own logout would skip accounts.services.log_out, leaving the user's open
+    # sockets running: send it through ours.
+    path("admin/logout/", LogoutView.as_view(), name="admin_logout"),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),

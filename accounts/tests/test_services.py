@@ -84,6 +84,22 @@ def test_logout_view_ends_session_and_signals_sockets(
 
 
 @pytest.mark.django_db
+def test_admin_logout_also_signals_sockets(bob, listen, django_capture_on_commit_callbacks):
+    """The admin's logout link goes through the same service, so a staff member logging out
+    there closes their live sockets too."""
+    client = Client()
+    client.force_login(bob)
+    listener = listen(bob.pk)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/admin/logout/")
+
+    assert response.status_code == 302
+    assert listener.access_changes() == 1
+    assert not logged_in_user(client).is_authenticated
+
+
+@pytest.mark.django_db
 def test_logout_view_refuses_get(bob):
     client = Client()
     client.force_login(bob)

@@ -23,7 +23,9 @@ def _members(*, room: ChatRoom | None, board: Board | None) -> QuerySet[User]:
         raise ValueError("pass exactly one of room or board")
     users = get_user_model().objects.all()
     if room is not None:
-        return users.filter(chat_rooms=room)
+        # Room members who are still on the board: a removed board member keeps their room
+        # row (it comes back if they are re-added) but can read nothing there.
+        return users.filter(chat_rooms=room, boards=room.board_id)
     return users.filter(boards=board)
 
 

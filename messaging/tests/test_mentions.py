@@ -70,6 +70,14 @@ def test_mentionable_users_room_scope_is_room_members_only(room_setup, django_as
     assert {u.username for u in users} == {"alice", "Bob"}
 
 
+def test_room_member_removed_from_the_board_is_neither_mentioned_nor_suggested(room_setup):
+    s = room_setup
+    s["board"].members.remove(s["bob"])  # bob's room row stays; he can read nothing there
+
+    assert not mentionable_users(names=["bob"], room=s["room"]).exists()
+    assert mention_suggestions(prefix="b", room=s["room"]) == []
+
+
 def test_mentionable_users_board_scope_is_board_members(room_setup):
     s = room_setup
     users = mentionable_users(names=["bob", "carol", "outsider"], board=s["board"])
