@@ -32,10 +32,14 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 MARK = '"bench '
-CONNECT_CONCURRENCY = 32
+# Handshakes in flight per process. Our consumer's handshake does database work on one
+# thread, and daphne drops a socket whose app has not accepted it within 5 s
+# (--websocket_connect_timeout), so a large storm of connects fails on a busy machine.
+CONNECT_CONCURRENCY = 8
+CONNECT_ATTEMPTS = 3
 
 
 def bench_frame(step: str, sender: int, seq: int, t_ns: int) -> str:
@@ -100,7 +104,10 @@ class Worker:
                     self.tasks.add(task)
                     task.add_done_callback(self.tasks.discard)
                 else:
-                    await getattr(self, f"cmd_{name}")(*args)
+                    try:
+                        await getattr(self, f"cmd_{name}")(*args)
+                    except Exception as exc:  # the orchestrator raises it; keep serving
+                        self.reply({"error": f"{name}: {type(exc).__name__}: {exc}"})
         finally:
             loop.remove_reader(self.conn.fileno())
             await self.cmd_close(None, reply=False)
@@ -124,24 +131,27 @@ class Worker:
         async def open_one(
             sid: int, url: str, hdrs: dict[str, str]
         ) -> tuple[int, ClientConnection] | None:
-            async with gate:
-                try:
-                    ws = await connect(
-                        url,
-                        additional_headers=hdrs,
-                        origin=origin,
-                        compression=None,
-                        open_timeout=30,
-                        max_queue=None,
-                        max_size=2**20,
-                    )
-                except InvalidStatus as exc:
-                    errors.append(f"HTTP {exc.response.status_code}")
-                    return None
-                except (OSError, TimeoutError, ConnectionClosed) as exc:
-                    errors.append(f"{type(exc).__name__}: {exc}")
-                    return None
-                return sid, ws
+            for attempt in range(CONNECT_ATTEMPTS):
+                async with gate:
+                    try:
+                        ws = await connect(
+                            url,
+                            additional_headers=hdrs,
+                            origin=origin,
+                            compression=None,
+                            open_timeout=30,
+                            max_queue=None,
+                            max_size=2**20,
+                        )
+                    except InvalidStatus as exc:  # refused: retrying will not help
+                        errors.append(f"HTTP {exc.response.status_code}")
+                        return None
+                    except (OSError, TimeoutError, WebSocketException) as exc:
+                        errors.append(f"attempt {attempt + 1}: {type(exc).__name__}: {exc}")
+                    else:
+                        return sid, ws
+                await asyncio.sleep(0.5 * (attempt + 1))
+            return None
 
         opened = await asyncio.gather(
             *(open_one(first_sid + i, url, h) for i, (url, h) in enumerate(targets))
@@ -330,7 +340,10 @@ class ClientPool:
             raise TimeoutError(
                 f"client process {index} did not answer in {timeout}s (alive={alive})"
             )
-        return conn.recv()
+        reply = conn.recv()
+        if "error" in reply:
+            raise RuntimeError(f"client process {index}: {reply['error']}")
+        return reply
 
     def request_all(self, *cmd: Any, timeout: float = 60.0) -> list[dict]:
         for i in range(len(self)):

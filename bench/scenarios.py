@@ -445,6 +445,11 @@ class Bench:
                 result.connect_s = secs
                 if opened < n:
                     raise RuntimeError(f"only {opened} of {n} sockets connected: {errors}")
+                if errors:
+                    result.notes.append(
+                        f"connecting: {sum(errors.values())} failed handshake attempts before "
+                        f"all {n} sockets were open: {errors}"
+                    )
             except Exception as exc:
                 result.error = f"{type(exc).__name__}: {exc}"
                 self.emit(f"!! {target} failed to start: {result.error}")
