@@ -49,9 +49,10 @@ RATE_LIMITED_FRAMES = {
     "typing": ratelimit.TYPING,
     "stop_typing": ratelimit.TYPING,
 }
-# A frame longer than this cannot hold a valid message (text plus JSON overhead): refuse it
-# before parsing.
-MAX_FRAME_CHARS = settings.MESSAGE_MAX_LENGTH * 2 + 1024
+# A frame longer than this cannot hold a valid message, even one whose every character the
+# client had to escape (a control character becomes the 6 characters of "\u0001"), plus the
+# JSON envelope: refuse it before parsing.
+MAX_FRAME_CHARS = settings.MESSAGE_MAX_LENGTH * 6 + 1024
 CLIENT_ID_ECHO_MAX = 64
 
 

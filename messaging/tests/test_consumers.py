@@ -254,6 +254,18 @@ async def test_bad_frames_get_an_error_and_the_socket_keeps_working(alice_bob, r
     assert (await frame(b))["message"] == "still works"
 
 
+async def test_longest_message_is_accepted_even_when_every_character_is_escaped(alice_bob):
+    """A 4,000-character message of control characters arrives as a ~24,000-character JSON
+    frame ("\u0001" each); the frame-size guard must not refuse it."""
+    a, _ = alice_bob
+    text = "\x01" * 3999 + "a"
+    await send(a, {"type": "chat_message", "message": text})
+
+    echoed = await frame(a)
+    assert echoed["type"] == "chat_message"
+    assert echoed["message"] == text
+
+
 async def test_binary_frames_get_an_error(alice_bob):
     a, _ = alice_bob
     await a.send_to(bytes_data=b"\x00\x01")
