@@ -237,7 +237,7 @@ async def test_http_post_reaches_an_open_socket(room, alice, bob):
         ('{"type": "chat_message", "message": "   "}', "empty"),
         ('{"type": "chat_message", "message": "x", "client_id": 7}', "client_id"),
         (json.dumps({"type": "chat_message", "message": "x" * 4001}), "limited to 4000"),
-        (json.dumps({"type": "chat_message", "message": "x" * 9000}), "too large"),
+        (json.dumps({"type": "chat_message", "message": "x" * 30000}), "too large"),
     ],
 )
 async def test_bad_frames_get_an_error_and_the_socket_keeps_working(alice_bob, raw, expected):
