@@ -87,11 +87,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # pytest process so concurrent runs never wipe each other's data.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")}
 else:
-    # 0 under ASGI (Django's advice): daphne runs each HTTP request in a thread context of its
-    # own, so a persistent connection is left behind per request; 30 concurrent requests held
-    # ~80 PostgreSQL connections from one process and exhausted max_connections (fault tier).
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=0)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Under ASGI, persistent connections leak (Django's advice is to disable them): daphne runs
+    # each HTTP request in a thread context of its own, and 30 concurrent requests held ~80
+    # PostgreSQL connections from one process, exhausting max_connections (fault tier). So a
+    # bounded psycopg pool per process instead (connections are borrowed per use, never
+    # reopened); DJANGO_DB_POOL_SIZE=0 falls back to a connection per use.
+    DB_POOL_SIZE = env.int("DJANGO_DB_POOL_SIZE", default=10)
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    if DB_POOL_SIZE:
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": DB_POOL_SIZE,
+            "timeout": 10,
+        }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth -------------------------------------------------------------------------------
