@@ -52,11 +52,15 @@ def mention_suggestions(
     prefix: str,
     room: ChatRoom | None = None,
     board: Board | None = None,
+    exclude_user_id: int | None = None,
     limit: int = SUGGESTION_LIMIT,
 ) -> list[dict[str, str]]:
     """Autocomplete rows `{"username", "display_name"}` for active members whose username or
-    display name starts with `prefix` (any case). Never matches or returns e-mail addresses."""
+    display name starts with `prefix` (any case), minus `exclude_user_id` (the person typing:
+    mentioning yourself notifies nobody). Never matches or returns e-mail addresses."""
     members = _members(room=room, board=board).filter(is_active=True)
+    if exclude_user_id is not None:
+        members = members.exclude(pk=exclude_user_id)
     prefix = prefix.strip().lstrip("@")
     if prefix:
         members = members.filter(

@@ -286,6 +286,15 @@ def test_mentions_room_scope_is_room_members_only(alice_client, room, crowd, bob
     assert [r["username"] for r in results] == ["b00", "b01", "b02", "bob"]
 
 
+def test_mentions_leave_out_the_person_typing(alice_client, client_for, room, bob):
+    assert mentions(alice_client, q="", room=room.pk).json()["results"] == [
+        {"username": "bob", "display_name": "Bob B."}
+    ]
+    assert [
+        r["username"] for r in mentions(client_for(bob), q="", room=room.pk).json()["results"]
+    ] == ["alice"]
+
+
 def test_mentions_match_display_name(alice_client, room, bob):
     results = mentions(alice_client, q="bob b", board=room.board.pk).json()["results"]
     assert results == [{"username": "bob", "display_name": "Bob B."}]

@@ -78,8 +78,9 @@ class MentionQueryForm(forms.Form):
 
 @require_GET
 def mention_autocomplete(request: HttpRequest) -> JsonResponse:
-    """Up to 10 `{"username", "display_name"}` members of one board or room whose username or
-    display name starts with `q`. A board or room the user is not in is a 404."""
+    """Up to 10 `{"username", "display_name"}` members of one board or room (other than the
+    user) whose username or display name starts with `q`. A board or room the user is not in
+    is a 404."""
     params = MentionQueryForm(request.GET)
     if not params.is_valid():
         return json_error(params.first_error())
@@ -88,4 +89,5 @@ def mention_autocomplete(request: HttpRequest) -> JsonResponse:
         scope = {"room": get_room_for(request.user, data["room"])}
     else:
         scope = {"board": get_board_for(request.user, data["board"])}
-    return JsonResponse({"results": mention_suggestions(prefix=data["q"], **scope)})
+    results = mention_suggestions(prefix=data["q"], exclude_user_id=request.user.pk, **scope)
+    return JsonResponse({"results": results})
