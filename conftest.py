@@ -192,3 +192,17 @@ def login_page():
         page.wait_for_url(lambda u: "/accounts/login/" not in u)
 
     return login
+
+
+# --- reporting --------------------------------------------------------------------------
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The fault tier's figures (tests/fault_harness.FIGURES), when it ran."""
+    import sys
+
+    harness = sys.modules.get("tests.fault_harness")
+    if harness is not None and harness.FIGURES:
+        terminalreporter.write_sep("=", "fault tier: what each scenario measured")
+        for line in harness.table():
+            terminalreporter.write_line(line)

@@ -1,0 +1,684 @@
+"""The fault tier's machinery: real processes to break, and clients that speak the browser's
+chat protocol, so "every client's view equals the database" is measured, not assumed.
+
+* `RedisServer`: a redis-server of our own on a free loopback port (no persistence), which a
+  scenario can SIGKILL and restart on the same port, SIGSTOP/SIGCONT or FLUSHALL.
+* `CeleryWorker`: `celery -A kanban_board worker` on that Redis and the test database.
+  Both run as bench.servers.ServerProcess (own process group, log file, dies with us).
+* `ChatClient`: one browser tab of static/js/lib/thread.js + socket.js + outbox.js in Python:
+  a socket with the session cookie that reconnects with the same backoff; on every open it
+  back-fills `history/?after=<synced through>`, resends unacknowledged messages, and falls
+  back to an HTTP POST with the same client_id when the socket is down (or, like the outbox,
+  when a sent message is unacknowledged for 10 s); live items advance `synced_through` only
+  when contiguous, and a gap schedules a back-fill (at most every 2 s).
+* `Figures` and `FIGURES`: what each scenario measured, printed at the end of the run by the
+  root conftest's pytest_terminal_summary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http.client
+import json
+import os
+import random
+import secrets
+import signal
+import sys
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+from bench.servers import ServerProcess
+from tests.live import ROOT, DaphneServer, free_port
+
+CONVERGE_SECONDS = 30.0  # the issue's bound: every view equals the database this soon
+
+
+# --- processes --------------------------------------------------------------------------
+
+
+class RedisServer:
+    """redis-server on a fixed free port, restartable on that port."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: ServerProcess | None = None
+        self.paused = False
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        cmd = [
+            "redis-server",
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--save", "",
+            "--appendonly", "no",
+            "--daemonize", "no",
+            "--loglevel", "warning",
+        ]  # fmt: skip
+        self.process = ServerProcess("fault-redis", cmd, os.environ, self.port).start(timeout=15)
+        self.paused = False
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.proc is not None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, every connection drops; without persistence all data is gone."""
+        assert self.process is not None and self.process.proc is not None
+        self.process.proc.send_signal(signal.SIGKILL)
+        self.process.proc.wait(timeout=10)
+        self.process.proc = None
+
+    def pause(self) -> None:
+        assert self.process is not None and self.process.proc is not None
+        self.process.proc.send_signal(signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self) -> None:
+        if self.paused and self.process is not None and self.process.proc is not None:
+            self.process.proc.send_signal(signal.SIGCONT)
+        self.paused = False
+
+    def client(self):
+        import redis
+
+        return redis.Redis.from_url(self.url, socket_timeout=5)
+
+    def flushall(self) -> None:
+        self.client().flushall()
+
+    def stop(self) -> None:
+        self.resume()
+        if self.process is not None:
+            self.process.stop()
+
+
+def app_env(
+    *, database_url: str, redis_url: str, extra: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The environment of our daphne and Celery children."""
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="kanban_board.settings",
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        PYTHONUNBUFFERED="1",
+        **(extra or {}),
+    )
+    return env
+
+
+class CeleryWorker:
+    """`celery -A kanban_board worker --pool=threads -c 2` on our Redis and the test DB."""
+
+    def __init__(self, env: dict[str, str], name: str) -> None:
+        self.env = env
+        self.name = name
+        self.process: ServerProcess | None = None
+
+    def start(self) -> CeleryWorker:
+        cmd = [
+            sys.executable, "-m", "celery", "-A", "kanban_board", "worker",
+            "--pool=threads", "-c", "2",
+            "--without-gossip", "--without-mingle", "--without-heartbeat",
+            "--loglevel=INFO", "-n", f"{self.name}@%h",
+        ]  # fmt: skip
+        self.process = ServerProcess(self.name, cmd, self.env, 0)
+        self.process.start(timeout=90, ready_line=" ready.")
+        return self
+
+    def log(self) -> str:
+        assert self.process is not None
+        return self.process.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL the whole group: the running tasks are never acknowledged."""
+        assert self.process is not None and self.process.proc is not None
+        os.killpg(self.process.proc.pid, signal.SIGKILL)
+        self.process.proc.wait(timeout=10)
+        self.process.proc = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+
+
+LOG_DIR = ROOT / ".test-logs" / "fault"
+
+
+def daphne(
+    name: str, *, database_url: str, redis_url: str, extra_env: dict[str, str]
+) -> DaphneServer:
+    port = free_port()
+    return DaphneServer(
+        database_url=database_url,
+        redis_url=redis_url,
+        extra_env=extra_env,
+        port=port,
+        log_path=LOG_DIR / f"daphne-{name}-{port}.log",
+    )
+
+
+def manage(env: dict[str, str], *args: str, timeout: float = 60) -> str:
+    """Run a management command in a child process on the children's settings."""
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=True,
+    )
+    return done.stdout
+
+
+# --- HTTP (blocking calls in a thread pool) ---------------------------------------------
+
+
+class Http:
+    """JSON over plain http.client, off the event loop."""
+
+    def __init__(self, workers: int = 32) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fault-http")
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def _call(
+        self, port: int, method: str, path: str, *, session: str, body: dict | None = None
+    ) -> tuple[int, Any]:
+        csrf = "f" * 32  # an unmasked secret: the cookie and the header just have to agree
+        headers = {
+            "Cookie": f"sessionid={session}; csrftoken={csrf}",
+            "Accept": "application/json",
+        }
+        data = None
+        if body is not None:
+            data = urlencode(body)
+            headers.update(
+                {
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "X-CSRFToken": csrf,
+                    "Origin": f"http://127.0.0.1:{port}",
+                }
+            )
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+        try:
+            conn.request(method, path, body=data, headers=headers)
+            response = conn.getresponse()
+            raw = response.read()
+        finally:
+            conn.close()
+        try:
+            payload = json.loads(raw) if raw else None
+        except ValueError:
+            payload = raw[:200]
+        return response.status, payload
+
+    async def get(self, port: int, path: str, *, session: str) -> tuple[int, Any]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self.pool, lambda: self._call(port, "GET", path, session=session)
+        )
+
+    async def post(self, port: int, path: str, data: dict, *, session: str) -> tuple[int, Any]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self.pool, lambda: self._call(port, "POST", path, session=session, body=data)
+        )
+
+
+# --- the browser's chat protocol --------------------------------------------------------
+
+MIN_DELAY = 0.5  # socket.js MIN_DELAY_MS
+MAX_DELAY = 15.0  # socket.js MAX_DELAY_MS
+GAP_BACKFILL_INTERVAL = 2.0  # thread.js GAP_BACKFILL_INTERVAL_MS
+OUTBOX_TIMEOUT = 10.0  # outbox.js DEFAULT_TIMEOUT_MS
+HISTORY_LIMIT = 50
+RETRY_FAILED_AFTER = 1.0  # the simulated user presses "Retry" on a failed message this soon
+
+
+@dataclass
+class Entry:
+    client_id: str
+    text: str
+    sent_at: float = 0.0
+    state: str = "queued"  # queued | sent | posting | failed
+
+
+@dataclass
+class Endpoints:
+    ws_path: str
+    history_path: str
+    send_path: str
+
+
+class ChatClient:
+    """One tab of the chat page (thread.js + socket.js + outbox.js), in Python."""
+
+    def __init__(
+        self,
+        name: str,
+        server: DaphneServer,
+        session: str,
+        endpoints: Endpoints,
+        http_client: Http,
+    ) -> None:
+        self.name = name
+        self.server = server
+        self.session = session
+        self.endpoints = endpoints
+        self.http = http_client
+        self.view: dict[int, dict] = {}  # id -> payload: what the page shows
+        self.synced_through = 0
+        self.outbox: dict[str, Entry] = {}
+        self.acked: dict[str, int] = {}  # client_id -> message id (ack or HTTP 201)
+        self.ws: ClientConnection | None = None
+        self.stopped = False
+        self.gone = False
+        self.opens = 0
+        self.connect_failures = 0
+        self.close_codes: Counter[int | None] = Counter()
+        self.http_posts = 0
+        self.http_post_failures = 0
+        self.backfills = 0
+        self.backfill_failures = 0
+        self.errors: list[dict] = []
+        self.duplicate_frames = 0
+        self._backfilling = False
+        self._backfill_again = False
+        self._last_backfill = 0.0
+        self._gap_task: asyncio.Task | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self.opened = asyncio.Event()
+        self.events: list[tuple[float, str]] = []  # a timeline, for failure reports
+
+    def log(self, what: str) -> None:
+        self.events.append((round(time.monotonic() % 1000, 2), what))
+
+    @property
+    def reconnects(self) -> int:
+        return max(0, self.opens - 1)
+
+    @property
+    def is_open(self) -> bool:
+        return self.ws is not None and self.ws.state.name == "OPEN"
+
+    def ids(self) -> list[int]:
+        return sorted(self.view)
+
+    def spawn(self, coro: Awaitable) -> asyncio.Task:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # --- the socket (socket.js) -----------------------------------------------------------
+
+    async def run(self) -> None:
+        attempt = 0
+        self.spawn(self.outbox_timer())
+        while not self.stopped:
+            try:
+                ws = await connect(
+                    self.server.ws_url + self.endpoints.ws_path,
+                    origin=self.server.url,
+                    additional_headers={"Cookie": f"sessionid={self.session}"},
+                    open_timeout=10,
+                    close_timeout=2,
+                    proxy=None,
+                    max_queue=None,
+                    compression=None,
+                )
+            except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed):
+                self.connect_failures += 1
+                attempt += 1
+                await asyncio.sleep(self.backoff(attempt))
+                continue
+            self.ws = ws
+            self.opens += 1
+            self.log("open")
+            attempt = 0
+            self.opened.set()
+            self.spawn(self.on_open())
+            try:
+                async for raw in ws:
+                    self.on_frame(json.loads(raw))
+            except ConnectionClosed:
+                pass
+            finally:
+                self.ws = None
+                self.opened.clear()
+            code = ws.close_code
+            self.close_codes[code] += 1
+            self.log(f"closed {code}")
+            if code is not None and 4000 <= code < 5000:
+                self.gone = True
+                return
+            if self.stopped:
+                return
+            attempt += 1
+            await asyncio.sleep(self.backoff(attempt))
+
+    @staticmethod
+    def backoff(attempt: int) -> float:
+        return min(MAX_DELAY, MIN_DELAY * 2 ** (attempt - 1)) * random.uniform(0.75, 1.25)
+
+    async def stop(self) -> None:
+        self.stopped = True
+        if self.ws is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.ws.close(), 3)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # --- frames (thread.js) ---------------------------------------------------------------
+
+    async def on_open(self) -> None:
+        await self.backfill()
+        self.flush_outbox()
+
+    def on_frame(self, data: dict) -> None:
+        kind = data.get("type")
+        if kind == "chat_message":
+            self.receive_live(data)
+        elif kind == "ack":
+            self.on_ack(data["client_id"], int(data["message_id"]))
+        elif kind == "error":
+            self.errors.append(data)
+            entry = self.outbox.get(data.get("client_id") or "")
+            if entry is not None:  # outbox.reject -> failed; the user retries shortly
+                entry.state = "failed"
+                entry.sent_at = time.monotonic()
+
+    def receive_live(self, payload: dict) -> None:
+        message_id = int(payload["message_id"])
+        if message_id == self.synced_through + 1 and not self._backfilling:
+            self.synced_through = message_id
+        elif message_id > self.synced_through:
+            self.schedule_gap_backfill()
+        self.upsert(payload)
+
+    def upsert(self, payload: dict) -> None:
+        message_id = int(payload["message_id"])
+        if message_id in self.view and "timestamp" in self.view[message_id]:
+            self.duplicate_frames += 1
+        self.view[message_id] = payload
+        client_id = payload.get("client_id")
+        if client_id and client_id in self.outbox:  # my pending item, confirmed by broadcast
+            self.confirm(client_id, message_id)
+
+    def on_ack(self, client_id: str, message_id: int) -> None:
+        entry = self.outbox.get(client_id)
+        self.confirm(client_id, message_id)
+        if message_id not in self.view and entry is not None:
+            self.view[message_id] = {"message_id": message_id, "client_id": client_id}
+
+    def confirm(self, client_id: str, message_id: int) -> None:
+        self.outbox.pop(client_id, None)
+        self.acked.setdefault(client_id, message_id)
+
+    def schedule_gap_backfill(self) -> None:
+        if self._gap_task is not None and not self._gap_task.done():
+            return
+        wait = max(0.0, self._last_backfill + GAP_BACKFILL_INTERVAL - time.monotonic())
+
+        async def later() -> None:
+            await asyncio.sleep(wait)
+            await self.backfill()
+
+        self._gap_task = self.spawn(later())
+
+    async def backfill(self) -> bool:
+        """Fetch everything after synced_through, page by page (single-flight)."""
+        if self._backfilling:
+            self._backfill_again = True
+            return True
+        self._backfilling = True
+        self.backfills += 1
+        self.log(f"backfill from {self.synced_through}")
+        try:
+            while True:
+                self._backfill_again = False
+                self._last_backfill = time.monotonic()
+                for _ in range(100):
+                    query = urlencode({"after": self.synced_through, "limit": HISTORY_LIMIT})
+                    try:
+                        status, data = await self.http.get(
+                            self.server.port,
+                            f"{self.endpoints.history_path}?{query}",
+                            session=self.session,
+                        )
+                    except OSError:
+                        status, data = 0, None
+                    if status != 200 or not isinstance(data, dict):
+                        self.backfill_failures += 1
+                        self.log(f"backfill failed {status}")
+                        return False
+                    items = data.get("messages") or []
+                    for payload in items:
+                        self.upsert(payload)
+                        self.synced_through = max(self.synced_through, int(payload["message_id"]))
+                    if not data.get("has_more") or not items:
+                        break
+                if not self._backfill_again:
+                    self.log(f"backfilled to {self.synced_through}")
+                    return True
+        finally:
+            self._backfilling = False
+
+    # --- sending (outbox.js) --------------------------------------------------------------
+
+    def send(self, text: str, client_id: str | None = None) -> str:
+        entry = Entry(client_id or f"{self.name}-{secrets.token_hex(6)}", text)
+        self.outbox[entry.client_id] = entry
+        self.attempt(entry)
+        return entry.client_id
+
+    def attempt(self, entry: Entry) -> None:
+        entry.sent_at = time.monotonic()
+        if self.try_socket(entry):
+            entry.state = "sent"
+        else:  # the socket is down: post it over HTTP now, with the same client_id
+            self.spawn(self.post(entry))
+
+    def try_socket(self, entry: Entry) -> bool:
+        if not self.is_open:
+            return False
+        frame = json.dumps(
+            {"type": "chat_message", "message": entry.text, "client_id": entry.client_id}
+        )
+        self.spawn(self._send_frame(frame))
+        return True
+
+    async def _send_frame(self, frame: str) -> None:
+        ws = self.ws
+        if ws is not None:
+            with contextlib.suppress(ConnectionClosed):
+                await ws.send(frame)
+
+    def flush_outbox(self) -> None:
+        for entry in list(self.outbox.values()):
+            if entry.state in ("queued", "sent") and self.try_socket(entry):
+                entry.state = "sent"
+                entry.sent_at = time.monotonic()
+
+    async def post(self, entry: Entry) -> None:
+        if entry.state == "posting":
+            return
+        entry.state = "posting"
+        self.http_posts += 1
+        try:
+            status, data = await self.http.post(
+                self.server.port,
+                self.endpoints.send_path,
+                {"content": entry.text, "client_id": entry.client_id},
+                session=self.session,
+            )
+        except OSError:
+            status, data = 0, None
+        if status == 201 and isinstance(data, dict):
+            self.confirm(entry.client_id, int(data["message_id"]))
+            self.upsert(data)
+            return
+        self.http_post_failures += 1
+        if entry.client_id in self.outbox:
+            entry.state = "failed"
+            entry.sent_at = time.monotonic()
+
+    async def outbox_timer(self) -> None:
+        """outbox.js timers: a sent message unconfirmed for 10 s goes over HTTP; a failed one
+        is retried by the (simulated) user after a moment."""
+        while True:
+            await asyncio.sleep(0.25)
+            now = time.monotonic()
+            for entry in list(self.outbox.values()):
+                if entry.state == "sent" and now - entry.sent_at > OUTBOX_TIMEOUT:
+                    self.spawn(self.post(entry))
+                elif entry.state == "failed" and now - entry.sent_at > RETRY_FAILED_AFTER:
+                    self.attempt(entry)
+
+
+# --- running a crowd --------------------------------------------------------------------
+
+
+@dataclass
+class Crowd:
+    clients: list[ChatClient]
+    tasks: list[asyncio.Task] = field(default_factory=list)
+
+    def start(self) -> None:
+        self.tasks = [asyncio.ensure_future(c.run()) for c in self.clients]
+
+    async def all_open(self, timeout: float = 30) -> None:
+        await asyncio.wait_for(asyncio.gather(*(c.opened.wait() for c in self.clients)), timeout)
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(c.stop() for c in self.clients), return_exceptions=True)
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    def unacked(self) -> int:
+        return sum(len(c.outbox) for c in self.clients)
+
+    async def drained(self, timeout: float) -> bool:
+        """Every sent message acknowledged (over the socket or by HTTP 201)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.unacked() == 0:
+                return True
+            await asyncio.sleep(0.1)
+        return False
+
+    async def converge(
+        self, db_ids: Callable[[], Awaitable[list[int]]], *, since: float, timeout: float
+    ) -> tuple[dict[str, float], list[int]]:
+        """Poll until every client's view equals the database's ids; return when each client
+        first matched (seconds after `since`), and the ids."""
+        matched: dict[str, float] = {}
+        deadline = since + timeout
+        ids: list[int] = []
+        while True:
+            ids = await db_ids()
+            now = time.monotonic()
+            for client in self.clients:
+                if client.name not in matched and client.ids() == ids:
+                    matched[client.name] = now - since
+                elif client.name in matched and client.ids() != ids:
+                    del matched[client.name]  # a later row arrived: not converged after all
+            if len(matched) == len(self.clients) or now > deadline:
+                return matched, ids
+            await asyncio.sleep(0.2)
+
+    def totals(self) -> dict[str, int]:
+        return {
+            "reconnects": sum(c.reconnects for c in self.clients),
+            "connect_failures": sum(c.connect_failures for c in self.clients),
+            "http_posts": sum(c.http_posts for c in self.clients),
+            "http_post_failures": sum(c.http_post_failures for c in self.clients),
+            "acked": sum(len(c.acked) for c in self.clients),
+            "errors": sum(len(c.errors) for c in self.clients),
+            "backfill_failures": sum(c.backfill_failures for c in self.clients),
+            "duplicate_frames": sum(c.duplicate_frames for c in self.clients),
+        }
+
+
+async def send_paced(
+    clients: Iterable[ChatClient], *, per_client: int, interval: float, tag: str
+) -> list[tuple[ChatClient, str, str]]:
+    """Each client sends `per_client` messages, one every `interval` seconds (staggered);
+    returns (client, client_id, text) for every message."""
+    sent: list[tuple[ChatClient, str, str]] = []
+
+    async def one(client: ChatClient, offset: float) -> None:
+        await asyncio.sleep(offset)
+        for seq in range(per_client):
+            text = f"{tag} {client.name} #{seq}"
+            client_id = f"{tag}-{client.name}-{seq}"
+            client.send(text, client_id)
+            sent.append((client, client_id, text))
+            await asyncio.sleep(interval)
+
+    clients = list(clients)
+    await asyncio.gather(
+        *(one(c, interval * i / max(1, len(clients))) for i, c in enumerate(clients))
+    )
+    return sent
+
+
+# --- figures ----------------------------------------------------------------------------
+
+
+@dataclass
+class Figures:
+    scenario: str
+    sent: int = 0
+    acked: int = 0
+    saved: int = 0
+    duplicates: int = 0
+    lost: int = 0  # acknowledged but not in the database
+    notifications: str = "-"
+    max_converge_s: float | None = None
+    reconnects: int = 0
+    http_fallbacks: int = 0
+    notes: str = ""
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+FIGURES: list[Figures] = []
+
+
+def table() -> list[str]:
+    header = (
+        f"{'scenario':<34}{'sent':>6}{'acked':>7}{'saved':>7}{'dup':>5}{'lost':>6}"
+        f"{'notif (exp/got)':>17}{'conv s':>8}{'reconn':>8}{'http':>6}{'secs':>7}  notes"
+    )
+    lines = [header, "-" * len(header)]
+    for f in FIGURES:
+        conv = "-" if f.max_converge_s is None else f"{f.max_converge_s:.1f}"
+        lines.append(
+            f"{f.scenario:<34}{f.sent:>6}{f.acked:>7}{f.saved:>7}{f.duplicates:>5}{f.lost:>6}"
+            f"{f.notifications:>17}{conv:>8}{f.reconnects:>8}{f.http_fallbacks:>6}"
+            f"{f.seconds:>7.1f}  {f.notes}"
+        )
+    return lines

@@ -1,0 +1,616 @@
+"""Fault tier: break Redis, the Celery worker and daphne under live traffic and prove
+"0 saved messages or notifications lost, and every client's view equal to the database
+within 30 s after any single fault".
+
+A module-wide stack: our own redis-server on a free port and two daphne processes on it (the
+children share the pytest test database; clients are spread over both, so broadcasts cross
+processes). Each scenario heals the stack first. Clients are tests.fault_harness.ChatClient:
+the browser's protocol (reconnect with backoff, back-fill `?after=`, outbox with client_ids and
+an HTTP fallback), logged in with real sessions.
+
+Every chat scenario asserts: every message was eventually acknowledged (socket ack or HTTP
+201), every acknowledged id is that client_id's row in the database, no text was saved twice,
+and every client's view (ids in order) equals the room's ids in the database within 30 s of
+the fault ending. The notification scenarios assert each owed notification exists exactly
+once. Figures go to tests.fault_harness.FIGURES, printed at the end of the run.
+
+Runs on PostgreSQL only (DATABASE_URL): with SQLite, two daphne processes, a worker and the
+test process write one database file; the exactly-once notification path relies on row locks
+(select_for_update) that SQLite does not have, and the writers time out on its file lock under
+this load instead of measuring the fault.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import shutil
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
+from django.db import connection, connections
+from django.urls import reverse
+
+from accounts.models import User
+from conftest import require
+from messaging.models import ChatMessage, ChatRoom, Notification
+from tests import fault_harness as fh
+from tests.factories import BoardFactory, ChatRoomFactory
+from tests.live import DaphneServer, database_url_for
+
+pytestmark = [pytest.mark.fault, pytest.mark.django_db(transaction=True)]
+
+# The tier measures delivery under faults, not flood control (messaging/tests/test_rate_limit.py):
+# 50 messages per user in ~10 s is far past the 20/10s default.
+CHILD_ENV = {"CHAT_RATE_LIMIT": "100000/10s", "DJANGO_LOG_LEVEL": "WARNING"}
+VISIBILITY_TIMEOUT = 3
+
+
+# --- the stack --------------------------------------------------------------------------
+
+
+@dataclass
+class Stack:
+    redis: fh.RedisServer
+    a: DaphneServer
+    b: DaphneServer
+    database_url: str
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return fh.app_env(
+            database_url=self.database_url,
+            redis_url=self.redis.url,
+            extra={**CHILD_ENV, **extra},
+        )
+
+    def heal(self) -> None:
+        self.redis.resume()
+        if not self.redis.running:
+            self.redis.start()
+        for server in (self.a, self.b):
+            if server.proc is None or server.proc.poll() is not None:
+                server.start(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def stack(django_db_setup, django_db_blocker) -> Iterator[Stack]:
+    require(shutil.which("redis-server") is not None, "fault", "redis-server is not installed")
+    require(
+        bool(os.environ.get("DATABASE_URL")) and connection.vendor == "postgresql",
+        "fault",
+        "needs PostgreSQL (DATABASE_URL): see the module docstring",
+    )
+    with django_db_blocker.unblock():
+        database_url = database_url_for(connection.settings_dict)
+    redis = fh.RedisServer().start()
+    env = fh.app_env(database_url=database_url, redis_url=redis.url, extra=CHILD_ENV)
+    extra = {k: env[k] for k in ("REDIS_URL", *CHILD_ENV)}
+    a = fh.daphne("a", database_url=database_url, redis_url=redis.url, extra_env=extra)
+    b = fh.daphne("b", database_url=database_url, redis_url=redis.url, extra_env=extra)
+    try:
+        a.start(timeout=60)
+        b.start(timeout=60)
+        yield Stack(redis, a, b, database_url)
+    finally:
+        a.stop()
+        b.stop()
+        redis.stop()
+
+
+@pytest.fixture
+def healthy(stack, transactional_db) -> Iterator[Stack]:
+    stack.heal()
+    stack.redis.flushall()
+    yield stack
+    # The children keep DB connections; none may be inside a transaction at the flush.
+    stack.redis.resume()
+
+
+@pytest.fixture
+def http() -> Iterator[fh.Http]:
+    client = fh.Http()
+    yield client
+    client.close()
+
+
+# --- data -------------------------------------------------------------------------------
+
+
+@dataclass
+class Team:
+    room: ChatRoom
+    users: list[User]
+    sessions: list[str]
+
+    def endpoints(self) -> fh.Endpoints:
+        return fh.Endpoints(
+            ws_path=f"/ws/chat-room/{self.room.pk}/",
+            history_path=reverse("messaging:room_history", args=[self.room.pk]),
+            send_path=reverse("messaging:room_send", args=[self.room.pk]),
+        )
+
+
+def make_team(size: int, prefix: str) -> Team:
+    users = User.objects.bulk_create(
+        [User(username=f"{prefix}{i:03d}", password="!") for i in range(size)]
+    )
+    board = BoardFactory(created_by=users[0], members=users[1:])
+    room = ChatRoomFactory(board=board, created_by=users[0], members=users[1:])
+    sessions = []
+    for user in users:
+        store = SessionStore()
+        store.update(
+            {
+                SESSION_KEY: str(user.pk),
+                BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend",
+                HASH_SESSION_KEY: user.get_session_auth_hash(),
+            }
+        )
+        store.create()
+        sessions.append(store.session_key)
+    return Team(room, users, sessions)
+
+
+def clients_for(team: Team, servers: list[DaphneServer], http: fh.Http, n: int) -> fh.Crowd:
+    """n clients, user i on server i % len(servers)."""
+    return fh.Crowd(
+        [
+            fh.ChatClient(
+                f"c{i:03d}", servers[i % len(servers)], team.sessions[i], team.endpoints(), http
+            )
+            for i in range(n)
+        ]
+    )
+
+
+async def room_ids(room_id: int) -> list[int]:
+    return await sync_to_async(
+        lambda: list(
+            ChatMessage.objects.filter(chat_room_id=room_id)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+    )()
+
+
+async def rows(room_id: int) -> list[dict]:
+    return await sync_to_async(
+        lambda: list(
+            ChatMessage.objects.filter(chat_room_id=room_id).values("pk", "client_id", "content")
+        )
+    )()
+
+
+def run(coro):
+    """Run a scenario's coroutine; close the ORM connections its threads opened."""
+
+    async def main():
+        try:
+            return await coro
+        finally:
+            await sync_to_async(connections.close_all)()
+
+    return asyncio.run(main())
+
+
+# --- the checks shared by the chat scenarios --------------------------------------------
+
+
+async def check_delivery(
+    crowd: fh.Crowd,
+    sent: list[tuple[fh.ChatClient, str, str]],
+    *,
+    room_id: int,
+    fault_end: float,
+    fig: fh.Figures,
+) -> None:
+    drained = await crowd.drained(timeout=60)
+    matched, ids = await crowd.converge(
+        lambda: room_ids(room_id), since=fault_end, timeout=fh.CONVERGE_SECONDS
+    )
+    saved_rows = await rows(room_id)
+    by_client_id = {r["client_id"]: r for r in saved_rows if r["client_id"]}
+    texts = Counter(r["content"] for r in saved_rows)
+    client_ids = Counter(r["client_id"] for r in saved_rows if r["client_id"])
+    acked = {cid: mid for c in crowd.clients for cid, mid in c.acked.items()}
+    lost = [cid for cid, mid in acked.items() if by_client_id.get(cid, {}).get("pk") != mid]
+    duplicates = sum(n - 1 for n in texts.values()) + sum(n - 1 for n in client_ids.values())
+    saved = sum(1 for _, cid, _ in sent if cid in by_client_id)
+    totals = crowd.totals()
+
+    fig.sent = len(sent)
+    fig.acked = len(acked)
+    fig.saved = saved
+    fig.duplicates = duplicates
+    fig.lost = len(lost)
+    fig.max_converge_s = max(matched.values()) if len(matched) == len(crowd.clients) else None
+    fig.reconnects = totals["reconnects"]
+    fig.http_fallbacks = totals["http_posts"]
+    fig.extra.update(totals)
+
+    assert drained, f"{crowd.unacked()} message(s) never acknowledged"
+    assert not lost, f"acknowledged but not saved (or saved under another id): {lost[:10]}"
+    assert duplicates == 0, [t for t, n in texts.items() if n > 1][:10]
+    assert saved == len(sent), f"{len(sent) - saved} sent message(s) missing"
+    assert not [c.name for c in crowd.clients if c.gone], "a socket was closed as access-gone"
+    unconverged = {
+        c.name: {
+            "missing": sorted(set(ids) - set(c.view))[:10],
+            "extra": sorted(set(c.view) - set(ids))[:10],
+            "open": c.is_open,
+            "closes": dict(c.close_codes),
+            "synced_through": c.synced_through,
+            "backfills": c.backfills,
+            "backfill_failures": c.backfill_failures,
+            "errors": c.errors[:2],
+            "events": c.events[-12:],
+        }
+        for c in crowd.clients
+        if c.name not in matched
+    }
+    assert not unconverged, f"views differ from the database after 30 s: {unconverged}"
+    for client in crowd.clients:  # same content, not just the same ids
+        for row in saved_rows:
+            shown = client.view[row["pk"]].get("message")
+            assert shown in (None, row["content"]), (client.name, row["pk"])
+
+
+def record(fig: fh.Figures, started: float) -> None:
+    fig.seconds = time.monotonic() - started
+    fh.FIGURES.append(fig)
+
+
+# --- (a) Redis SIGKILLed mid-burst ------------------------------------------------------
+
+
+def test_redis_killed_mid_burst_loses_nothing(healthy, http):
+    """1,000 messages from 20 clients (10 per daphne, one message each every 0.5 s: 40/s for
+    25 s); Redis is SIGKILLed 8 s in and restarted on the same port 3 s later (empty: no
+    persistence)."""
+    stack = healthy
+    team = make_team(20, "ka")
+    fig = fh.Figures("a) redis SIGKILL mid-burst")
+    started = time.monotonic()
+
+    async def scenario() -> None:
+        crowd = clients_for(team, [stack.a, stack.b], http, 20)
+        crowd.start()
+        try:
+            await crowd.all_open()
+            burst = asyncio.ensure_future(
+                fh.send_paced(crowd.clients, per_client=50, interval=0.5, tag="a")
+            )
+            await asyncio.sleep(8.0)
+            stack.redis.kill()
+            await asyncio.sleep(3.0)
+            await asyncio.to_thread(stack.redis.start)
+            fault_end = time.monotonic()
+            sent = await burst
+            await check_delivery(crowd, sent, room_id=team.room.pk, fault_end=fault_end, fig=fig)
+        finally:
+            await crowd.stop()
+
+    try:
+        run(scenario())
+    finally:
+        record(fig, started)
+    assert fig.reconnects >= 20, "every socket should have been closed by the outage"
+
+
+# --- (b) Redis paused mid-burst ---------------------------------------------------------
+
+
+def test_redis_paused_mid_burst_loses_nothing(healthy, http):
+    """400 messages from 20 clients over 10 s; Redis is SIGSTOPped for 3 s (longer than the
+    2 s socket timeout) 3 s in, then SIGCONTed."""
+    stack = healthy
+    team = make_team(20, "kb")
+    fig = fh.Figures("b) redis SIGSTOP 3 s mid-burst")
+    started = time.monotonic()
+
+    async def scenario() -> None:
+        crowd = clients_for(team, [stack.a, stack.b], http, 20)
+        crowd.start()
+        try:
+            await crowd.all_open()
+            burst = asyncio.ensure_future(
+                fh.send_paced(crowd.clients, per_client=20, interval=0.5, tag="b")
+            )
+            await asyncio.sleep(3.0)
+            stack.redis.pause()
+            await asyncio.sleep(3.0)
+            stack.redis.resume()
+            fault_end = time.monotonic()
+            sent = await burst
+            await check_delivery(crowd, sent, room_id=team.room.pk, fault_end=fault_end, fig=fig)
+        finally:
+            await crowd.stop()
+
+    try:
+        run(scenario())
+    finally:
+        record(fig, started)
+
+
+# --- (c) FLUSHALL under connected clients -----------------------------------------------
+
+
+def test_flushall_drops_memberships_and_sockets_resubscribe(healthy, http):
+    """FLUSHALL empties every group; the sockets must notice (re-subscribe check, at most
+    CHANNEL_RESUBSCRIBE_SECONDS = 10 s) and reconnect, and messages sent after the flush must
+    reach everyone: by back-fill, then live."""
+    stack = healthy
+    team = make_team(20, "kc")
+    fig = fh.Figures("c) FLUSHALL, 20 connected")
+    started = time.monotonic()
+
+    async def scenario() -> None:
+        crowd = clients_for(team, [stack.a, stack.b], http, 20)
+        crowd.start()
+        try:
+            await crowd.all_open()
+            before = await fh.send_paced(crowd.clients, per_client=2, interval=0.2, tag="c1")
+            assert await crowd.drained(timeout=30)
+            opens = {c.name: c.opens for c in crowd.clients}
+            await asyncio.to_thread(stack.redis.flushall)
+            flushed = time.monotonic()
+            after = await fh.send_paced(crowd.clients, per_client=3, interval=0.3, tag="c2")
+            await check_delivery(
+                crowd, before + after, room_id=team.room.pk, fault_end=flushed, fig=fig
+            )
+            noticed = [c.name for c in crowd.clients if c.opens > opens[c.name]]
+            fig.notes = f"{len(noticed)}/20 sockets closed for resync"
+            assert len(noticed) == len(crowd.clients), "a socket stayed open but deaf"
+
+            # Subscribed again, not just back-filled: one more message arrives live.
+            last = crowd.clients[0].send("c3 after the flush", "c3-last")
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                if all(
+                    any(p.get("client_id") == last for p in c.view.values()) for c in crowd.clients
+                ):
+                    break
+                await asyncio.sleep(0.1)
+            missing = [
+                c.name
+                for c in crowd.clients
+                if not any(p.get("client_id") == last for p in c.view.values())
+            ]
+            assert not missing, f"not delivered live after the flush: {missing}"
+        finally:
+            await crowd.stop()
+
+    try:
+        run(scenario())
+    finally:
+        record(fig, started)
+
+
+# --- (d) broker down while mentions are posted ------------------------------------------
+
+
+def manage(stack: Stack, *args: str) -> str:
+    return fh.manage(stack.env(), *args)
+
+
+def mention_rows(message_ids: list[int]) -> Counter:
+    return Counter(
+        Notification.objects.filter(chat_message_id__in=message_ids).values_list(
+            "recipient_id", "chat_message_id"
+        )
+    )
+
+
+def wait_until(predicate, *, timeout: float, what: str, every: float = 0.25):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def post_mentions(http: fh.Http, server: DaphneServer, team: Team, tag: str, n: int) -> list[float]:
+    """Team member 0 posts n messages over HTTP, each mentioning members 1 and 2; returns
+    each post's duration."""
+    path = team.endpoints().send_path
+    names = f"@{team.users[1].username} @{team.users[2].username}"
+
+    async def posts() -> list[float]:
+        took = []
+        for i in range(n):
+            t = time.monotonic()
+            status, data = await http.post(
+                server.port,
+                path,
+                {"content": f"{names} {tag} {i}", "client_id": f"{tag}-{i}"},
+                session=team.sessions[0],
+            )
+            took.append(time.monotonic() - t)
+            assert status == 201, (status, data)
+        return took
+
+    return run(posts())
+
+
+def test_broker_down_then_sweep_creates_each_notification_once(healthy, http):
+    """Redis (broker, layer and cache) is dead while 10 messages mentioning two members each
+    are posted: the posts still save, fast; after Redis returns, `manage.py sweep_mentions`
+    creates the 20 notifications exactly once, a second sweep creates none, and the worker
+    handles a new mention by itself."""
+    stack = healthy
+    team = make_team(3, "kd")
+    fig = fh.Figures("d) broker down, then sweep")
+    started = time.monotonic()
+    worker = fh.CeleryWorker(stack.env(), "fault-worker-d")
+    try:
+        worker.start()
+        stack.redis.kill()
+        took = post_mentions(http, stack.a, team, "d", 10)
+        stack.redis.start()
+        ids = list(
+            ChatMessage.objects.filter(chat_room=team.room)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        assert len(ids) == 10
+        assert not mention_rows(ids), "nothing could have been queued"
+
+        first = manage(stack, "sweep_mentions", "--older-than", "0")
+        second = manage(stack, "sweep_mentions", "--older-than", "0")
+        counts = mention_rows(ids)
+        recipients = {team.users[1].pk, team.users[2].pk}
+        assert set(counts) == {(r, m) for r in recipients for m in ids}
+        assert set(counts.values()) == {1}
+        assert "Created 20 " in first and "Created 0 " in second, (first, second)
+        assert not ChatMessage.objects.filter(
+            pk__in=ids, mentions_notified_at__isnull=True
+        ).exists()
+
+        # The worker reconnected to the broker by itself.
+        post_mentions(http, stack.a, team, "d-after", 1)
+        new_id = ChatMessage.objects.get(client_id="d-after-0").pk
+        wait_until(lambda: len(mention_rows([new_id])) == 2, timeout=45, what="the worker")
+        assert set(mention_rows([new_id]).values()) == {1}
+
+        fig.sent = fig.acked = fig.saved = 11
+        fig.notifications = f"22/{sum(mention_rows([*ids, new_id]).values())}"
+        fig.notes = f"posts with Redis dead: max {max(took):.2f}s; sweep 20 then 0"
+        fig.extra["max_post_seconds"] = max(took)
+        assert max(took) < 3, f"a post with the broker down took {max(took):.2f}s"
+    finally:
+        worker.stop()
+        record(fig, started)
+
+
+# --- (e) worker SIGKILLed mid-task ------------------------------------------------------
+
+
+@contextlib.contextmanager
+def notification_table_locked() -> Iterator[None]:
+    """Another connection holds the notification table, so the worker blocks mid-task."""
+    if connection.vendor == "postgresql":
+        import psycopg
+
+        with psycopg.connect(database_url_for(connection.settings_dict)) as conn:
+            conn.execute("LOCK TABLE messaging_notification IN ACCESS EXCLUSIVE MODE")
+            try:
+                yield
+            finally:
+                conn.rollback()
+    else:
+        conn = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+        conn.execute("BEGIN EXCLUSIVE")
+        try:
+            yield
+        finally:
+            conn.execute("ROLLBACK")
+            conn.close()
+
+
+def test_worker_killed_mid_task_notifies_exactly_once(healthy, http):
+    """10 mention tasks are queued; a worker (threads, 2) takes two, blocks on the locked
+    table and is SIGKILLed; after the visibility timeout a new worker runs all ten (the two
+    redelivered): 20 notifications, each exactly once; the sweep then finds nothing owed."""
+    stack = healthy
+    team = make_team(3, "ke")
+    fig = fh.Figures("e) worker SIGKILL mid-task")
+    started = time.monotonic()
+    env = stack.env(CELERY_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT))
+    first = fh.CeleryWorker(env, "fault-worker-e1")
+    second = fh.CeleryWorker(env, "fault-worker-e2")
+    try:
+        post_mentions(http, stack.a, team, "e", 10)
+        ids = list(
+            ChatMessage.objects.filter(chat_room=team.room)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        with notification_table_locked():
+            first.start()
+            wait_until(
+                lambda: (
+                    len(re.findall(r"notify_mentions\[[-0-9a-f]+\] received", first.log())) >= 2
+                ),
+                timeout=30,
+                what="two tasks running in the first worker",
+            )
+            time.sleep(1)
+            running = len(re.findall(r"notify_mentions\[[-0-9a-f]+\] received", first.log()))
+            first.kill()
+        assert "succeeded" not in first.log()
+        assert not mention_rows(ids)
+
+        time.sleep(VISIBILITY_TIMEOUT + 1)
+        second.start()
+        wait_until(
+            lambda: sum(mention_rows(ids).values()) >= 20, timeout=60, what="20 notifications"
+        )
+        time.sleep(2)  # anything running twice would show up now
+        counts = mention_rows(ids)
+        assert sum(counts.values()) == 20 and set(counts.values()) == {1}, counts
+        assert "Created 0 " in manage(stack, "sweep_mentions", "--older-than", "0")
+
+        fig.sent = fig.acked = fig.saved = 10
+        fig.notifications = f"20/{sum(counts.values())}"
+        fig.notes = f"killed with {running} task(s) running"
+    finally:
+        first.stop()
+        second.stop()
+        record(fig, started)
+
+
+# --- (f) daphne restarted under 100 clients ---------------------------------------------
+
+
+def test_daphne_restart_with_100_clients_converges(healthy, http):
+    """100 clients on daphne A; A is SIGTERMed and started again on the same port while
+    messages keep arriving through daphne B (20 of the clients also send while A is down,
+    falling back to HTTP and retrying): all reconnect and converge."""
+    stack = healthy
+    team = make_team(101, "kf")
+    fig = fh.Figures("f) daphne restart, 100 clients")
+    started = time.monotonic()
+    poster = fh.ChatClient("poster", stack.b, team.sessions[100], team.endpoints(), http)
+
+    async def scenario() -> None:
+        crowd = clients_for(team, [stack.a], http, 100)
+        crowd.start()
+        posting = fh.Crowd([poster])
+        posting.start()
+        try:
+            await crowd.all_open(timeout=60)
+            await posting.all_open()
+            sent = await fh.send_paced([poster], per_client=5, interval=0.2, tag="f1")
+            stopping = time.monotonic()
+            await asyncio.to_thread(stack.a.stop)  # SIGTERM
+            down = asyncio.ensure_future(
+                fh.send_paced([poster], per_client=10, interval=0.2, tag="f2")
+            )
+            sent += await fh.send_paced(crowd.clients[:20], per_client=1, interval=0.1, tag="f3")
+            await asyncio.to_thread(stack.a.start, timeout=60)
+            fault_end = time.monotonic()
+            sent += await down
+            sent += await fh.send_paced([poster], per_client=5, interval=0.2, tag="f4")
+            everyone = fh.Crowd([*crowd.clients, poster])
+            await check_delivery(everyone, sent, room_id=team.room.pk, fault_end=fault_end, fig=fig)
+            fig.notes = f"A down {fault_end - stopping:.1f}s (stop + start)"
+            assert sum(c.reconnects for c in crowd.clients) >= 100
+        finally:
+            await crowd.stop()
+            await posting.stop()
+
+    try:
+        run(scenario())
+    finally:
+        record(fig, started)
