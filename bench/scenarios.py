@@ -540,7 +540,8 @@ class Bench:
                 lv.stepping = False
                 if index + 1 < len(cfg.steps):
                     lv.result.notes.append(
-                        f"steps above {rate:g} msgs/s skipped: past the knee already"
+                        f"steps above {rate:g} msgs/s skipped after {lv.failures} failed "
+                        "steps: past the knee"
                     )
 
     def _refine_step(self, lv: _Live, j: int) -> None:
