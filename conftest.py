@@ -62,7 +62,7 @@ def _redis_reachable(url: str) -> str | None:
 
     try:
         redis.Redis.from_url(url, socket_connect_timeout=2).ping()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
 
@@ -192,6 +192,18 @@ def login_page():
         page.wait_for_url(lambda u: "/accounts/login/" not in u)
 
     return login
+
+
+# --- ordering ---------------------------------------------------------------------------
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run last. Playwright's sync API keeps an event loop running in the main
+    thread for the rest of the session once a browser starts, and every async test after it
+    would fail ("cannot be called from a running event loop"). Runs after pytest-django's own
+    ordering (tryfirst), keeping it within each group."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 
 # --- reporting --------------------------------------------------------------------------
