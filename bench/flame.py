@@ -64,8 +64,9 @@ def _wait_kind(leaf: str) -> str | None:
 
 
 def summarize(path: str, top: int = 5) -> str:
-    """Per thread: wait shares, then busy (and DB-wait) samples by category, then the
-    busiest leaf functions. Shares are of the thread's wall-clock samples."""
+    """Per thread: how long it sat idle, then what its other samples (running Python, or
+    blocked on PostgreSQL or a threading wait inside our stack) went to, by category, and the
+    busiest leaf functions. Threads that were idle throughout are left out."""
     threads: Counter[str] = Counter()
     waits: dict[str, Counter[str]] = defaultdict(Counter)
     cats: dict[str, Counter[str]] = defaultdict(Counter)
@@ -81,6 +82,8 @@ def summarize(path: str, top: int = 5) -> str:
             threads[thread] += n
             leaf = rest.rsplit(";", 1)[-1]
             kind = _wait_kind(leaf)
+            if kind and "psycopg_pool/" in rest and "threading" in kind:
+                kind = "idle (psycopg_pool housekeeping thread)"
             if kind and "PostgreSQL" not in kind and "threading" not in kind:
                 waits[thread][kind] += n
                 continue
@@ -89,18 +92,22 @@ def summarize(path: str, top: int = 5) -> str:
                 leaves[thread][leaf] += n
     lines = []
     for thread, total in threads.most_common():
-        if total < 0.05 * sum(threads.values()):
-            continue
-        lines.append(f"thread {thread}: {total} samples (wall clock)")
-        for kind, n in waits[thread].most_common():
-            lines.append(f"  {100 * n / total:5.1f}%  {kind}")
+        idle = sum(waits[thread].values())
+        busy = total - idle
+        if busy < 0.01 * total:
+            continue  # an idle thread (pool worker, scheduler): nothing to show
+        waited = ", ".join(f"{100 * n / total:.0f}% {kind}" for kind, n in waits[thread].items())
+        lines.append(
+            f"thread {thread}: {total} wall-clock samples; {waited or 'never idle'}; the "
+            f"other {100 * busy / total:.1f}% ({busy} samples) went to:"
+        )
         for label, n in cats[thread].most_common():
-            lines.append(f"  {100 * n / total:5.1f}%  {label}")
+            lines.append(f"  {100 * n / busy:5.1f}%  {label}")
         hot = ", ".join(
-            f"{leaf} {100 * n / total:.1f}%" for leaf, n in leaves[thread].most_common(top)
+            f"{leaf} {100 * n / busy:.1f}%" for leaf, n in leaves[thread].most_common(top)
         )
         if hot:
-            lines.append(f"  hottest leaves: {hot}")
+            lines.append(f"  hottest leaves (% of those samples): {hot}")
     return "\n".join(lines)
 
 
