@@ -320,6 +320,7 @@ class Bench:
             time.sleep(0.05)
         collected = self.pool.request_all("collect", tag, timeout=120)
         server_cpu = meter.read()
+        server_wait = meter.waited()
         machine_busy = machine.read()["busy_percent"]
         generator_cpu = self._generator_cpu(collected)
         lat = array.array("I")
@@ -377,6 +378,7 @@ class Bench:
             max=stats["max"],
             late=late.get(tag, 0),
             server_cpu=server_cpu,
+            server_wait=server_wait,
             generator_cpu=generator_cpu,
             machine_busy=machine_busy,
             sender_lag_ms=lag_ms,

@@ -83,8 +83,22 @@ class MachineMeter:
         }
 
 
+def runqueue_wait_seconds(pid: int) -> float:
+    """Time the process's threads spent runnable but waiting for a CPU (schedstat field 2,
+    summed over threads): on a shared machine, the cost of other processes' load."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                total += int(f.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # the thread ended meanwhile
+    return total / 1e9
+
+
 class CpuMeter:
-    """CPU % of one core used by a process between start() and read()."""
+    """CPU % of one core used by a process between start() and read(); `waited()` is the %
+    of that time its threads sat runnable in the run queue (starved of CPU)."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
@@ -93,10 +107,17 @@ class CpuMeter:
     def start(self) -> None:
         self.t0 = time.monotonic()
         self.c0 = cpu_seconds(self.pid)
+        self.w0 = runqueue_wait_seconds(self.pid)
+        self.dt = 0.0
+        self.w1 = self.w0
 
     def read(self) -> float:
-        dt = time.monotonic() - self.t0
-        return 100.0 * (cpu_seconds(self.pid) - self.c0) / dt if dt > 0 else float("nan")
+        self.dt = time.monotonic() - self.t0
+        self.w1 = runqueue_wait_seconds(self.pid)
+        return 100.0 * (cpu_seconds(self.pid) - self.c0) / self.dt if self.dt > 0 else float("nan")
+
+    def waited(self) -> float:
+        return 100.0 * (self.w1 - self.w0) / self.dt if self.dt > 0 else float("nan")
 
 
 # --- processes --------------------------------------------------------------------------
