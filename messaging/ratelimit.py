@@ -90,8 +90,8 @@ def hit(*, bucket: str, user_id: int, now: float | None = None) -> Decision:
     try:
         current = _cache_incr(prefix + str(window), ttl)
         previous = cache.get(prefix + str(window - 1)) or 0
-    except Exception:  # cache outage: limit per process instead
-        logger.warning("rate-limit cache unavailable; counting in this process", exc_info=True)
+    except Exception as exc:  # cache outage: limit per process instead
+        logger.warning("rate-limit cache unavailable (%r); counting in this process", exc)
         current, previous = _local.incr(prefix, window, ttl)
     overlap = 1 - (now / rate.seconds - window)
     count = previous * overlap + current

@@ -59,6 +59,8 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
+        """Call from the main thread: the child gets PR_SET_PDEATHSIG (bench.servers), which
+        fires when the *thread* that started it exits, e.g. an asyncio.to_thread worker."""
         cmd = [
             "redis-server",
             "--port", str(self.port),
@@ -74,7 +76,8 @@ class RedisServer:
 
     @property
     def running(self) -> bool:
-        return self.process is not None and self.process.proc is not None
+        proc = self.process.proc if self.process is not None else None
+        return proc is not None and proc.poll() is None
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, every connection drops; without persistence all data is gone."""
@@ -658,6 +661,7 @@ class Figures:
     lost: int = 0  # acknowledged but not in the database
     notifications: str = "-"
     max_converge_s: float | None = None
+    crashes: int = 0  # "Exception inside application" in the daphne logs
     reconnects: int = 0
     http_fallbacks: int = 0
     notes: str = ""
@@ -671,14 +675,15 @@ FIGURES: list[Figures] = []
 def table() -> list[str]:
     header = (
         f"{'scenario':<34}{'sent':>6}{'acked':>7}{'saved':>7}{'dup':>5}{'lost':>6}"
-        f"{'notif (exp/got)':>17}{'conv s':>8}{'reconn':>8}{'http':>6}{'secs':>7}  notes"
+        f"{'notif (exp/got)':>17}{'conv s':>8}{'crash':>6}{'reconn':>8}{'http':>6}{'secs':>7}"
+        "  notes"
     )
     lines = [header, "-" * len(header)]
     for f in FIGURES:
         conv = "-" if f.max_converge_s is None else f"{f.max_converge_s:.1f}"
         lines.append(
             f"{f.scenario:<34}{f.sent:>6}{f.acked:>7}{f.saved:>7}{f.duplicates:>5}{f.lost:>6}"
-            f"{f.notifications:>17}{conv:>8}{f.reconnects:>8}{f.http_fallbacks:>6}"
+            f"{f.notifications:>17}{conv:>8}{f.crashes:>6}{f.reconnects:>8}{f.http_fallbacks:>6}"
             f"{f.seconds:>7.1f}  {f.notes}"
         )
     return lines

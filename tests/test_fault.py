@@ -72,6 +72,20 @@ class Stack:
             extra={**CHILD_ENV, **extra},
         )
 
+    def mark(self) -> None:
+        """Remember where the daphne logs end, for `crashes()`."""
+        self.marks = {server.log_path: log_size(server) for server in (self.a, self.b)}
+
+    def crashes(self) -> list[str]:
+        """Consumer/application crashes logged by daphne since `mark()` (an exception escaping
+        a consumer is logged as "Exception inside application" and closes the socket 1011)."""
+        found = []
+        for path, offset in self.marks.items():
+            with open(path, errors="replace") as log:
+                log.seek(offset)
+                found += [line.strip() for line in log if "Exception inside application" in line]
+        return found
+
     def heal(self) -> None:
         self.redis.resume()
         if not self.redis.running:
@@ -106,10 +120,15 @@ def stack(django_db_setup, django_db_blocker) -> Iterator[Stack]:
         redis.stop()
 
 
+def log_size(server: DaphneServer) -> int:
+    return server.log_path.stat().st_size if server.log_path.exists() else 0
+
+
 @pytest.fixture
 def healthy(stack, transactional_db) -> Iterator[Stack]:
     stack.heal()
     stack.redis.flushall()
+    stack.mark()
     yield stack
     # The children keep DB connections; none may be inside a transaction at the flush.
     stack.redis.resume()
@@ -264,9 +283,17 @@ async def check_delivery(
             assert shown in (None, row["content"]), (client.name, row["pk"])
 
 
-def record(fig: fh.Figures, started: float) -> None:
+def record(fig: fh.Figures, started: float, stack: Stack) -> None:
+    """File the scenario's figures, with the consumer crashes daphne logged meanwhile."""
     fig.seconds = time.monotonic() - started
+    crashes = stack.crashes()
+    fig.crashes = len(crashes)
+    fig.extra["crash_lines"] = crashes[:3]
     fh.FIGURES.append(fig)
+
+
+def assert_no_crashes(fig: fh.Figures) -> None:
+    assert not fig.crashes, f"{fig.crashes} consumer crash(es) in the daphne logs: {fig.extra}"
 
 
 # --- (a) Redis SIGKILLed mid-burst ------------------------------------------------------
@@ -292,7 +319,7 @@ def test_redis_killed_mid_burst_loses_nothing(healthy, http):
             await asyncio.sleep(8.0)
             stack.redis.kill()
             await asyncio.sleep(3.0)
-            await asyncio.to_thread(stack.redis.start)
+            stack.redis.start()  # blocks the loop ~0.2 s; see RedisServer.start
             fault_end = time.monotonic()
             sent = await burst
             await check_delivery(crowd, sent, room_id=team.room.pk, fault_end=fault_end, fig=fig)
@@ -302,7 +329,8 @@ def test_redis_killed_mid_burst_loses_nothing(healthy, http):
     try:
         run(scenario())
     finally:
-        record(fig, started)
+        record(fig, started, stack)
+    assert_no_crashes(fig)
     assert fig.reconnects >= 20, "every socket should have been closed by the outage"
 
 
@@ -338,7 +366,8 @@ def test_redis_paused_mid_burst_loses_nothing(healthy, http):
     try:
         run(scenario())
     finally:
-        record(fig, started)
+        record(fig, started, stack)
+    assert_no_crashes(fig)
 
 
 # --- (c) FLUSHALL under connected clients -----------------------------------------------
@@ -392,7 +421,8 @@ def test_flushall_drops_memberships_and_sockets_resubscribe(healthy, http):
     try:
         run(scenario())
     finally:
-        record(fig, started)
+        record(fig, started, stack)
+    assert_no_crashes(fig)
 
 
 # --- (d) broker down while mentions are posted ------------------------------------------
@@ -490,7 +520,8 @@ def test_broker_down_then_sweep_creates_each_notification_once(healthy, http):
         assert max(took) < 3, f"a post with the broker down took {max(took):.2f}s"
     finally:
         worker.stop()
-        record(fig, started)
+        record(fig, started, stack)
+    assert_no_crashes(fig)
 
 
 # --- (e) worker SIGKILLed mid-task ------------------------------------------------------
@@ -567,7 +598,8 @@ def test_worker_killed_mid_task_notifies_exactly_once(healthy, http):
     finally:
         first.stop()
         second.stop()
-        record(fig, started)
+        record(fig, started, stack)
+    assert_no_crashes(fig)
 
 
 # --- (f) daphne restarted under 100 clients ---------------------------------------------
@@ -593,7 +625,8 @@ def test_daphne_restart_with_100_clients_converges(healthy, http):
             await posting.all_open()
             sent = await fh.send_paced([poster], per_client=5, interval=0.2, tag="f1")
             stopping = time.monotonic()
-            await asyncio.to_thread(stack.a.stop)  # SIGTERM
+            await asyncio.to_thread(stack.a.stop)  # SIGTERM (SIGKILL after 10 s)
+            stopped = time.monotonic()
             down = asyncio.ensure_future(
                 fh.send_paced([poster], per_client=10, interval=0.2, tag="f2")
             )
@@ -604,7 +637,7 @@ def test_daphne_restart_with_100_clients_converges(healthy, http):
             sent += await fh.send_paced([poster], per_client=5, interval=0.2, tag="f4")
             everyone = fh.Crowd([*crowd.clients, poster])
             await check_delivery(everyone, sent, room_id=team.room.pk, fault_end=fault_end, fig=fig)
-            fig.notes = f"A down {fault_end - stopping:.1f}s (stop + start)"
+            fig.notes = f"SIGTERM->exit {stopped - stopping:.1f}s, start {fault_end - stopped:.1f}s"
             assert sum(c.reconnects for c in crowd.clients) >= 100
         finally:
             await crowd.stop()
@@ -613,4 +646,59 @@ def test_daphne_restart_with_100_clients_converges(healthy, http):
     try:
         run(scenario())
     finally:
-        record(fig, started)
+        record(fig, started, stack)
+    assert_no_crashes(fig)
+
+
+# --- the ordering bug scenario (a) found ------------------------------------------------
+
+
+def test_a_post_waits_for_an_earlier_uncommitted_post_in_its_room(transactional_db, postgres):
+    """Scenario (a) caught a client missing one message for good: two posts committed out of
+    id order, a back-fill (`?after=`) ran between the commits, returned the later id, and the
+    client's cursor moved past the earlier one. Posts to one room are now serialized until
+    commit, so a later id is never visible before an earlier one."""
+    import threading
+
+    from django.db import transaction
+
+    from messaging.selectors.rooms import message_page
+    from messaging.services.posting import post_chat_message
+
+    team = make_team(2, "kg")
+    room, (first_author, second_author) = team.room, team.users
+    holding, release, second_done = threading.Event(), threading.Event(), threading.Event()
+    saved: dict[str, ChatMessage] = {}
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                saved["first"] = post_chat_message(room=room, author=first_author, content="1st")
+                holding.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def second() -> None:
+        try:
+            saved["second"] = post_chat_message(room=room, author=second_author, content="2nd")
+            second_done.set()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    threads[0].start()
+    assert holding.wait(10)
+    threads[1].start()
+    try:
+        assert not second_done.wait(1.5), "the second post committed before the first"
+        assert message_page(room, after=0, limit=50).items == []  # nothing to skip past
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join(10)
+    assert saved["first"].pk < saved["second"].pk
+    assert [m.pk for m in message_page(room, after=0, limit=50).items] == [
+        saved["first"].pk,
+        saved["second"].pk,
+    ]

@@ -65,16 +65,29 @@ def clean_client_id(client_id: str) -> str:
 
 
 def _save_once(
-    model: type[Post], *, scope: dict[str, Any], client_id: str, **fields: Any
+    model: type[Post],
+    *,
+    thread: ChatRoom | Task,
+    scope: dict[str, Any],
+    client_id: str,
+    **fields: Any,
 ) -> tuple[Post, bool]:
     """Create a post, or return the one already saved under (scope, client_id).
 
     `scope` is the thread and the author. A concurrent retry that wins the race between the
-    lookup and the insert trips the unique constraint; its row is returned instead."""
+    lookup and the insert trips the unique constraint; its row is returned instead.
+
+    Posts to one thread are serialized until commit (a row lock on the room or task), so they
+    become visible in id order. Clients back-fill with `history/?after=<last id>`: if two
+    concurrent posts committed out of id order, a back-fill between the two commits would
+    return the later id and skip the earlier one for good (the fault tier caught a client
+    missing exactly such a message)."""
     if client_id:
         existing = model.objects.filter(**scope, client_id=client_id).first()
         if existing is not None:
             return existing, False
+    # FOR NO KEY UPDATE: excludes other posters, not foreign-key checks on the thread.
+    list(type(thread).objects.select_for_update(no_key=True).filter(pk=thread.pk).values("pk"))
     try:
         with transaction.atomic():
             return model.objects.create(**scope, client_id=client_id, **fields), True
@@ -101,6 +114,7 @@ def post_chat_message(
     mentioned = resolve_room_mentions(room, extract_mentions(content), exclude_user_id=author.pk)
     message, created = _save_once(
         ChatMessage,
+        thread=room,
         scope={"chat_room": room, "author": author},
         client_id=client_id,
         content=content,
@@ -135,6 +149,7 @@ def post_task_comment(
     mentioned = resolve_task_mentions(task, extract_mentions(content), exclude_user_id=author.pk)
     comment, created = _save_once(
         TaskThreadComment,
+        thread=task,
         scope={"task": task, "author": author},
         client_id=client_id,
         content=content,
