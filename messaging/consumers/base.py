@@ -22,6 +22,7 @@ from importlib import import_module
 from typing import Any, ClassVar
 
 from asgiref.sync import sync_to_async
+from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -312,6 +313,18 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             await self.revoke()
 
     # --- helpers --------------------------------------------------------------------------
+
+    async def send(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False
+    ) -> None:
+        """daphne raises autobahn's Disconnected for a frame sent on a socket the client closed
+        a moment earlier (before daphne delivered websocket.disconnect), which would crash the
+        consumer (django/channels#1820, seen in the fault tier). Nothing is left to tell: the
+        disconnect event follows and cleans up."""
+        try:
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+        except Disconnected:
+            self.closing = True
 
     async def send_json(self, payload: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(payload))
