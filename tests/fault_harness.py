@@ -675,15 +675,23 @@ FIGURES: list[Figures] = []
 def table() -> list[str]:
     header = (
         f"{'scenario':<34}{'sent':>6}{'acked':>7}{'saved':>7}{'dup':>5}{'lost':>6}"
-        f"{'notif (exp/got)':>17}{'conv s':>8}{'crash':>6}{'reconn':>8}{'http':>6}{'secs':>7}"
+        f"{'notif (exp/got)':>17}{'conv s':>8}{'settle':>7}{'crash':>6}{'reconn':>8}{'http':>6}"
+        f"{'secs':>7}"
         "  notes"
     )
     lines = [header, "-" * len(header)]
     for f in FIGURES:
         conv = "-" if f.max_converge_s is None else f"{f.max_converge_s:.1f}"
+        settle = f"{f.extra['settle_s']:.1f}" if "settle_s" in f.extra else "-"
         lines.append(
             f"{f.scenario:<34}{f.sent:>6}{f.acked:>7}{f.saved:>7}{f.duplicates:>5}{f.lost:>6}"
-            f"{f.notifications:>17}{conv:>8}{f.crashes:>6}{f.reconnects:>8}{f.http_fallbacks:>6}"
+            f"{f.notifications:>17}{conv:>8}{settle:>7}{f.crashes:>6}{f.reconnects:>8}"
+            f"{f.http_fallbacks:>6}"
             f"{f.seconds:>7.1f}  {f.notes}"
         )
+    lines.append(
+        "conv s: slowest client's view == database, seconds after the fault ended (bound 30); "
+        "settle: the same after the last message was sent; lost: acknowledged but not saved; "
+        "http: HTTP POST fallbacks; crash: 'Exception inside application' in daphne's logs"
+    )
     return lines
