@@ -47,7 +47,7 @@ def idle(bench: Bench) -> None:
 def _idle_one(bench: Bench, target: str) -> dict[str, Any]:
     cfg = bench.cfg
     n = cfg.idle_clients
-    bench.redis.flushdb()
+    bench.redis.flush()
     if target == "ours":
         server = our_app(bench.env)
         rooms = bench.fixtures["idle_rooms"]
@@ -126,7 +126,7 @@ def mention(bench: Bench) -> None:
         bench.emit("")
         bench.emit(f"== mention path: {out['error']}")
         return
-    bench.redis.flushdb()
+    bench.redis.flush()
     server = bench.start_server(our_app(bench.env))
     worker = celery_worker(bench.env)
     bench.start_server(worker, ready_line=" ready.", timeout=60)

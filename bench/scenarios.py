@@ -35,6 +35,7 @@ from . import extras, report
 from .clients import ClientPool, split
 from .config import NEEDS_DB, SWEEP_TARGETS, TARGET_TITLES, Config, route_exists
 from .db import BenchDatabase
+from .redisdb import BenchRedis
 from .report import StepResult, fmt
 from .servers import (
     CpuMeter,
@@ -105,6 +106,7 @@ class Bench:
         self.cfg = cfg
         self.emit = emit
         self.pool: ClientPool | None = None
+        self.redis: BenchRedis | None = None
         self.servers: list[ServerProcess] = []
         self.db: BenchDatabase | None = None
         self.fixtures: dict[str, Any] = {}
@@ -153,17 +155,9 @@ class Bench:
 
     def _prepare(self) -> None:
         cfg = self.cfg
-        import redis
-
-        self.redis = redis.Redis.from_url(cfg.redis_url, socket_connect_timeout=3)
-        self.redis.ping()
-        db_index = self.redis.connection_pool.connection_kwargs.get("db", 0)
-        if int(db_index) == 0:
-            raise RuntimeError(
-                f"{cfg.redis_url}: the bench empties its Redis database; give it its own "
-                "(e.g. redis://127.0.0.1:6379/3), not DB 0"
-            )
-        self.redis.flushdb()
+        self.redis = BenchRedis(cfg.redis_url)
+        self.redis.claim()
+        self.redis.flush()
         load = os.getloadavg()
         self.emit(
             f"TaskFlow realtime bench ({'quick' if cfg.quick else 'full'}): {cfg.clients} clients "
@@ -213,8 +207,8 @@ class Bench:
                 self.db.drop()
             except Exception as exc:
                 self.emit(f"could not drop the bench database: {exc}")
-        with contextlib.suppress(Exception):
-            self.redis.flushdb()
+        if self.redis is not None:
+            self.redis.release()
 
     def start_server(self, server: ServerProcess, **kwargs: Any) -> ServerProcess:
         self.servers.append(server)
@@ -427,7 +421,7 @@ class Bench:
         target measured a minute later can see a very different machine)."""
         cfg = self.cfg
         n = cfg.clients
-        self.redis.flushdb()
+        self.redis.flush()
         live: list[_Live] = []
         for target in targets:
             result = self.sweeps_by_target[target] = SweepResult(target)

@@ -4,6 +4,7 @@ be printed. (The full run is `make bench`; CI runs `make bench-quick`.)"""
 
 import json
 import os
+import time
 from io import StringIO
 from urllib.parse import urlsplit, urlunsplit
 
@@ -12,13 +13,30 @@ from django.core.management import call_command
 
 
 def bench_redis_url(redis_url: str) -> str:
-    """The same Redis server, but the bench's own DB (the bench empties it)."""
-    db = os.environ.get("BENCH_REDIS_DB", "3")
+    """The same Redis server, but a DB of the smoke test's own: the bench empties its DB and
+    claims it for the run, so `make bench` (DB 3) and this test never share one."""
+    db = os.environ.get("BENCH_SMOKE_REDIS_DB", "4")
     return urlunsplit(urlsplit(redis_url)._replace(path=f"/{db}"))
+
+
+def wait_until_unclaimed(url: str, timeout: float = 120.0) -> None:
+    """Another run (a colleague's test session) may hold the DB: wait for it, then skip."""
+    import redis
+
+    from bench.redisdb import CLAIM_KEY
+
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + timeout
+    while client.exists(CLAIM_KEY):
+        if time.monotonic() > deadline:
+            pytest.skip(f"{url} stayed claimed by another bench run: {client.get(CLAIM_KEY)}")
+        time.sleep(1)
 
 
 @pytest.mark.services
 def test_bare_consumer_and_raw_server_deliver_every_message(redis_url, tmp_path):
+    url = bench_redis_url(redis_url)
+    wait_until_unclaimed(url)
     out = StringIO()
     json_out = tmp_path / "bench.json"
     call_command(
@@ -31,7 +49,7 @@ def test_bare_consumer_and_raw_server_deliver_every_message(redis_url, tmp_path)
         "--warmup=0.5",
         "--drain=3",
         "--echo-seconds=2",
-        f"--redis-url={bench_redis_url(redis_url)}",
+        f"--redis-url={url}",
         f"--json-out={json_out}",
         stdout=out,
     )

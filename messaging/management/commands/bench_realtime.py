@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from bench.config import ALL_TARGETS, Config
+from bench.redisdb import DatabaseInUse
 from bench.scenarios import run
 
 
@@ -112,5 +113,7 @@ class Command(BaseCommand):
 
         try:
             run(cfg, emit)
+        except DatabaseInUse as exc:
+            raise CommandError(str(exc)) from exc
         except KeyboardInterrupt as exc:
             raise CommandError("interrupted; every child process was stopped") from exc
