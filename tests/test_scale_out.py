@@ -26,6 +26,7 @@ from websockets.sync.client import ClientConnection
 from messaging.models import ChatMessage, Notification, TaskThreadComment, UserTypingStatus
 from messaging.services.typing import TYPING_THROTTLE_SECONDS
 from messaging.tests.test_worker import CeleryWorker, broker_url, wait_for  # noqa: F401 - fixture
+from tests.factories import UserFactory
 from tests.live import DaphneServer, database_url_for
 from tests.test_security_websocket import LiveSession, Workspace, open_socket
 
@@ -48,10 +49,20 @@ class Cluster:
     redis_url: str
 
 
-def health(server: DaphneServer) -> dict[str, Any]:
+def staff_cookie() -> str:
+    """A session cookie of a staff user: /healthz names its backends to staff only."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(UserFactory(username="healthz-staff", is_staff=True))
+    return f"sessionid={client.cookies['sessionid'].value}"
+
+
+def health(server: DaphneServer, cookie: str) -> dict[str, Any]:
     import urllib.request
 
-    with urllib.request.urlopen(f"{server.url}/healthz", timeout=10) as resp:
+    request = urllib.request.Request(f"{server.url}/healthz", headers={"Cookie": cookie})
+    with urllib.request.urlopen(request, timeout=10) as resp:
         return json.load(resp)
 
 
@@ -76,8 +87,9 @@ def start_cluster(
         started.extend(servers)
         with ThreadPoolExecutor(2) as pool:
             list(pool.map(lambda server: server.start(timeout=60), servers))
+        cookie = staff_cookie()
         for server in servers:
-            report = health(server)
+            report = health(server, cookie)
             assert report["ok"], report
             assert report["database"]["backend"] == "postgresql"
             assert report["channel_layer"]["backend"] == "RedisChannelLayer"
