@@ -53,6 +53,7 @@ class Config:
     procs: int = 3
     steps: list[float] = field(default_factory=lambda: [2.5, 5, 10, 20, 40, 80, 160, 320, 640])
     duration: float = 4.0  # seconds of sending per step
+    min_step_messages: int = 30  # ...or longer, so that a step sends at least this many
     warmup: float = 2.0
     drain: float = 3.0  # how long after the last send a delivery still counts
     echo_seconds: float = 8.0
@@ -87,6 +88,7 @@ class Config:
             procs=2,
             steps=[10, 40],
             duration=2.0,
+            min_step_messages=10,
             warmup=0.5,
             drain=2.0,
             echo_seconds=2.0,

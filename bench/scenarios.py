@@ -519,9 +519,10 @@ class Bench:
         cfg = self.cfg
         if tag.startswith("s") and not lv.stepping:
             return
-        step, _ = self._step(
-            lv.target, f"{tag}{lv.target}", rate, cfg.duration, cfg.clients, lv.server
-        )
+        # At low rates a few seconds hold only a handful of messages, and p99 over their
+        # deliveries is really the slowest message or two: stretch the step instead.
+        seconds = max(cfg.duration, cfg.min_step_messages / rate)
+        step, _ = self._step(lv.target, f"{tag}{lv.target}", rate, seconds, cfg.clients, lv.server)
         lv.sent += step.sent
         lv.result.steps.append(step)
         lv.result.steps.sort(key=lambda s: s.rate)
