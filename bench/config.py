@@ -86,7 +86,7 @@ class Config:
             quick=True,
             clients=20,
             procs=2,
-            steps=[10, 40],
+            steps=[10, 40, 160],
             duration=2.0,
             min_step_messages=10,
             warmup=0.5,

@@ -70,6 +70,12 @@ class SweepResult:
         return report.find_knee(self.steps)
 
     @property
+    def knee_is_floor(self) -> bool:
+        """A knee with no step above it: the capacity may be higher still."""
+        knee = self.knee
+        return knee is not None and not any(s.rate > knee.rate for s in self.steps)
+
+    @property
     def knee_rate(self) -> float | None:
         k = self.knee
         return k.deliveries_per_s if k else None

@@ -10,10 +10,26 @@ from .config import SWEEP_TARGETS
 from .report import fmt, verdict
 
 if TYPE_CHECKING:
-    from .scenarios import Bench
+    from .scenarios import Bench, SweepResult
 
 
-# --- summary ------------------------------------------------------------------------
+def knee_ratio_verdict(a: SweepResult, b: SweepResult, at_least: float) -> tuple[bool | None, str]:
+    """Whether a's knee is >= at_least x b's, or None when the sweep cannot tell: a knee with
+    no failing step above it is only a floor (the steps ran out, not the capacity)."""
+    if a.knee is None and b.knee is None:
+        return None, "neither passed any step"
+    if a.knee is None:
+        return False, "ours passed no step"
+    if b.knee is None:
+        return True, "the baseline passed no step"
+    r = a.knee.deliveries_per_s / b.knee.deliveries_per_s
+    if r >= at_least:
+        if b.knee_is_floor:
+            return None, "inconclusive: the baseline's knee is only a floor (no step failed)"
+        return True, ""
+    if a.knee_is_floor:
+        return None, "inconclusive: our knee is only a floor (no step failed)"
+    return False, ""
 
 
 def print_summary(bench: Bench) -> None:
@@ -30,14 +46,20 @@ def print_summary(bench: Bench) -> None:
             continue
         r = s[name]
         k = r.knee
+        floor = ">=" if r.knee_is_floor else "  "
         rows.append(
-            f"   {name:7} knee {fmt(k.rate if k else None, 0):>6} msgs/s = "
+            f"   {name:8} knee {floor}{fmt(k.rate if k else None, 0):>6} msgs/s = "
             f"{fmt(r.knee_rate, 0):>8} deliv/s (p99 {fmt(k.p99 if k else None)} ms)   "
             f"peak {fmt(r.peak_rate, 0):>8} deliv/s   echo p50 {fmt(r.echo_p50, 2)} ms"
             + (f"   [{r.error}]" if r.error else "")
         )
     for row in rows:
         bench.emit(row)
+    if any(r.knee_is_floor for r in s.values()):
+        bench.emit(
+            "   (>= : no step failed, so the knee is only a floor: the offered load ran out "
+            "before the capacity did; add higher --steps)"
+        )
     ratios: dict[str, float] = {}
 
     def pair(a: str, b: str, label: str) -> None:
@@ -69,10 +91,11 @@ def print_summary(bench: Bench) -> None:
     ours, bare = s.get("ours"), s.get("bare")
     if ours and bare:
         r = report.ratio(ours.knee_rate, bare.knee_rate)
+        ok, why = knee_ratio_verdict(ours, bare, 0.8)
         add(
-            None if math.isnan(r) and bare.knee_rate is None else (not math.isnan(r) and r >= 0.8),
+            ok,
             f"our consumer >= 0.8x bare consumer deliveries/s at the knee: {fmt(r, 2)}x "
-            f"({fmt(ours.knee_rate, 0)} vs {fmt(bare.knee_rate, 0)})",
+            f"({fmt(ours.knee_rate, 0)} vs {fmt(bare.knee_rate, 0)})" + (f"; {why}" if why else ""),
         )
         ceiling = max(bare.knee_rate or 0, (s["raw"].knee_rate or 0) if "raw" in s else 0)
         if (bare.knee_rate or 0) >= 5000:
