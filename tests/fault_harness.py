@@ -290,6 +290,7 @@ class ChatClient:
         self.endpoints = endpoints
         self.http = http_client
         self.view: dict[int, dict] = {}  # id -> payload: what the page shows
+        self.live_ids: set[int] = set()  # ids that arrived as live frames
         self.synced_through = 0
         self.outbox: dict[str, Entry] = {}
         self.acked: dict[str, int] = {}  # client_id -> message id (ack or HTTP 201)
@@ -414,6 +415,7 @@ class ChatClient:
 
     def receive_live(self, payload: dict) -> None:
         message_id = int(payload["message_id"])
+        self.live_ids.add(message_id)
         if message_id == self.synced_through + 1 and not self._backfilling:
             self.synced_through = message_id
         elif message_id > self.synced_through:

@@ -53,6 +53,7 @@ pytestmark = [pytest.mark.fault, pytest.mark.django_db(transaction=True)]
 # 50 messages per user in ~10 s is far past the 20/10s default.
 CHILD_ENV = {"CHAT_RATE_LIMIT": "100000/10s", "DJANGO_LOG_LEVEL": "WARNING"}
 VISIBILITY_TIMEOUT = 3
+RESUBSCRIBE_SECONDS = 10  # settings.CHANNEL_RESUBSCRIBE_SECONDS's default, which the children use
 
 
 # --- the stack --------------------------------------------------------------------------
@@ -395,28 +396,36 @@ def test_flushall_drops_memberships_and_sockets_resubscribe(healthy, http):
             opens = {c.name: c.opens for c in crowd.clients}
             await asyncio.to_thread(stack.redis.flushall)
             flushed = time.monotonic()
+            group_key = f"asgi:group:chat_room_{team.room.pk}"
+            assert not stack.redis.client().exists(group_key), "FLUSHALL left the group"
             after = await fh.send_paced(crowd.clients, per_client=3, interval=0.3, tag="c2")
             await check_delivery(
                 crowd, before + after, room_id=team.room.pk, fault_end=flushed, fig=fig
             )
-            noticed = [c.name for c in crowd.clients if c.opens > opens[c.name]]
-            fig.notes = f"{len(noticed)}/20 sockets closed for resync"
-            assert len(noticed) == len(crowd.clients), "a socket stayed open but deaf"
 
-            # Subscribed again, not just back-filled: one more message arrives live.
-            last = crowd.clients[0].send("c3 after the flush", "c3-last")
-            deadline = time.monotonic() + 10
+            # Every socket notices its lost membership (at its next re-subscribe check) and is
+            # closed for a resync; a client may have converged earlier by a gap back-fill.
+            def noticed() -> list[str]:
+                return [c.name for c in crowd.clients if c.opens > opens[c.name]]
+
+            deadline = flushed + RESUBSCRIBE_SECONDS + 10
+            while len(noticed()) < len(crowd.clients) and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            await crowd.all_open()
+            fig.notes = f"{len(noticed())}/20 sockets closed for resync"
+            deaf = [c.name for c in crowd.clients if c.name not in noticed()]
+            assert not deaf, f"open but deaf {RESUBSCRIBE_SECONDS + 10}s after FLUSHALL: {deaf}"
+
+            # Subscribed again, not just back-filled: one more message arrives as a live frame.
+            crowd.clients[0].send("c3 after the flush", "c3-last")
+            await crowd.drained(timeout=10)
+            last_id = crowd.clients[0].acked["c3-last"]
+            deadline = time.monotonic() + 5
             while time.monotonic() < deadline:
-                if all(
-                    any(p.get("client_id") == last for p in c.view.values()) for c in crowd.clients
-                ):
+                if all(last_id in c.live_ids for c in crowd.clients):
                     break
                 await asyncio.sleep(0.1)
-            missing = [
-                c.name
-                for c in crowd.clients
-                if not any(p.get("client_id") == last for p in c.view.values())
-            ]
+            missing = [c.name for c in crowd.clients if last_id not in c.live_ids]
             assert not missing, f"not delivered live after the flush: {missing}"
         finally:
             await crowd.stop()
