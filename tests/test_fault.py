@@ -413,6 +413,7 @@ def test_flushall_drops_memberships_and_sockets_resubscribe(healthy, http):
                 await asyncio.sleep(0.2)
             await crowd.all_open()
             fig.notes = f"{len(noticed())}/20 sockets closed for resync"
+            fig.reconnects = crowd.totals()["reconnects"]
             deaf = [c.name for c in crowd.clients if c.name not in noticed()]
             assert not deaf, f"open but deaf {RESUBSCRIBE_SECONDS + 10}s after FLUSHALL: {deaf}"
 
