@@ -94,6 +94,31 @@ def send_in_room(viewer: Viewer, text: str) -> None:
 # --- journeys ---------------------------------------------------------------------------
 
 
+def test_mention_in_the_room_bob_is_looking_at_is_read_at_once(team, open_as):
+    """bob sees the message arrive in the room he has open: no toast, the badge stays at 0 and
+    the notification is stored as read."""
+    bob = open_as("bob", room_path(team.room))
+    wait_socket_open(bob)
+    expect(bob.page.locator("#connection-status")).to_have_text("Live")
+
+    alice = open_as("alice", room_path(team.room))
+    send_in_room(alice, "@bob the room is on your screen")
+
+    expect(bob.page.locator("#chat-log")).to_contain_text("@bob the room is on your screen")
+    notification = None
+    for _ in range(50):
+        notification = Notification.objects.filter(recipient=team.bob).first()
+        if notification is not None and notification.is_read:
+            break
+        bob.page.wait_for_timeout(100)
+    assert notification is not None and notification.is_read
+    expect(bob.badge).to_have_text("0")
+    expect(bob.page.locator(".notification-toast")).to_have_count(0)
+    bob.assert_clean()
+    alice.assert_clean()
+
+
+
 def test_mention_lights_bobs_badge_live_and_clicking_through_reads_it(team, open_as):
     bob = open_as("bob", board_path(team.board))
     wait_socket_open(bob)

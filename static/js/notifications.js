@@ -1,6 +1,7 @@
 // Live notifications on every page (loaded by base.html for logged-in users): keeps the nav
 // badge (#notification-badge) in step with the server over /ws/notifications/, shows a small
-// toast for each new mention, and marks a notification read when its link is followed.
+// toast for each new mention (or marks it read at once when it points into the room or task
+// thread on screen), and marks a notification read when its link is followed.
 // User text is only ever inserted with textContent.
 
 import { getJSON, postForm } from "./lib/http.js";
@@ -96,8 +97,26 @@ function showToast(frame) {
   window.setTimeout(() => toast.remove(), TOAST_MS);
 }
 
+/** The notification points into the page being looked at right now (the room or the task
+ * thread it came from): the person has seen it. */
+function isOnScreen(url) {
+  const target = new URL(url, window.location.href);
+  return target.pathname === window.location.pathname && document.visibilityState === "visible";
+}
+
+async function markRead(url) {
+  const { ok, data } = await postForm(url);
+  if (ok && data && typeof data.count === "number") setCount(data.count);
+}
+
 function onMessage(frame) {
   if (frame.type === "notification") {
+    if (isOnScreen(frame.url)) {
+      // Read where it happened: no toast, no badge bump (the server pushes the new count to
+      // every tab after the mark-read).
+      markRead(readUrl(frame.notification_id));
+      return;
+    }
     setCount(frame.unread_count);
     showToast(frame);
   } else if (frame.type === "unread_count") {
