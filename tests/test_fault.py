@@ -488,9 +488,9 @@ def post_mentions(http: fh.Http, server: DaphneServer, team: Team, tag: str, n: 
 
 def test_broker_down_then_sweep_creates_each_notification_once(healthy, http):
     """Redis (broker, layer and cache) is dead while 10 messages mentioning two members each
-    are posted: the posts still save, fast; after Redis returns, `manage.py sweep_mentions`
-    creates the 20 notifications exactly once, a second sweep creates none, and the worker
-    handles a new mention by itself."""
+    are posted: the posts still save, fast, and pages still load; after Redis returns,
+    `manage.py sweep_mentions` creates the 20 notifications exactly once, a second sweep
+    creates none, and the worker handles a new mention by itself."""
     stack = healthy
     team = make_team(3, "kd")
     fig = fh.Figures("d) broker down, then sweep")
@@ -500,6 +500,16 @@ def test_broker_down_then_sweep_creates_each_notification_once(healthy, http):
         worker.start()
         stack.redis.kill()
         took = post_mentions(http, stack.a, team, "d", 10)
+        pages = {
+            path: run(http.get(stack.a.port, path, session=team.sessions[1]))[0]
+            for path in (
+                team.room.get_absolute_url(),
+                reverse("kanban:board_list"),
+                reverse("messaging:inbox"),
+                f"{team.endpoints().history_path}?after=0",
+            )
+        }
+        assert set(pages.values()) == {200}, f"pages with Redis dead: {pages}"
         stack.redis.start()
         ids = list(
             ChatMessage.objects.filter(chat_room=team.room)
