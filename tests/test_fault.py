@@ -300,6 +300,35 @@ def assert_no_crashes(fig: fh.Figures) -> None:
     assert not fig.crashes, f"{fig.crashes} consumer crash(es) in the daphne logs: {fig.extra}"
 
 
+# --- baseline: an idle socket outlives the layer's blocking receive ---------------------
+
+
+def test_an_idle_socket_stays_open(healthy, http):
+    """With redis-py 8's default 5 s read timeout and channels-redis's 5 s BZPOPMIN, an idle
+    daphne's receive loop raised TimeoutError every ~5 s and crashed a consumer (1011). The
+    layer now blocks 1 s under a 2 s socket timeout: 12 quiet seconds, still the first socket."""
+    stack = healthy
+    team = make_team(2, "ki")
+
+    async def scenario() -> list[fh.ChatClient]:
+        crowd = clients_for(team, [stack.a, stack.b], http, 2)
+        crowd.start()
+        try:
+            await crowd.all_open()
+            await asyncio.sleep(12)
+            crowd.clients[0].send("still there?", "ki-1")
+            assert await crowd.drained(timeout=10)
+            await asyncio.sleep(1)
+            return crowd.clients
+        finally:
+            await crowd.stop()
+
+    clients = run(scenario())
+    assert [c.opens for c in clients] == [1, 1], [dict(c.close_codes) for c in clients]
+    assert all(c.live_ids for c in clients), "the message after the quiet spell arrived live"
+    assert not stack.crashes()
+
+
 # --- (a) Redis SIGKILLed mid-burst ------------------------------------------------------
 
 
