@@ -44,7 +44,7 @@ class StepResult:
     max: float
     late: int = 0  # deliveries that arrived after the drain window
     server_cpu: float = math.nan  # % of one core, the server process
-    server_wait: float = math.nan  # % of wall time its threads waited for a CPU (run queue)
+    server_wait: float = math.nan  # % of wall time its main thread waited for a CPU (run queue)
     generator_cpu: float = math.nan  # % of one core, the busiest client process
     machine_busy: float = math.nan  # % of all CPUs busy (every process on the machine)
     sender_lag_ms: float = 0.0  # how far the busiest sender fell behind its schedule
@@ -118,9 +118,10 @@ STEP_COLUMNS = (
 
 def step_table(title: str, steps: Sequence[StepResult], p99_limit_ms: float = P99_LIMIT_MS) -> str:
     """A fixed-width table of the steps of one target, with the reasons for any reach < 1.
-    srv CPU: the server process (% of one core); srv wait: % of the time its threads sat
-    runnable waiting for a CPU (starved by other processes); gen CPU: the busiest client
-    process; machine: % of all CPUs busy during the step, every process counted."""
+    srv CPU: the server process (% of one core); srv wait: % of the time its main thread
+    (the event loop) sat runnable waiting for a CPU (starved by other processes); gen CPU:
+    the busiest client process; machine: % of all CPUs busy during the step, every process
+    counted."""
     lines = [title]
     header = " ".join(name.rjust(width) for name, width in STEP_COLUMNS)
     lines += [header, "-" * len(header)]

@@ -84,21 +84,18 @@ class MachineMeter:
 
 
 def runqueue_wait_seconds(pid: int) -> float:
-    """Time the process's threads spent runnable but waiting for a CPU (schedstat field 2,
-    summed over threads): on a shared machine, the cost of other processes' load."""
-    total = 0
-    for task in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
-                total += int(f.read().split()[1])
-        except (OSError, IndexError, ValueError):
-            continue  # the thread ended meanwhile
-    return total / 1e9
+    """Time the process's main thread (daphne's event loop) spent runnable but waiting for a
+    CPU (schedstat field 2): on a shared machine, what other processes' load costs it."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return float("nan")
 
 
 class CpuMeter:
-    """CPU % of one core used by a process between start() and read(); `waited()` is the %
-    of that time its threads sat runnable in the run queue (starved of CPU)."""
+    """CPU % of one core used by a process (all threads) between start() and read();
+    `waited()` is the % of that time its main thread sat runnable in the run queue."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
