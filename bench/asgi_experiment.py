@@ -28,7 +28,7 @@ from messaging import realtime
 from messaging.consumers import base, chat
 from messaging.consumers.base import MessagingConsumer
 
-APPLIED = [x for x in os.environ.get("BENCH_EXPERIMENT", "fwd,pool").split(",") if x]
+APPLIED = [x for x in os.environ.get("BENCH_EXPERIMENT", "fwd").split(",") if x]
 _stock_dispatch = MessagingConsumer.dispatch
 
 

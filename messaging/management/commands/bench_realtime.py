@@ -73,7 +73,9 @@ class Command(BaseCommand):
             help="time each stage of our consumer (bench/asgi_trace.py), logs in DIR",
         )
         parser.add_argument(
-            "--experiment", help="patches for target ours-exp: fwd,pool (bench/asgi_experiment.py)"
+            "--experiment",
+            help="patches for target ours-exp: fwd (default), pool, or fwd,pool "
+            "(bench/asgi_experiment.py)",
         )
 
     def handle(self, *args, **opts) -> None:
