@@ -56,6 +56,7 @@ class Config:
     min_step_messages: int = 30  # ...or longer, so that a step sends at least this many
     warmup: float = 2.0
     drain: float = 3.0  # how long after the last send a delivery still counts
+    quiesce_max: float = 15.0  # how long to let a backlog drain before the next step
     echo_seconds: float = 8.0
     targets: list[str] = field(default_factory=lambda: list(DEFAULT_TARGETS))
     idle_clients: int = 1000
@@ -93,6 +94,7 @@ class Config:
             min_step_messages=10,
             warmup=0.5,
             drain=2.0,
+            quiesce_max=4.0,
             echo_seconds=2.0,
             targets=list(QUICK_TARGETS),
             refine=0,

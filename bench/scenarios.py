@@ -361,9 +361,11 @@ class Bench:
                 f"a client process used {generator_cpu:.0f}% CPU: the generator is saturated, "
                 "so latency includes client-side queueing"
             )
-        late, quiet = self.quiesce()
+        late, quiet = self.quiesce(max_wait=self.cfg.quiesce_max)
         if not quiet:
-            notes.append("server still delivering backlog 15 s after the step")
+            notes.append(
+                f"server still delivering backlog {self.cfg.quiesce_max:g} s after the step"
+            )
         step = StepResult(
             target=target,
             rate=rate,
