@@ -90,7 +90,7 @@ class Config:
             clients=20,
             procs=2,
             steps=[10, 40, 160],
-            duration=2.0,
+            duration=1.5,
             min_step_messages=10,
             warmup=0.5,
             drain=2.0,
