@@ -16,6 +16,7 @@ any failed `group_send` drops an event for good. This module gives the consumers
   so it is closed and its client reconnects and back-fills from the history endpoint.
 * `refresh_memberships()`: re-adds a socket to its groups (refreshing `group_expiry`) and says
   whether a membership had been lost, which also means events were missed.
+* `call_from_sync()`: a layer call from sync code whose wait is bounded.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ import threading
 import time
 import weakref
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels_redis.core import RedisChannelLayer as BaseRedisChannelLayer
 from django.core.exceptions import ImproperlyConfigured
 
@@ -121,3 +124,36 @@ async def refresh_memberships(layer, groups: Iterable[str], channel: str) -> boo
         # ZADD answers how many members were *new*: 1 means the socket had dropped out.
         lost = lost or any(results[0::2])
     return lost
+
+
+# --- calling the layer from sync code ---------------------------------------------------
+
+LAYER_CALL_TIMEOUT = 5.0  # above the Redis connect + socket timeouts, which fail first
+
+
+def call_from_sync(
+    coro_fn: Callable[..., Awaitable[Any]], *args: Any, timeout: float = LAYER_CALL_TIMEOUT
+) -> Any:
+    """Run a channel-layer coroutine from sync code and wait at most `timeout` seconds.
+
+    In a thread that sync_to_async started (daphne's views, the consumers' ORM calls and so
+    the services' on-commit broadcasts), async_to_sync hands the coroutine to the server's
+    event loop and waits for it without limit. If daphne stops that loop meanwhile (SIGTERM),
+    the thread waits forever and the process never exits: fault scenario (f) saw daphne hang
+    on SIGTERM until it was killed. Here the wait ends when the loop stops or time runs out
+    (TimeoutError). Elsewhere (no server loop) it is plain async_to_sync."""
+    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)  # asgiref's record
+    if loop is None:  # a plain sync caller (a task, a command, a test)
+        return async_to_sync(coro_fn)(*args)
+    if not loop.is_running():  # async_to_sync would queue it there and wait forever
+        raise TimeoutError("the server's event loop has stopped")
+    future = asyncio.run_coroutine_threadsafe(coro_fn(*args), loop)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return future.result(timeout=0.25)
+        except TimeoutError:
+            if loop.is_running() and time.monotonic() < deadline:
+                continue
+            future.cancel()
+            raise TimeoutError("channel-layer call did not finish") from None

@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -151,8 +150,10 @@ def broadcast_now(
     """Send to a group from sync code. A layer outage is logged, never raised: the data is
     already saved and clients back-fill from the history endpoints. Returns success."""
     try:
-        async_to_sync(get_channel_layer().group_send)(
-            group, forward_event(payload, exclude_user_id=exclude_user_id, event_type=event_type)
+        layers.call_from_sync(
+            get_channel_layer().group_send,
+            group,
+            forward_event(payload, exclude_user_id=exclude_user_id, event_type=event_type),
         )
     except Exception:
         logger.warning("broadcast to %s failed; clients will back-fill", group, exc_info=True)
@@ -189,7 +190,7 @@ def signal_access_changed_on_commit(user_id: int) -> None:
 
     def send() -> None:
         try:
-            async_to_sync(get_channel_layer().group_send)(user_group(user_id), event)
+            layers.call_from_sync(get_channel_layer().group_send, user_group(user_id), event)
         except Exception:
             logger.warning("access-change signal for user %s failed", user_id, exc_info=True)
             layers.note_layer_failure()  # the sockets here are closed and re-check on reconnect
