@@ -754,3 +754,53 @@ def test_a_post_waits_for_an_earlier_uncommitted_post_in_its_room(transactional_
         saved["first"].pk,
         saved["second"].pk,
     ]
+
+
+# --- the shutdown hang scenario (f) found -----------------------------------------------
+
+
+def test_a_layer_call_from_sync_code_never_waits_on_a_stopped_server_loop():
+    """A database thread's on-commit broadcast used async_to_sync, which queues the call on the
+    server's event loop and waits forever once daphne has stopped that loop (SIGTERM): the
+    process never exited. call_from_sync gives up at once on a stopped loop, and works on a
+    running one."""
+    import threading
+
+    from asgiref.sync import SyncToAsync
+
+    from messaging.layers import call_from_sync
+
+    async def answer() -> int:
+        return 42
+
+    loop = asyncio.new_event_loop()
+    outcome: dict[str, object] = {}
+
+    def in_a_server_thread(key: str) -> None:
+        # What asgiref records in a thread that sync_to_async started.
+        SyncToAsync.threadlocal.main_event_loop = loop
+        SyncToAsync.threadlocal.main_event_loop_pid = os.getpid()
+        started = time.monotonic()
+        try:
+            outcome[key] = call_from_sync(answer, timeout=5)
+        except TimeoutError as exc:
+            outcome[key] = exc
+        outcome[f"{key}_seconds"] = time.monotonic() - started
+
+    stopped = threading.Thread(target=in_a_server_thread, args=("stopped",))
+    stopped.start()
+    stopped.join(10)
+    assert isinstance(outcome["stopped"], TimeoutError)
+    assert outcome["stopped_seconds"] < 1
+
+    runner = threading.Thread(target=loop.run_forever)
+    runner.start()
+    try:
+        running = threading.Thread(target=in_a_server_thread, args=("running",))
+        running.start()
+        running.join(10)
+        assert outcome["running"] == 42
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        runner.join(5)
+        loop.close()
