@@ -121,7 +121,7 @@ def test_remove_member_unassigns_their_tasks_and_signals_their_sockets(
     task = TaskFactory(column=todo, assignee=bob)
 
     with (
-        mock.patch("messaging.realtime.async_to_sync") as to_sync,
+        mock.patch("messaging.realtime.layers.call_from_sync") as call_layer,
         django_capture_on_commit_callbacks(execute=True) as callbacks,
     ):
         services.remove_member(board=board, user=bob, removed_by=alice)
@@ -130,14 +130,15 @@ def test_remove_member_unassigns_their_tasks_and_signals_their_sockets(
     task.refresh_from_db()
     assert task.assignee is None
     assert len(callbacks) == 1
-    to_sync.return_value.assert_called_once_with(f"user_{bob.pk}", {"type": "access.changed"})
+    call_layer.assert_called_once()
+    assert call_layer.call_args.args[1:] == (f"user_{bob.pk}", {"type": "access.changed"})
 
 
 def test_remove_member_signal_waits_for_commit(board, alice, bob):
-    with mock.patch("messaging.realtime.async_to_sync") as to_sync:
+    with mock.patch("messaging.realtime.layers.call_from_sync") as call_layer:
         services.remove_member(board=board, user=bob, removed_by=alice)
     # The test transaction never commits, so the signal was never sent.
-    to_sync.assert_not_called()
+    call_layer.assert_not_called()
 
 
 def test_remove_member_refuses_the_creator(board, alice):
