@@ -82,6 +82,11 @@ def print_summary(bench: Bench) -> None:
     bench.results["ratios"] = ratios
 
     bench.emit("targets:")
+    if cfg.quick:
+        bench.emit(
+            "   (--quick is a smoke run: 20 sockets, three 4x-apart steps of 1.5 s; its verdicts "
+            "show the plumbing works, the full run is the measurement)"
+        )
     verdicts = []
 
     def add(ok: bool | None, text: str) -> None:
