@@ -297,6 +297,17 @@ class MessagingConsumer(AsyncWebsocketConsumer):
 
     # --- group events (no ORM work) -------------------------------------------------------
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Prepared frames skip Channels' per-event `aclose_old_connections()`: it costs a hop
+        to the database thread for every delivery (18-22 % of the event loop's busy time in
+        the benchmark's profile), and these handlers touch no database."""
+        if message["type"] == realtime.FORWARD:
+            await self.forward(message)
+        elif message["type"] == realtime.USER_PUSH:
+            await self.user_push(message)
+        else:
+            await super().dispatch(message)
+
     async def forward(self, event: dict[str, Any]) -> None:
         """A payload prepared by a service: send it unchanged (skipping its originator when
         the event says so)."""
