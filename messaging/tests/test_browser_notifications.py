@@ -118,7 +118,6 @@ def test_mention_in_the_room_bob_is_looking_at_is_read_at_once(team, open_as):
     alice.assert_clean()
 
 
-
 def test_mention_lights_bobs_badge_live_and_clicking_through_reads_it(team, open_as):
     bob = open_as("bob", board_path(team.board))
     wait_socket_open(bob)
