@@ -1,6 +1,6 @@
 """Smoke test of the realtime benchmark: the bare-consumer and raw-server scenarios for a few
 seconds with a handful of clients. Every message must reach every client, and the tables must
-be printed. (The full run is `make bench`; CI runs `make bench-quick`.)"""
+be printed. (The full run is `make bench`; `.ci/run` also runs `make bench-quick`.)"""
 
 import json
 import os
