@@ -191,10 +191,17 @@ def test_live_comment_and_mention_toast_are_inert(hostile_team, live_daphne, ope
     world = hostile_team
     alice = open_as("alice")
     bob = open_as("bob")
+    # bob also has the board open elsewhere: the mention toasts there (on the task page itself
+    # it is read at once, since bob is looking at it).
+    bob_elsewhere = open_as("bob")
     visit(alice, live_daphne, task_path(world))
     visit(bob, live_daphne, task_path(world))
+    visit(bob_elsewhere, live_daphne, reverse("kanban:board_detail", args=[world.board.pk]))
     wait_live(alice, "#comment-connection-status")
     wait_live(bob, "#comment-connection-status")
+    expect(bob_elsewhere.page.locator("body")).to_have_attribute(
+        "data-notifications-socket", "open", timeout=LIVE_TIMEOUT_MS
+    )
 
     box = alice.page.locator("#comment-input")
     box.fill("@bob " + LIVE_TEXT)
@@ -205,13 +212,15 @@ def test_live_comment_and_mention_toast_are_inert(hostile_team, live_daphne, ope
     assert arrived.inner_text() == "@bob " + LIVE_TEXT
     arrived.hover()
 
-    # The mention reaches bob as a toast (its text quotes the comment) over ws/notifications/.
-    toast = bob.page.locator(".notification-toast-link")
+    # The mention reaches bob's other tab as a toast (its text quotes the comment) over
+    # ws/notifications/.
+    toast = bob_elsewhere.page.locator(".notification-toast-link")
     expect(toast).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
     assert re.search(re.escape(PAYLOADS[0]), toast.inner_text())
     toast.hover()
     alice.assert_clean("alice's task page")
     bob.assert_clean("bob's task page")
+    bob_elsewhere.assert_clean("bob's board page")
 
 
 def test_the_watchers_catch_a_real_injection(browser: Browser):
