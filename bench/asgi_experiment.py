@@ -44,7 +44,7 @@ if "fwd" in APPLIED:
 if "pool" in APPLIED:
     pooled = functools.partial(DatabaseSyncToAsync, thread_sensitive=False)
     base.database_sync_to_async = pooled  # session_holds
-    chat.database_sync_to_async = pooled  # authorize, still_allowed, post_chat_message
+    chat.database_sync_to_async = pooled  # authorize, access checks, post_chat_message
 unknown = set(APPLIED) - {"fwd", "pool"}
 if unknown:
     raise RuntimeError(f"unknown BENCH_EXPERIMENT parts: {sorted(unknown)}")

@@ -73,7 +73,7 @@ if hasattr(MessagingConsumer, "within_rate_limit"):
 if hasattr(MessagingConsumer, "access_holds"):
     around(MessagingConsumer, "access_holds", "A0", "A1")
 else:
-    around(chat.ChatRoomConsumer, "still_allowed", "A0", "A1")
+    around(chat.ChatRoomConsumer, "allowed_now", "A0", "A1")
 
 _post = chat.post_chat_message
 

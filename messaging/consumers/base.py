@@ -59,7 +59,7 @@ CLIENT_ID_ECHO_MAX = 64
 
 class MessagingConsumer(AsyncWebsocketConsumer):
     """Base class. Subclasses set `handlers` (client frame type -> method name) and override
-    `authorize`, `still_allowed` and `subscriptions`; hooks `joined`/`left` are optional."""
+    `authorize`, `allowed_now` and `subscriptions`; hooks `joined`/`left` are optional."""
 
     handlers: ClassVar[dict[str, str]] = {}
     access_gone_message = "You no longer have access here."
@@ -77,8 +77,9 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         """Load what the socket is about; return whether `self.user` may open it."""
         return True
 
-    async def still_allowed(self) -> bool:
-        """Re-check access (before every client frame and on an access-change signal)."""
+    def allowed_now(self) -> bool:
+        """Re-check access (before every client frame and on an access-change signal). Runs on
+        the database thread, together with the session check: one hop per frame."""
         return True
 
     def subscriptions(self) -> list[str]:
@@ -165,10 +166,14 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         await self.close(code=ACCESS_GONE)
 
     async def access_holds(self) -> bool:
-        """The login behind the socket still stands and `still_allowed` still passes."""
-        return await self.session_holds() and await self.still_allowed()
+        """The login behind the socket still stands and `allowed_now` still passes (one trip
+        to the database thread: it is shared by every socket of the process)."""
+        return await database_sync_to_async(self.access_holds_now)()
 
-    async def session_holds(self) -> bool:
+    def access_holds_now(self) -> bool:
+        return self.session_holds_now() and self.allowed_now()
+
+    def session_holds_now(self) -> bool:
         """The socket's session still authenticates its user: it was not logged out (the
         session row is gone), the user is active and their password hash is unchanged.
         Reads the session afresh: scope["session"] is the copy loaded at the handshake."""
@@ -177,7 +182,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             return True
         if not session.session_key:
             return False
-        return await database_sync_to_async(session_user_id)(session.session_key) == self.user.pk
+        return session_user_id(session.session_key) == self.user.pk
 
     # --- client frames --------------------------------------------------------------------
 

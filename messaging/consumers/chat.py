@@ -38,10 +38,8 @@ class ChatRoomConsumer(MessagingConsumer):
             return False
         return True
 
-    async def still_allowed(self) -> bool:
-        return await database_sync_to_async(is_room_member)(
-            user_id=self.user.pk, room_id=self.room.pk
-        )
+    def allowed_now(self) -> bool:
+        return is_room_member(user_id=self.user.pk, room_id=self.room.pk)
 
     def subscriptions(self) -> list[str]:
         return [realtime.room_group(self.room.pk)]

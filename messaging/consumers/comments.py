@@ -33,10 +33,8 @@ class TaskCommentConsumer(MessagingConsumer):
             return False
         return True
 
-    async def still_allowed(self) -> bool:
-        return await database_sync_to_async(is_task_board_member)(
-            user_id=self.user.pk, task_id=self.task.pk
-        )
+    def allowed_now(self) -> bool:
+        return is_task_board_member(user_id=self.user.pk, task_id=self.task.pk)
 
     def subscriptions(self) -> list[str]:
         return [realtime.task_group(self.task.pk)]

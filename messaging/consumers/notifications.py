@@ -23,10 +23,8 @@ class NotificationConsumer(MessagingConsumer):
     async def authorize(self) -> bool:
         return self.user.is_active
 
-    async def still_allowed(self) -> bool:
-        return await database_sync_to_async(
-            User.objects.filter(pk=self.user.pk, is_active=True).exists
-        )()
+    def allowed_now(self) -> bool:
+        return User.objects.filter(pk=self.user.pk, is_active=True).exists()
 
     async def joined(self) -> None:
         count = await database_sync_to_async(unread_count)(self.user.pk)
