@@ -7,13 +7,19 @@ longer pass (the user is inactive, or the socket's session is gone).
 """
 
 from django.contrib.auth import logout, update_session_auth_hash
-from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.auth.forms import PasswordChangeForm, UserCreationForm
 from django.db import transaction
 from django.http import HttpRequest
 
 from messaging import realtime
 
 from .models import User
+
+
+@transaction.atomic
+def sign_up(*, form: UserCreationForm) -> User:
+    """Create the account from a valid sign-up form (the form hashes the password)."""
+    return form.save()
 
 
 @transaction.atomic

@@ -17,7 +17,7 @@ def signup(request: HttpRequest) -> HttpResponse:
         return redirect("kanban:board_list")
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = form.save()
+        user = services.sign_up(form=form)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, f"Welcome to TaskFlow, {user.get_display_name()}!")
         return redirect("kanban:board_list")
