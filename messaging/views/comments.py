@@ -3,9 +3,8 @@ only: anyone else gets the same 404 as for a missing task."""
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -16,7 +15,7 @@ from messaging.selectors import threads as thread_selectors
 from messaging.services.notifications import mark_read_for_task
 from messaging.services.posting import post_task_comment
 
-from .common import history_response, json_error, safe_next, wants_json
+from .common import history_response, post_response, safe_next
 
 
 @require_http_methods(["GET", "POST"])
@@ -25,37 +24,26 @@ def task_comments(request: HttpRequest, task_id: int) -> HttpResponse:
     if request.method == "GET":
         mark_read_for_task(user=request.user, task=task)  # opening a thread reads its mentions
         return render(request, "messaging/task_comments.html", {"task": task})
-    form = PostForm(request.POST)
-    limit = ratelimit.hit(bucket=ratelimit.COMMENT, user_id=request.user.pk)
-    if not limit.allowed:
-        if wants_json(request):
-            response = json_error(limit.message, status=429)
-        else:
-            form.add_error("content", limit.message)
-            context = {"task": task, "comment_form": form}
-            response = render(request, "messaging/task_comments.html", context, status=429)
-        response["Retry-After"] = str(limit.retry_after)
-        return response
-    if form.is_valid():
-        try:
-            comment = post_task_comment(
-                task=task,
-                author=request.user,
-                content=form.cleaned_data["content"],
-                client_id=form.cleaned_data["client_id"],
-            )
-        except ValidationError as error:
-            form.add_error("content", error)
-        else:
-            if wants_json(request):
-                return JsonResponse(thread_selectors.comment_payload(comment), status=201)
-            fallback = reverse("messaging:task_comments", args=[task.pk])
-            target = safe_next(request, fallback).split("#")[0]
-            return redirect(f"{target}#comment-{comment.pk}")
-    if wants_json(request):
-        return json_error(" ".join(e for errors in form.errors.values() for e in errors))
-    return render(
-        request, "messaging/task_comments.html", {"task": task, "comment_form": form}, status=400
+
+    def location(comment) -> str:
+        fallback = reverse("messaging:task_comments", args=[task.pk])
+        return f"{safe_next(request, fallback).split('#')[0]}#comment-{comment.pk}"
+
+    return post_response(
+        request,
+        form=PostForm(request.POST),
+        limit=ratelimit.hit(bucket=ratelimit.COMMENT, user_id=request.user.pk),
+        save=lambda data: post_task_comment(
+            task=task, author=request.user, content=data["content"], client_id=data["client_id"]
+        ),
+        payload=thread_selectors.comment_payload,
+        location=location,
+        render_form=lambda form, status: render(
+            request,
+            "messaging/task_comments.html",
+            {"task": task, "comment_form": form},
+            status=status,
+        ),
     )
 
 

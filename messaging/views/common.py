@@ -1,4 +1,5 @@
-"""Helpers shared by the messaging views: content negotiation and history paging."""
+"""Helpers shared by the messaging views: content negotiation, the post flow and history
+paging."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from messaging.forms import HistoryParamsForm
+from messaging.forms import HistoryParamsForm, PostForm
+from messaging.ratelimit import Decision
 from messaging.selectors.paging import Page
 
 
@@ -26,6 +29,41 @@ def json_error(message: str, *, status: int = 400) -> JsonResponse:
 
 def error_text(error: ValidationError) -> str:
     return " ".join(error.messages)
+
+
+def post_response(
+    request: HttpRequest,
+    *,
+    form: PostForm,
+    limit: Decision,
+    save: Callable[[dict[str, Any]], Any],
+    payload: Callable[[Any], dict[str, Any]],
+    location: Callable[[Any], str],
+    render_form: Callable[[PostForm, int], HttpResponse],
+) -> HttpResponse:
+    """The posting flow shared by chat messages and task comments: rate limit, validate, call
+    the one service (`save`), then answer a script with JSON (201 payload, 400/429 error) and a
+    plain form post with a redirect to the new item (or the form again, with its error)."""
+    if not limit.allowed:
+        if wants_json(request):
+            response = json_error(limit.message, status=429)
+        else:
+            form.add_error("content", limit.message)
+            response = render_form(form, 429)
+        response["Retry-After"] = str(limit.retry_after)
+        return response
+    if form.is_valid():
+        try:
+            saved = save(form.cleaned_data)
+        except ValidationError as error:
+            form.add_error("content", error)
+        else:
+            if wants_json(request):
+                return JsonResponse(payload(saved), status=201)
+            return redirect(location(saved))
+    if wants_json(request):
+        return json_error(" ".join(e for errors in form.errors.values() for e in errors))
+    return render_form(form, 400)
 
 
 def history_response(

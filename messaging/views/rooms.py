@@ -21,7 +21,7 @@ from messaging.services.notifications import mark_read_for_room
 from messaging.services.posting import post_chat_message
 from messaging.services.rooms import add_room_member, create_chat_room, remove_room_member
 
-from .common import error_text, history_response, json_error, wants_json
+from .common import error_text, history_response, json_error, post_response, wants_json
 
 
 @require_GET
@@ -86,33 +86,17 @@ def room_detail(request: HttpRequest, room_id: int) -> HttpResponse:
 @require_POST
 def room_send(request: HttpRequest, room_id: int) -> HttpResponse:
     room = room_selectors.get_room_for(request.user, room_id)
-    form = PostForm(request.POST)
-    limit = ratelimit.hit(bucket=ratelimit.CHAT, user_id=request.user.pk)
-    if not limit.allowed:
-        if wants_json(request):
-            response = json_error(limit.message, status=429)
-        else:
-            form.add_error("content", limit.message)
-            response = _render_room(request, room, form=form, status=429)
-        response["Retry-After"] = str(limit.retry_after)
-        return response
-    if form.is_valid():
-        try:
-            message = post_chat_message(
-                room=room,
-                author=request.user,
-                content=form.cleaned_data["content"],
-                client_id=form.cleaned_data["client_id"],
-            )
-        except ValidationError as error:
-            form.add_error("content", error)
-        else:
-            if wants_json(request):
-                return JsonResponse(room_selectors.message_payload(message), status=201)
-            return redirect(f"{room.get_absolute_url()}#message-{message.pk}")
-    if wants_json(request):
-        return json_error(" ".join(e for errors in form.errors.values() for e in errors))
-    return _render_room(request, room, form=form, status=400)
+    return post_response(
+        request,
+        form=PostForm(request.POST),
+        limit=ratelimit.hit(bucket=ratelimit.CHAT, user_id=request.user.pk),
+        save=lambda data: post_chat_message(
+            room=room, author=request.user, content=data["content"], client_id=data["client_id"]
+        ),
+        payload=room_selectors.message_payload,
+        location=lambda message: f"{room.get_absolute_url()}#message-{message.pk}",
+        render_form=lambda form, status: _render_room(request, room, form=form, status=status),
+    )
 
 
 @require_GET
