@@ -1,5 +1,9 @@
 """Writes to boards, columns and tasks. Views and commands call these; nothing else saves them.
 
+`as_admin=True` is for the admin site only: its staff act under the admin's own permissions
+instead of the board's rule, and everything else (validation, renumbering, audit, closing
+sockets) happens exactly as for anyone else.
+
 Rules that hold across the module (stated once, in kanban.access):
 - Anyone who can read a board may manage its columns and tasks; the board's creator and the
   organization's owners and admins may edit or delete it and manage its members.
@@ -39,13 +43,13 @@ def _is_member(board: Board, user: User) -> bool:
     return access.can_read_board(user, board.pk)
 
 
-def _require_member(board: Board, user: User) -> None:
-    if not _is_member(board, user):
+def _require_member(board: Board, user: User, *, as_admin: bool = False) -> None:
+    if not as_admin and not _is_member(board, user):
         raise ValidationError("You are not a member of this board.")
 
 
-def _require_creator(board: Board, user: User, action: str) -> None:
-    if not access.can_manage_board(user, board):
+def _require_creator(board: Board, user: User, action: str, *, as_admin: bool = False) -> None:
+    if not as_admin and not access.can_manage_board(user, board):
         raise ValidationError(
             f"Only the board's creator or an organization admin can {action}.", code="forbidden"
         )
@@ -125,8 +129,10 @@ def create_board(
 
 
 @transaction.atomic
-def update_board(*, board: Board, name: str, description: str, updated_by: User) -> Board:
-    _require_creator(board, updated_by, "edit it")
+def update_board(
+    *, board: Board, name: str, description: str, updated_by: User, as_admin: bool = False
+) -> Board:
+    _require_creator(board, updated_by, "edit it", as_admin=as_admin)
     old_name = board.name
     board.name = _clean_name(name, label="Board name", max_length=120)
     board.description = (description or "").strip()
@@ -143,10 +149,10 @@ def update_board(*, board: Board, name: str, description: str, updated_by: User)
 
 
 @transaction.atomic
-def delete_board(*, board: Board, deleted_by: User) -> None:
+def delete_board(*, board: Board, deleted_by: User, as_admin: bool = False) -> None:
     """Delete the board with its columns, tasks and chat rooms. Members' open sockets are asked
     to re-check access, so a live comment thread or chat on it stops at once."""
-    _require_creator(board, deleted_by, "delete it")
+    _require_creator(board, deleted_by, "delete it", as_admin=as_admin)
     member_ids = list(board.members.values_list("pk", flat=True))
     record_audit(
         organization=board.organization_id,
@@ -164,10 +170,10 @@ def delete_board(*, board: Board, deleted_by: User) -> None:
 
 
 @transaction.atomic
-def add_member(*, board: Board, username: str, added_by: User) -> User:
+def add_member(*, board: Board, username: str, added_by: User, as_admin: bool = False) -> User:
     """Add a member of the board's organization by username. Someone outside the
     organization gets the same answer as a name nobody has."""
-    _require_creator(board, added_by, "add members")
+    _require_creator(board, added_by, "add members", as_admin=as_admin)
     username = (username or "").strip().lstrip("@")
     user = (
         org_access.organization_members(board.organization_id)
@@ -190,10 +196,10 @@ def add_member(*, board: Board, username: str, added_by: User) -> User:
 
 
 @transaction.atomic
-def remove_member(*, board: Board, user: User, removed_by: User) -> None:
+def remove_member(*, board: Board, user: User, removed_by: User, as_admin: bool = False) -> None:
     """Remove a member. Their tasks on this board become unassigned (assignees are always
     members), and their open sockets re-check access after commit."""
-    _require_creator(board, removed_by, "remove members")
+    _require_creator(board, removed_by, "remove members", as_admin=as_admin)
     if user.pk == board.created_by_id:
         raise ValidationError("The board's creator cannot be removed.")
     if not _is_member(board, user):
@@ -223,8 +229,8 @@ def create_column(*, board: Board, name: str, created_by: User) -> Column:
 
 
 @transaction.atomic
-def rename_column(*, column: Column, name: str, renamed_by: User) -> Column:
-    _require_member(column.board, renamed_by)
+def rename_column(*, column: Column, name: str, renamed_by: User, as_admin: bool = False) -> Column:
+    _require_member(column.board, renamed_by, as_admin=as_admin)
     column.name = _clean_name(name, label="Column name", max_length=80)
     column.save(update_fields=["name"])
     return column
@@ -246,10 +252,10 @@ def move_column(*, column: Column, position: int, moved_by: User) -> Column:
 
 
 @transaction.atomic
-def delete_column(*, column: Column, deleted_by: User) -> None:
+def delete_column(*, column: Column, deleted_by: User, as_admin: bool = False) -> None:
     """Delete an empty column. One that still holds tasks is refused: move or delete them
     first, so no task disappears as a side effect."""
-    _require_member(column.board, deleted_by)
+    _require_member(column.board, deleted_by, as_admin=as_admin)
     columns = sorted(_locked_columns(column.board_id), key=lambda c: (c.position, c.pk))
     task_count = column.tasks.count()
     if task_count:
@@ -310,9 +316,10 @@ def update_task(
     priority: str,
     due_date: datetime.date | None,
     updated_by: User,
+    as_admin: bool = False,
 ) -> Task:
     board = task.column.board
-    _require_member(board, updated_by)
+    _require_member(board, updated_by, as_admin=as_admin)
     _check_assignee(board, assignee)
     if priority not in Task.Priority.values:
         raise ValidationError(f"Unknown priority “{priority}”.")
@@ -328,9 +335,9 @@ def update_task(
 
 
 @transaction.atomic
-def delete_task(*, task: Task, deleted_by: User) -> None:
+def delete_task(*, task: Task, deleted_by: User, as_admin: bool = False) -> None:
     board = task.column.board
-    _require_member(board, deleted_by)
+    _require_member(board, deleted_by, as_admin=as_admin)
     column_id = task.column_id
     list(Column.objects.select_for_update().filter(pk=column_id))
     record_audit(
@@ -345,14 +352,16 @@ def delete_task(*, task: Task, deleted_by: User) -> None:
 
 
 @transaction.atomic
-def move_task(*, task: Task, to_column: Column, position: int, moved_by: User) -> Task:
+def move_task(
+    *, task: Task, to_column: Column, position: int, moved_by: User, as_admin: bool = False
+) -> Task:
     """Move `task` to `position` (0 = top; past the end means bottom) in `to_column`, which may
     be its own column. Both columns are renumbered 0..n-1 in the same transaction.
 
     Refuses a user who is not a member of the task's board and a column on another board.
     """
     board = task.column.board
-    _require_member(board, moved_by)
+    _require_member(board, moved_by, as_admin=as_admin)
     if to_column.board_id != board.pk:
         raise ValidationError("A task can only move to a column on its own board.")
     if position < 0:

@@ -13,8 +13,16 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from messaging.services.notifications import mark_read_for_task
 
-from . import selectors, services
-from .forms import AddMemberForm, BoardForm, ColumnForm, ColumnMoveForm, TaskForm, TaskMoveForm
+from . import access, selectors, services
+from .forms import (
+    AddMemberForm,
+    BoardCreateForm,
+    BoardForm,
+    ColumnForm,
+    ColumnMoveForm,
+    TaskForm,
+    TaskMoveForm,
+)
 
 # A position past the end; move_task clamps it to "last".
 _BOTTOM = 2**31 - 1
@@ -45,19 +53,26 @@ def _wants_json(request: HttpRequest) -> bool:
 
 @require_http_methods(["GET"])
 def board_list(request: HttpRequest) -> HttpResponse:
+    """My boards, grouped by organization (the template regroups the ordered list)."""
     boards = selectors.board_summaries_for(request.user)
     return render(request, "kanban/board_list.html", {"boards": boards})
 
 
 @require_http_methods(["GET", "POST"])
 def board_create(request: HttpRequest) -> HttpResponse:
-    form = BoardForm(request.POST or None)
+    form = BoardCreateForm(request.POST or None, user=request.user)
+    if request.method == "GET":
+        chosen = form.fields["organization"].queryset.filter(
+            slug=request.GET.get("organization", "")
+        )
+        form.initial["organization"] = chosen.first()
     if request.method == "POST" and form.is_valid():
         try:
             board = services.create_board(
                 name=form.cleaned_data["name"],
                 description=form.cleaned_data["description"],
                 created_by=request.user,
+                organization=form.cleaned_data["organization"],
             )
         except ValidationError as error:
             form.add_error(None, error)
@@ -76,7 +91,7 @@ def board_detail(request: HttpRequest, board_id: int) -> HttpResponse:
         {
             "board": board,
             "columns": selectors.board_columns(board),
-            "is_creator": board.created_by_id == request.user.pk,
+            "is_creator": access.can_manage_board(request.user, board),
         },
     )
 
@@ -150,8 +165,9 @@ def board_members(request: HttpRequest, board_id: int) -> HttpResponse:
         {
             "board": board,
             "members": selectors.board_members(board),
+            "addable": selectors.addable_board_members(board),
             "form": form,
-            "is_creator": board.created_by_id == request.user.pk,
+            "is_creator": access.can_manage_board(request.user, board),
         },
         status=status,
     )
