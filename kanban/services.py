@@ -133,7 +133,8 @@ def update_board(
     *, board: Board, name: str, description: str, updated_by: User, as_admin: bool = False
 ) -> Board:
     _require_creator(board, updated_by, "edit it", as_admin=as_admin)
-    old_name = board.name
+    # From the database: a ModelForm bound to `board` has already assigned the new name.
+    old_name = Board.objects.filter(pk=board.pk).values_list("name", flat=True).first()
     board.name = _clean_name(name, label="Board name", max_length=120)
     board.description = (description or "").strip()
     board.save(update_fields=["name", "description"])
