@@ -9,6 +9,7 @@ from django import forms
 from accounts.access import readable_organizations
 from accounts.models import Organization, User
 
+from .access import board_readers
 from .models import Board, Column, Task
 
 
@@ -94,7 +95,7 @@ class TaskForm(forms.ModelForm):
     def __init__(self, *args: Any, board: Board, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         assignee = self.fields["assignee"]
-        assignee.queryset = board.members.order_by("username")
+        assignee.queryset = board_readers(board.pk).order_by("username")
         assignee.label_from_instance = User.get_display_name
         assignee.empty_label = "Unassigned"
         # The board page's quick-add form sends only a title.
