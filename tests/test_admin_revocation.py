@@ -15,6 +15,7 @@ import pytest
 from accounts.models import Membership
 from messaging.consumers.base import ACCESS_GONE
 from tests.admin_forms import change_form_data
+from tests.live import DaphneServer, database_url_for
 from tests.test_security_websocket import (
     LiveSession,
     Workspace,
@@ -23,23 +24,31 @@ from tests.test_security_websocket import (
     wait_closed,
 )
 
-# The admin writes LogEntry rows, whose content type daphne caches: restore the content types
-# with their original ids after each test, or daphne's cache would point at flushed rows.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
 # The issue's bar for the admin's room-member removal: the socket is closed within a second.
 ADMIN_REMOVAL_DEADLINE = 1.0
 REVOCATION_DEADLINE = 5.0
 
 
 @pytest.fixture
-def team(live_daphne, alice, bob):
+def admin_daphne(transactional_db):
+    """A daphne of this test's own. The admin writes LogEntry rows with a content type id that
+    daphne caches, and every transactional test's flush re-creates the content types with new
+    ids: a server shared with earlier tests would log against a row that no longer exists."""
+    from django.db import connection
+
+    server = DaphneServer(database_url=database_url_for(connection.settings_dict)).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def team(admin_daphne, alice, bob):
     """alice (staff) owns the board and room; bob is in both, with his three sockets open."""
     alice.is_staff = alice.is_superuser = True
     alice.save(update_fields=["is_staff", "is_superuser"])
     workspace = Workspace.create(alice, members=[bob])
-    alice_http = LiveSession(live_daphne).log_in("alice")
-    bob_http = LiveSession(live_daphne).log_in("bob")
+    alice_http = LiveSession(admin_daphne).log_in("alice")
+    bob_http = LiveSession(admin_daphne).log_in("bob")
     sockets = {name: bob_http.socket(path) for name, path in workspace.socket_paths().items()}
     assert recv_json(sockets["notifications"], type_="unread_count")["count"] == 0
     yield workspace, alice_http, sockets

@@ -435,3 +435,27 @@ def test_audit_csv_export_has_every_matching_row_and_no_formulas(client_for, log
     assert len(rows) == 1 + 60
     labels = {row[5] for row in rows[1:]}
     assert "'=HYPERLINK(board 0)" in labels  # a spreadsheet shows it, never runs it
+
+
+# --- the admin ----------------------------------------------------------------------------
+
+
+def test_audit_log_is_read_only_in_the_admin(client_for, logged):
+    root = client_for(UserFactory(username="root", is_staff=True, is_superuser=True))
+    entry = AuditLog.objects.filter(organization=logged).first()
+    before = AuditLog.objects.count()
+
+    assert root.get(reverse("admin:accounts_auditlog_changelist")).status_code == 200
+    change = root.get(reverse("admin:accounts_auditlog_change", args=[entry.pk]))
+    assert change.status_code == 200 and 'name="action"' not in change.content.decode()
+    assert root.get(reverse("admin:accounts_auditlog_add")).status_code == 403
+    assert (
+        root.post(reverse("admin:accounts_auditlog_change", args=[entry.pk]), {}).status_code == 403
+    )
+    assert (
+        root.post(
+            reverse("admin:accounts_auditlog_delete", args=[entry.pk]), {"post": "yes"}
+        ).status_code
+        == 403
+    )
+    assert AuditLog.objects.count() == before
