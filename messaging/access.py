@@ -6,14 +6,14 @@
 - A task's thread is read (and written) by the readers of the task's board.
 - A room's members are managed by the room's creator and by whoever manages its board.
 
-`room_reader_rows()` states the room rule once, as room-membership rows; views, consumers
+`room_reader_q()` states the room rule once, as a filter built on the board rule; views, consumers
 (on connect and before every frame), selectors, services, mention resolution and notification
 recipients all go through the functions here, so changing the rule is a change in this file.
 """
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from accounts.models import User
 from kanban import access as board_access
@@ -24,12 +24,23 @@ from .models import ChatMessage, ChatRoom, TaskThreadComment
 RoomMember = ChatRoom.members.through
 
 
-def room_reader_rows() -> QuerySet:
-    """Room-membership rows that grant reading: the user may read the room's board."""
-    on_board = board_access.reader_rows().filter(
-        user_id=OuterRef("user_id"), board_id=OuterRef("chatroom__board_id")
+def _at(path: str, field: str) -> str:
+    return f"{path}__{field}" if path else field
+
+
+def room_reader_q(*, user: str, room: str) -> Q:
+    """The rule, as one filter for rows that reach a user through the lookup path `user` and
+    a room through `room` ("" is the row itself): the user is a member of the room and may
+    read its board (`kanban.access.reader_q`). Use it inside a single filter() call."""
+    return board_access.reader_q(user=user, board=_at(room, "board")) & Q(
+        **{_at(user, "chat_rooms"): F(room or "pk")}
     )
-    return RoomMember.objects.filter(Exists(on_board))
+
+
+def room_reader_rows() -> QuerySet:
+    """Room-membership rows that grant reading (the row itself is the room membership, so
+    what is left of the rule is reading the room's board)."""
+    return RoomMember.objects.filter(board_access.reader_q(user="user", board="chatroom__board"))
 
 
 def _user_id(user: User) -> int | None:
@@ -44,9 +55,7 @@ def readable_rooms(user: User) -> QuerySet[ChatRoom]:
     user_id = _user_id(user)
     if user_id is None:
         return ChatRoom.objects.none()
-    return ChatRoom.objects.filter(
-        pk__in=room_reader_rows().filter(user_id=user_id).values("chatroom_id")
-    )
+    return ChatRoom.objects.filter(room_reader_q(user="members", room=""), members=user_id)
 
 
 def can_read_room(user: User, room_id: int) -> bool:
@@ -65,9 +74,7 @@ def can_read_room_id(*, user_id: int, room_id: int) -> bool:
 
 def room_readers(room_id: int) -> QuerySet[User]:
     """Everyone who may read the room (whom its mentions, typists and member list show)."""
-    return User.objects.filter(
-        pk__in=room_reader_rows().filter(chatroom_id=room_id).values("user_id")
-    )
+    return User.objects.filter(room_reader_q(user="", room="chat_rooms"), chat_rooms=room_id)
 
 
 def can_manage_room(user: User, room: ChatRoom) -> bool:
@@ -82,8 +89,9 @@ def room_member_candidates(room: ChatRoom) -> QuerySet[User]:
     """Whom the room's member picker may name: readers of the room's board (to add) and the
     room's own members (to remove a stale row). Nobody outside the organization."""
     return User.objects.filter(
-        pk__in=board_access.reader_rows().filter(board_id=room.board_id).values("user_id")
-    ) | User.objects.filter(pk__in=RoomMember.objects.filter(chatroom_id=room.pk).values("user_id"))
+        Q(pk__in=board_access.board_readers(room.board_id).values("pk"))
+        | Q(pk__in=RoomMember.objects.filter(chatroom_id=room.pk).values("user_id"))
+    )
 
 
 # --- task threads ------------------------------------------------------------------------
