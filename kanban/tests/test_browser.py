@@ -21,7 +21,12 @@ from playwright.sync_api import Browser, Locator, Page, expect
 from accounts.models import User
 from kanban.management.commands.seed_demo import BOARD_NAME, DEMO_PASSWORD
 from kanban.models import Board, Task
-from tests.factories import PASSWORD, TaskThreadCommentFactory, UserFactory
+from tests.factories import (
+    PASSWORD,
+    TaskThreadCommentFactory,
+    UserFactory,
+    join_organization,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -148,6 +153,7 @@ def test_refused_move_puts_the_card_back_and_shows_the_reason(
     owner = UserFactory(username="olga")
     member = UserFactory(username="pete")
     board = services.create_board(name="Shared", created_by=owner)
+    join_organization(board.organization, member)  # only its members can join its boards
     services.add_member(board=board, username="pete", added_by=owner)
     todo = board.columns.get(name="To Do")
     for title in ("First", "Second"):
