@@ -14,16 +14,28 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from channels.security.websocket import (  # noqa: E402
+    AllowedHostsOriginValidator,
+    WebsocketDenier,
+)
+from django.urls import re_path  # noqa: E402
 
 from kanban_board.origin import SameOriginValidator  # noqa: E402
 from messaging.routing import websocket_urlpatterns  # noqa: E402
+
+# Security (issue 9): any other /ws/... path is refused at the handshake (403), quietly, instead
+# of URLRouter's "No route found" ValueError (a 500 and a traceback per request). Keep it last.
+REFUSE_UNKNOWN_SOCKET_PATHS = [re_path(r"", WebsocketDenier.as_asgi())]
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
-            SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+            SameOriginValidator(
+                AuthMiddlewareStack(
+                    URLRouter([*websocket_urlpatterns, *REFUSE_UNKNOWN_SOCKET_PATHS])
+                )
+            )
         ),
     }
 )
