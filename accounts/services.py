@@ -6,8 +6,10 @@ re-check it (`realtime.signal_access_changed_on_commit`); consumers close the on
 longer pass (the user is inactive, or the socket's session is gone).
 """
 
+from django.conf import settings
 from django.contrib.auth import logout, update_session_auth_hash
 from django.contrib.auth.forms import PasswordChangeForm, UserCreationForm
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 
@@ -17,8 +19,12 @@ from .models import User
 
 
 @transaction.atomic
-def sign_up(*, form: UserCreationForm) -> User:
-    """Create the account from a valid sign-up form (the form hashes the password)."""
+def sign_up(*, form: UserCreationForm, invited: bool = False) -> User:
+    """Create the account from a valid sign-up form (the form hashes the password).
+
+    With SIGNUP_OPEN off only an invitation (`invited=True`) creates accounts."""
+    if not invited and not settings.SIGNUP_OPEN:
+        raise ValidationError("Sign-up is closed; ask for an invitation.")
     return form.save()
 
 
