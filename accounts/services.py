@@ -15,17 +15,26 @@ from django.http import HttpRequest
 
 from messaging import realtime
 
-from .models import User
+from .models import Invitation, User
 
 
 @transaction.atomic
-def sign_up(*, form: UserCreationForm, invited: bool = False) -> User:
-    """Create the account from a valid sign-up form (the form hashes the password).
+def sign_up(*, form: UserCreationForm, invitation: Invitation | None = None) -> User:
+    """Create the account from a valid sign-up form (the form hashes the password). Someone
+    arriving by invitation joins its organization; anyone else gets an organization of
+    their own, which they own. With SIGNUP_OPEN off only an invitation creates accounts."""
+    from . import org_services
 
-    With SIGNUP_OPEN off only an invitation (`invited=True`) creates accounts."""
-    if not invited and not settings.SIGNUP_OPEN:
+    if invitation is None and not settings.SIGNUP_OPEN:
         raise ValidationError("Sign-up is closed; ask for an invitation.")
-    return form.save()
+    user = form.save()
+    if invitation is not None:
+        org_services.accept_invitation(invitation=invitation, user=user)
+    else:
+        org_services.create_organization(
+            name=org_services.personal_organization_name(user), created_by=user
+        )
+    return user
 
 
 @transaction.atomic

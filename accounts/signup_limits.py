@@ -3,8 +3,8 @@
 The rate counts sign-ups that passed validation (a typo in the password confirmation costs
 nothing) in fixed windows of the SIGNUP_RATE_LIMIT period, in the Django cache: shared by
 every process when the cache is Redis. If the cache is down, sign-up is not refused.
-Invitations (the organizations feature) sign people up whatever the switch says; their view
-may still call `over_rate` / `count_signup` to share the per-address limit.
+Invitations (`accounts.services.sign_up(..., invitation=...)`) sign people up whatever the
+switch says; their view may still call `over_rate` / `count_signup` to share the limit.
 """
 
 from __future__ import annotations

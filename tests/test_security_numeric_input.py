@@ -11,7 +11,13 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from tests.factories import BoardFactory, ChatRoomFactory, ColumnFactory, TaskFactory
+from tests.factories import (
+    BoardFactory,
+    ChatRoomFactory,
+    ColumnFactory,
+    TaskFactory,
+    add_board_members,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +74,7 @@ def test_room_member_form_rejects_what_is_not_a_user(alice_client, world, value,
 
 
 def test_room_member_form_still_takes_a_plain_id(alice_client, world, bob, carol):
-    world["board"].members.add(carol)
+    add_board_members(world["board"], carol)
     url = reverse("messaging:room_members", args=[world["room"].pk])
 
     response = alice_client.post(

@@ -11,7 +11,7 @@ from accounts import services
 from accounts.confusables import lookalike_keys, skeleton
 from accounts.forms import LOOKALIKE_MESSAGE, SignUpForm
 from accounts.models import User
-from tests.factories import UserFactory
+from tests.factories import OrganizationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -85,15 +85,31 @@ def test_closed_signup_says_so_and_creates_nobody(client, settings):
 
 
 def test_closed_signup_still_lets_an_invitation_through(settings):
-    """The organizations' invitation page signs up through the same service with invited=True."""
+    """The invitation page signs up through the same service, with the invitation."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.models import Invitation
+
     settings.SIGNUP_OPEN = False
+    owner = UserFactory(username="olga")
+    organization = OrganizationFactory(owner=owner)
+    invitation = Invitation.objects.create(
+        organization=organization,
+        email="invitee@example.com",
+        key="k" * 32,
+        invited_by=owner,
+        expires_at=timezone.now() + timedelta(days=1),
+    )
     data = {"username": "invitee", "password1": PASSWORD, "password2": PASSWORD}
 
     with pytest.raises(ValidationError):
         services.sign_up(form=_valid(SignUpForm(data)))
-    user = services.sign_up(form=_valid(SignUpForm(data)), invited=True)
+    user = services.sign_up(form=_valid(SignUpForm(data)), invitation=invitation)
 
     assert user.username == "invitee" and user.check_password(PASSWORD)
+    assert organization.memberships.filter(user=user).exists()
 
 
 def _valid(form: SignUpForm) -> SignUpForm:
