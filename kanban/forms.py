@@ -8,7 +8,7 @@ from django import forms
 
 from accounts.models import User
 
-from .models import Board, Column, Task
+from .models import Board, ChecklistItem, Column, Label, Task
 
 
 class BoardForm(forms.ModelForm):
@@ -60,8 +60,9 @@ class TaskForm(forms.ModelForm):
 
     class Meta:
         model = Task
-        fields = ("title", "description", "assignee", "priority", "due_date")
+        fields = ("title", "description", "assignee", "priority", "due_date", "labels")
         widgets = {
+            "labels": forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
             "title": forms.TextInput(attrs={"class": "form-control", "autofocus": True}),
             "description": forms.Textarea(attrs={"class": "form-control", "rows": 5}),
             "assignee": forms.Select(attrs={"class": "form-select"}),
@@ -75,6 +76,8 @@ class TaskForm(forms.ModelForm):
         assignee.queryset = board.members.order_by("username")
         assignee.label_from_instance = User.get_display_name
         assignee.empty_label = "Unassigned"
+        self.fields["labels"].queryset = board.labels.order_by("name", "pk")
+        self.fields["labels"].required = False
         # The board page's quick-add form sends only a title.
         self.fields["priority"].required = False
 
@@ -88,3 +91,40 @@ class TaskMoveForm(forms.Form):
 
     column = forms.IntegerField(min_value=1)
     position = forms.IntegerField(min_value=0, required=False)
+
+
+class LabelForm(forms.Form):
+    name = forms.CharField(
+        max_length=Label._meta.get_field("name").max_length,
+        widget=forms.TextInput(attrs={"class": "form-control form-control-sm"}),
+    )
+    colour = forms.ChoiceField(
+        choices=Label.Colour.choices, widget=forms.Select(attrs={"class": "form-select"})
+    )
+
+
+class TaskLabelsForm(forms.Form):
+    """The labels a task should carry: any of its board's (none clears them)."""
+
+    labels = forms.ModelMultipleChoiceField(queryset=Label.objects.none(), required=False)
+
+    def __init__(self, *args: Any, board: Board, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["labels"].queryset = board.labels.all()
+
+
+class ChecklistItemForm(forms.Form):
+    text = forms.CharField(
+        max_length=ChecklistItem._meta.get_field("text").max_length,
+        widget=forms.TextInput(attrs={"class": "form-control form-control-sm"}),
+    )
+
+
+class ChecklistDoneForm(forms.Form):
+    done = forms.TypedChoiceField(
+        choices=[("true", "done"), ("false", "not done")], coerce=lambda v: v == "true"
+    )
+
+
+class PositionForm(forms.Form):
+    position = forms.IntegerField(min_value=0)

@@ -1,7 +1,7 @@
 """Reads, scoped to a user. `get_<noun>_for` raises Http404 for a missing object and for one
 the user may not see alike, so ids leak nothing."""
 
-from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
@@ -138,7 +138,9 @@ def task_activity(task: Task, *, limit: int = 100) -> QuerySet[TaskActivity]:
 
 def get_label_for(user: User, label_id: int) -> Label:
     label = (
-        Label.objects.select_related("board").filter(pk=label_id, board__in=boards_for(user)).first()
+        Label.objects.select_related("board")
+        .filter(pk=label_id, board__in=boards_for(user))
+        .first()
     )
     if label is None:
         raise Http404("No such label.")
@@ -156,13 +158,18 @@ def get_checklist_item_for(user: User, item_id: int) -> ChecklistItem:
     return item
 
 
+def board_state_version(board: Board) -> int:
+    """The board's current version (read before the state it goes with)."""
+    return Board.objects.filter(pk=board.pk).values_list("version", flat=True).get()
+
+
 def board_state(board: Board) -> dict:
     """The board page's data as JSON-safe primitives, for a client that saw a version gap.
     The version is read first: the state is at least that new, and every frame carries
     absolute values, so frames after it can be applied on top safely."""
     from . import realtime as board_realtime
 
-    version = Board.objects.filter(pk=board.pk).values_list("version", flat=True).get()
+    version = board_state_version(board)
     columns = board_columns(board)
     return {
         "board_id": board.pk,
@@ -180,5 +187,3 @@ def board_state(board: Board) -> dict:
         "labels": [board_realtime.label_data(label) for label in board_labels(board)],
         "members": [board_realtime.person(user) for user in board_members(board)],
     }
-
-

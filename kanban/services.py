@@ -477,9 +477,7 @@ def move_task(*, task: Task, to_column: Column, position: int, moved_by: User) -
         .filter(pk__in={task.column_id, to_column.pk})
         .order_by("pk")
     )
-    moving = (
-        Task.objects.select_for_update().select_related("column").filter(pk=task.pk).first()
-    )
+    moving = Task.objects.select_for_update().select_related("column").filter(pk=task.pk).first()
     if moving is None:
         raise ValidationError("This task no longer exists.")
     from_column = moving.column
