@@ -9,9 +9,35 @@ from accounts.models import User
 
 from .models import Task, TaskActivity
 
+Kind = TaskActivity.Kind
+
 
 def record(*, task: Task, actor: User, kind: str, data: dict[str, Any]) -> TaskActivity:
     return TaskActivity.objects.create(task=task, actor=actor, kind=kind, data=data)
+
+
+def activity_text(kind: str, data: dict[str, Any]) -> str:
+    """What the entry says after the actor's name ("moved this from To Do to Done")."""
+    if kind == Kind.CREATED:
+        return f"created this in {data.get('column', '?')}"
+    if kind == Kind.MOVED:
+        return f"moved this from {data.get('from', '?')} to {data.get('to', '?')}"
+    if kind == Kind.ASSIGNED:
+        to = data.get("to")
+        return f"assigned this to {to}" if to else "unassigned this"
+    if kind == Kind.DUE_DATE:
+        to = data.get("to")
+        return f"set the due date to {to}" if to else "removed the due date"
+    if kind == Kind.LABELS:
+        parts = []
+        if data.get("added"):
+            parts.append("added " + ", ".join(data["added"]))
+        if data.get("removed"):
+            parts.append("removed " + ", ".join(data["removed"]))
+        return "changed labels: " + "; ".join(parts) if parts else "changed labels"
+    if kind == Kind.TITLE:
+        return f"renamed this from “{data.get('from', '')}” to “{data.get('to', '')}”"
+    return kind
 
 
 def _name(user: User | None) -> str | None:

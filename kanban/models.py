@@ -151,6 +151,13 @@ class TaskActivity(models.Model):
     def __str__(self) -> str:
         return f"{self.task_id} {self.kind}"
 
+    @property
+    def text(self) -> str:
+        """What the entry says after the actor's name ("moved this from To Do to Done")."""
+        from .activity import activity_text
+
+        return activity_text(self.kind, self.data)
+
 
 class DueReminder(models.Model):
     """A due-date reminder that was sent: one per task, kind and due date (the constraint makes

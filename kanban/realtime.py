@@ -130,33 +130,9 @@ def activity_data(entry: TaskActivity) -> dict[str, Any]:
         "kind": entry.kind,
         "actor": person(entry.actor),
         "data": entry.data,
-        "text": activity_text(entry.kind, entry.data),
+        "text": entry.text,
         "timestamp": realtime.iso(entry.created_at),
     }
-
-
-def activity_text(kind: str, data: dict[str, Any]) -> str:
-    """What the entry says after the actor's name ("moved this from To Do to Done")."""
-    if kind == TaskActivity.Kind.CREATED:
-        return f"created this in {data.get('column', '?')}"
-    if kind == TaskActivity.Kind.MOVED:
-        return f"moved this from {data.get('from', '?')} to {data.get('to', '?')}"
-    if kind == TaskActivity.Kind.ASSIGNED:
-        to = data.get("to")
-        return f"assigned this to {to}" if to else "unassigned this"
-    if kind == TaskActivity.Kind.DUE_DATE:
-        to = data.get("to")
-        return f"set the due date to {to}" if to else "removed the due date"
-    if kind == TaskActivity.Kind.LABELS:
-        parts = []
-        if data.get("added"):
-            parts.append("added " + ", ".join(data["added"]))
-        if data.get("removed"):
-            parts.append("removed " + ", ".join(data["removed"]))
-        return "changed labels: " + "; ".join(parts) if parts else "changed labels"
-    if kind == TaskActivity.Kind.TITLE:
-        return f"renamed this from “{data.get('from', '')}” to “{data.get('to', '')}”"
-    return kind
 
 
 # --- frames -----------------------------------------------------------------------------

@@ -21,6 +21,9 @@ from .filters import DUE_CHOICES, CardFilter, matches
 from .forms import AddMemberForm, BoardForm, ColumnForm, ColumnMoveForm, TaskForm, TaskMoveForm
 from .models import Label
 
+# The card <template> static/js/board.js clones for a card that arrives live.
+BLANK_CARD = {"id": 0, "title": "", "priority": "medium", "labels": [], "checklist": {}}
+
 # A position past the end; move_task clamps it to "last".
 _BOTTOM = 2**31 - 1
 
@@ -115,6 +118,8 @@ def board_detail(request: HttpRequest, board_id: int) -> HttpResponse:
             "shown_count": sum(not card["hidden"] for card in cards.values()),
             "today": today.isoformat(),
             "is_creator": board.created_by_id == request.user.pk,
+            "blank_column": {"id": 0, "name": "", "cards": []},
+            "blank_card": BLANK_CARD,
         },
     )
 
