@@ -12,7 +12,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.forms import Form
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -57,9 +57,19 @@ def run_form(
 
 @require_http_methods(["GET"])
 def board_state(request: HttpRequest, board_id: int) -> HttpResponse:
-    """The board page's data as JSON, with the version it is at least as new as."""
+    """The board page's data as JSON, with the version it is at least as new as. With
+    ?task=<id> (the task page) it adds that task's checklist and activity."""
     board = selectors.get_board_for(request.user, board_id)
-    return JsonResponse(selectors.board_state(board))
+    state = selectors.board_state(board)
+    task_id = request.GET.get("task", "")
+    if task_id:
+        if not task_id.isdigit():
+            return JsonResponse({"error": "task must be a task id."}, status=400)
+        task = selectors.get_task_for(request.user, int(task_id))
+        if task.column.board_id != board.pk:
+            raise Http404("No such task on this board.")
+        state["task_detail"] = selectors.task_detail_state(task)
+    return JsonResponse(state)
 
 
 # --- labels -----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from accounts.models import User
 
 from . import realtime as board_realtime
 from .models import Board, ChecklistItem, Label, Task
-from .selectors import board_labels, checklist_items
+from .selectors import board_labels, checklist_data
 from .services import _clean_name, _renumber, _require_member, card_of
 
 # --- labels -----------------------------------------------------------------------------
@@ -87,10 +87,7 @@ def _items_in_order(task_id: int) -> list[ChecklistItem]:
 
 def _broadcast_checklist(task: Task, version: int) -> None:
     board_id = task.column.board_id
-    items = [
-        {"id": item.pk, "text": item.text, "done": item.done, "position": item.position}
-        for item in checklist_items(task)
-    ]
+    items = checklist_data(task)
     board_realtime.broadcast_on_commit(
         board_id,
         board_realtime.task_frame(

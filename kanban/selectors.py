@@ -187,3 +187,21 @@ def board_state(board: Board) -> dict:
         "labels": [board_realtime.label_data(label) for label in board_labels(board)],
         "members": [board_realtime.person(user) for user in board_members(board)],
     }
+
+
+def checklist_data(task: Task) -> list[dict]:
+    return [
+        {"id": item.pk, "text": item.text, "done": item.done, "position": item.position}
+        for item in checklist_items(task)
+    ]
+
+
+def task_detail_state(task: Task) -> dict:
+    """What the task page shows besides the card: checklist items and activity."""
+    from . import realtime as board_realtime
+
+    return {
+        "task_id": task.pk,
+        "checklist": checklist_data(task),
+        "activity": [board_realtime.activity_data(entry) for entry in task_activity(task)],
+    }
