@@ -95,18 +95,23 @@ class TaskMoveForm(forms.Form):
 
 class LabelForm(forms.Form):
     name = forms.CharField(
+        label="Name",
         max_length=Label._meta.get_field("name").max_length,
         widget=forms.TextInput(attrs={"class": "form-control form-control-sm"}),
     )
     colour = forms.ChoiceField(
-        choices=Label.Colour.choices, widget=forms.Select(attrs={"class": "form-select"})
+        label="Colour",
+        choices=Label.Colour.choices,
+        widget=forms.Select(attrs={"class": "form-select"}),
     )
 
 
 class TaskLabelsForm(forms.Form):
     """The labels a task should carry: any of its board's (none clears them)."""
 
-    labels = forms.ModelMultipleChoiceField(queryset=Label.objects.none(), required=False)
+    labels = forms.ModelMultipleChoiceField(
+        label="Labels", queryset=Label.objects.none(), required=False
+    )
 
     def __init__(self, *args: Any, board: Board, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -115,6 +120,7 @@ class TaskLabelsForm(forms.Form):
 
 class ChecklistItemForm(forms.Form):
     text = forms.CharField(
+        label="Checklist item",
         max_length=ChecklistItem._meta.get_field("text").max_length,
         widget=forms.TextInput(attrs={"class": "form-control form-control-sm"}),
     )
@@ -122,9 +128,11 @@ class ChecklistItemForm(forms.Form):
 
 class ChecklistDoneForm(forms.Form):
     done = forms.TypedChoiceField(
-        choices=[("true", "done"), ("false", "not done")], coerce=lambda v: v == "true"
+        label="Done",
+        choices=[("true", "done"), ("false", "not done")],
+        coerce=lambda v: v == "true",
     )
 
 
 class PositionForm(forms.Form):
-    position = forms.IntegerField(min_value=0)
+    position = forms.IntegerField(label="Position", min_value=0)
