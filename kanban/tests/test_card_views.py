@@ -5,6 +5,7 @@ menu's move with `next`, and filters in the URL. One test per access rule; bad i
 from __future__ import annotations
 
 import datetime
+import re
 
 import pytest
 from django.urls import reverse
@@ -236,16 +237,17 @@ def test_move_next_to_another_site_is_ignored(bob_c, doing, task):
 # --- filters ----------------------------------------------------------------------------
 
 
-def shown(client, board, **params) -> list[str]:
-    html = client.get(board.get_absolute_url(), params).content.decode()
-    import re
+CARD = re.compile(
+    r'<div class="task-card[^"]*" data-task-id="[1-9]\d*" id="task-\d+"( hidden)?>'
+    r'\s*<div class="task-labels">.*?</div>\s*<a class="task-title[^>]*>([^<]*)</a>',
+    re.S,
+)
 
-    cards_html = re.findall(
-        r'<div class="task-card[^"]*" data-task-id="[1-9]\d*" id="task-\d+"( hidden)?>\s*<div class="task-labels">.*?</div>\s*<a class="task-title[^>]*>([^<]*)</a>',
-        html,
-        re.S,
-    )
-    return sorted(title for hidden, title in cards_html if not hidden)
+
+def shown(client, board, **params) -> list[str]:
+    """Titles of the cards the board page renders visible."""
+    html = client.get(board.get_absolute_url(), params).content.decode()
+    return sorted(title for hidden, title in CARD.findall(html) if not hidden)
 
 
 def test_filters_in_the_url_hide_cards_that_do_not_match(bob_c, board, todo, bob, alice, bug):
