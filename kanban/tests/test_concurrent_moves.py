@@ -132,5 +132,7 @@ async def test_concurrent_moves_end_gap_free_and_equal_to_what_sockets_were_told
     # Gap-free positions, and no task lost or duplicated.
     for positions in (await sync_to_async(db_positions)(board.pk)).values():
         assert positions == list(range(len(positions)))
-    assert sorted(sum(final.values(), [])) == sorted(sum(start.values(), []))
+    assert sorted(t for ids in final.values() for t in ids) == sorted(
+        t for ids in start.values() for t in ids
+    )
     assert (await sync_to_async(Board.objects.get)(pk=board.pk)).version == versions[-1]
