@@ -30,6 +30,12 @@ class LiveTask {
 
   start() {
     this.root.addEventListener("submit", (event) => this.onSubmit(event));
+    // Unsaved label picks are the user's: live updates leave them alone until saved.
+    this.labelsDirty = false;
+    document.getElementById("task-labels-form")?.addEventListener("change", () => {
+      this.labelsDirty = true;
+    });
+    this.statusEl = document.getElementById("board-connection");
     const url = new URL(this.root.dataset.stateUrl, window.location.href);
     url.searchParams.set("task", String(this.taskId));
     this.live = new BoardLive({
@@ -91,9 +97,11 @@ class LiveTask {
       description.replaceChildren(p);
     }
     renderLabels(document.getElementById("task-labels"), card.labels);
-    const own = new Set(card.labels.map((label) => label.id));
-    for (const input of document.querySelectorAll("#task-label-choices input[name=labels]")) {
-      input.checked = own.has(Number(input.value));
+    if (!this.labelsDirty) {
+      const own = new Set(card.labels.map((label) => label.id));
+      for (const input of document.querySelectorAll("#task-label-choices input[name=labels]")) {
+        input.checked = own.has(Number(input.value));
+      }
     }
     const progress = document.getElementById("checklist-progress");
     progress.textContent = card.checklist.total ? `${card.checklist.done}/${card.checklist.total}` : "";
@@ -251,10 +259,15 @@ class LiveTask {
       return;
     }
     if (form.id === "checklist-add-form") form.reset();
+    if (form.id === "task-labels-form") this.labelsDirty = false;
     if (!this.live.socket.isOpen) this.live.resync(); // no frame will come: fetch it
   }
 
   onStatus(status) {
+    if (this.statusEl) {
+      this.statusEl.textContent = status === "open" ? "Live." : status === "gone" ? "" : "Reconnecting…";
+      this.statusEl.dataset.status = status;
+    }
     if (status !== "open") this.viewers.clear();
     if (status === "gone") {
       this.gone = true;
