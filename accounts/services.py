@@ -13,13 +13,24 @@ from django.http import HttpRequest
 
 from messaging import realtime
 
-from .models import User
+from .models import Invitation, User
 
 
 @transaction.atomic
-def sign_up(*, form: UserCreationForm) -> User:
-    """Create the account from a valid sign-up form (the form hashes the password)."""
-    return form.save()
+def sign_up(*, form: UserCreationForm, invitation: Invitation | None = None) -> User:
+    """Create the account from a valid sign-up form (the form hashes the password). Someone
+    arriving by invitation joins its organization; anyone else gets an organization of
+    their own, which they own."""
+    from . import org_services
+
+    user = form.save()
+    if invitation is not None:
+        org_services.accept_invitation(invitation=invitation, user=user)
+    else:
+        org_services.create_organization(
+            name=org_services.personal_organization_name(user), created_by=user
+        )
+    return user
 
 
 @transaction.atomic
@@ -68,3 +79,26 @@ def deactivate_user(*, user: User) -> User:
         user.save(update_fields=["is_active"])
     realtime.signal_access_changed_on_commit(user.pk)
     return user
+
+
+@transaction.atomic
+def set_password(*, user: User, password: str | None) -> User:
+    """Set (or, with None, disable) a user's password for them: the admin's password reset.
+    Every session of the user stops authenticating (the stored hash changes) and their open
+    sockets are asked to re-check, so they close too."""
+    if password is None:
+        user.set_unusable_password()
+    else:
+        user.set_password(password)
+    user.save(update_fields=["password"])
+    realtime.signal_access_changed_on_commit(user.pk)
+    return user
+
+
+@transaction.atomic
+def delete_user(*, user: User) -> None:
+    """Delete an account (the admin's delete). Their open sockets re-check after commit and
+    close: the session they were opened with no longer names a user."""
+    user_id = user.pk
+    user.delete()
+    realtime.signal_access_changed_on_commit(user_id)

@@ -16,9 +16,10 @@ from django.http import Http404
 from messaging import layers
 from messaging.consumers.base import MessagingConsumer
 
+from . import access
 from . import realtime as board_realtime
 from .models import Board
-from .selectors import get_board_for, is_board_member
+from .selectors import get_board_for
 
 
 class BoardConsumer(MessagingConsumer):
@@ -38,7 +39,7 @@ class BoardConsumer(MessagingConsumer):
         return True
 
     def allowed_now(self) -> bool:
-        return is_board_member(user=self.user, board_id=self.board.pk)
+        return access.can_read_board(self.user, self.board.pk)
 
     def subscriptions(self) -> list[str]:
         return [board_realtime.board_group(self.board.pk)]

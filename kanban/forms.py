@@ -6,7 +6,8 @@ from typing import Any
 
 from django import forms
 
-from accounts.models import User
+from accounts.access import readable_organizations
+from accounts.models import Organization, User
 
 from .models import Board, ChecklistItem, Column, Label, Task
 
@@ -21,10 +22,31 @@ class BoardForm(forms.ModelForm):
         }
 
 
+class BoardCreateForm(BoardForm):
+    """A new board also picks its organization, among the creator's own."""
+
+    organization = forms.ModelChoiceField(
+        queryset=Organization.objects.none(),
+        required=False,  # left out: the creator's first organization (or a new own one)
+        empty_label=None,
+        widget=forms.Select(attrs={"class": "form-select"}),
+        help_text="Only members of this organization can be added to the board.",
+    )
+
+    class Meta(BoardForm.Meta):
+        fields = ("organization", "name", "description")
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["organization"].queryset = readable_organizations(user).order_by("name")
+
+
 class AddMemberForm(forms.Form):
     username = forms.CharField(
         max_length=150,
-        widget=forms.TextInput(attrs={"class": "form-control", "placeholder": "username"}),
+        widget=forms.TextInput(
+            attrs={"class": "form-control", "placeholder": "username", "list": "addable-members"}
+        ),
     )
 
 

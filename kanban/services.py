@@ -1,8 +1,13 @@
 """Writes to boards, columns and tasks. Views and commands call these; nothing else saves them.
 
-Rules that hold across the module:
-- Any board member may manage columns and tasks; only the creator may edit or delete the board
-  and manage its members.
+`as_admin=True` is for the admin site only: its staff act under the admin's own permissions
+instead of the board's rule, and everything else (validation, renumbering, audit, closing
+sockets) happens exactly as for anyone else.
+
+Rules that hold across the module (stated once, in kanban.access):
+- Anyone who can read a board may manage its columns and tasks; the board's creator and the
+  organization's owners and admins may edit or delete it and manage its members.
+- Every board is in one organization, and only that organization's members can be added.
 - Positions are dense: columns of a board and tasks of a column are numbered 0..n-1. Every
   service that adds, removes or moves one renumbers its siblings in the same transaction.
 - Every service that changes what the board page shows first takes the board's row lock and
@@ -22,10 +27,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Model
 
-from accounts.models import User
+from accounts import access as org_access
+from accounts import org_services
+from accounts.audit import Action, record_audit
+from accounts.models import Organization, User
 from messaging import realtime
 
-from . import activity
+from . import access, activity
 from . import realtime as board_realtime
 from .models import Board, Column, Label, Task, TaskActivity
 from .selectors import task_cards
@@ -37,17 +45,19 @@ DEFAULT_COLUMNS = ("To Do", "In Progress", "Done")
 
 
 def _is_member(board: Board, user: User) -> bool:
-    return board.members.filter(pk=user.pk).exists()
+    return access.can_read_board(user, board.pk)
 
 
-def _require_member(board: Board, user: User) -> None:
-    if not _is_member(board, user):
+def _require_member(board: Board, user: User, *, as_admin: bool = False) -> None:
+    if not as_admin and not _is_member(board, user):
         raise ValidationError("You are not a member of this board.")
 
 
-def _require_creator(board: Board, user: User, action: str) -> None:
-    if board.created_by_id != user.pk:
-        raise ValidationError(f"Only the board's creator can {action}.")
+def _require_creator(board: Board, user: User, action: str, *, as_admin: bool = False) -> None:
+    if not as_admin and not access.can_manage_board(user, board):
+        raise ValidationError(
+            f"Only the board's creator or an organization admin can {action}.", code="forbidden"
+        )
 
 
 def _clean_name(value: str, *, label: str, max_length: int) -> str:
@@ -112,14 +122,37 @@ def _broadcast_task(
 
 
 @transaction.atomic
-def create_board(*, name: str, description: str = "", created_by: User) -> Board:
-    """A new board with the default columns; its creator is its first member."""
+def create_board(
+    *,
+    name: str,
+    description: str = "",
+    created_by: User,
+    organization: Organization | None = None,
+) -> Board:
+    """A new board with the default columns in `organization` (which the creator must belong
+    to; without one, the creator's default organization); its creator is its first member."""
+    name = _clean_name(name, label="Board name", max_length=120)
+    if organization is None:
+        organization = org_services.default_organization_for(created_by)
+    elif not org_access.can_read_organization(created_by, organization.pk):
+        raise ValidationError(
+            {"organization": "You can only create boards in your own organizations."},
+            code="not_member",
+        )
     board = Board.objects.create(
-        name=_clean_name(name, label="Board name", max_length=120),
+        organization=organization,
+        name=name,
         description=(description or "").strip(),
         created_by=created_by,
     )
     board.members.add(created_by)
+    record_audit(
+        organization=organization,
+        actor=created_by,
+        action=Action.BOARD_CREATED,
+        target=board,
+        changes={"name": board.name},
+    )
     Column.objects.bulk_create(
         Column(board=board, name=column_name, position=index)
         for index, column_name in enumerate(DEFAULT_COLUMNS)
@@ -128,20 +161,38 @@ def create_board(*, name: str, description: str = "", created_by: User) -> Board
 
 
 @transaction.atomic
-def update_board(*, board: Board, name: str, description: str, updated_by: User) -> Board:
-    _require_creator(board, updated_by, "edit it")
+def update_board(
+    *, board: Board, name: str, description: str, updated_by: User, as_admin: bool = False
+) -> Board:
+    _require_creator(board, updated_by, "edit it", as_admin=as_admin)
+    old_name = board.name
     board.name = _clean_name(name, label="Board name", max_length=120)
     board.description = (description or "").strip()
     board.save(update_fields=["name", "description"])
+    if board.name != old_name:
+        record_audit(
+            organization=board.organization_id,
+            actor=updated_by,
+            action=Action.BOARD_RENAMED,
+            target=board,
+            changes={"name": [old_name, board.name]},
+        )
     return board
 
 
 @transaction.atomic
-def delete_board(*, board: Board, deleted_by: User) -> None:
+def delete_board(*, board: Board, deleted_by: User, as_admin: bool = False) -> None:
     """Delete the board with its columns, tasks and chat rooms. Members' open sockets are asked
     to re-check access, so a live comment thread or chat on it stops at once."""
-    _require_creator(board, deleted_by, "delete it")
+    _require_creator(board, deleted_by, "delete it", as_admin=as_admin)
     member_ids = list(board.members.values_list("pk", flat=True))
+    record_audit(
+        organization=board.organization_id,
+        actor=deleted_by,
+        action=Action.BOARD_DELETED,
+        target=board,
+        changes={"name": board.name},
+    )
     board.delete()
     for user_id in member_ids:
         realtime.signal_access_changed_on_commit(user_id)
@@ -151,10 +202,16 @@ def delete_board(*, board: Board, deleted_by: User) -> None:
 
 
 @transaction.atomic
-def add_member(*, board: Board, username: str, added_by: User) -> User:
-    _require_creator(board, added_by, "add members")
-    username = (username or "").strip()
-    user = User.objects.filter(username__iexact=username, is_active=True).first()
+def add_member(*, board: Board, username: str, added_by: User, as_admin: bool = False) -> User:
+    """Add a member of the board's organization by username. Someone outside the
+    organization gets the same answer as a name nobody has."""
+    _require_creator(board, added_by, "add members", as_admin=as_admin)
+    username = (username or "").strip().lstrip("@")
+    user = (
+        org_access.organization_members(board.organization_id)
+        .filter(username__iexact=username)
+        .first()
+    )
     if user is None:
         raise ValidationError(f"No user named “{username}”.")
     if _is_member(board, user):
@@ -167,14 +224,21 @@ def add_member(*, board: Board, username: str, added_by: User) -> User:
             board_realtime.MEMBER_ADDED, board_id=board.pk, version=version, user=user
         ),
     )
+    record_audit(
+        organization=board.organization_id,
+        actor=added_by,
+        action=Action.BOARD_MEMBER_ADDED,
+        target=board,
+        changes={"user": user.username},
+    )
     return user
 
 
 @transaction.atomic
-def remove_member(*, board: Board, user: User, removed_by: User) -> None:
+def remove_member(*, board: Board, user: User, removed_by: User, as_admin: bool = False) -> None:
     """Remove a member. Their tasks on this board become unassigned (assignees are always
     members), and their open sockets re-check access after commit."""
-    _require_creator(board, removed_by, "remove members")
+    _require_creator(board, removed_by, "remove members", as_admin=as_admin)
     if user.pk == board.created_by_id:
         raise ValidationError("The board's creator cannot be removed.")
     if not _is_member(board, user):
@@ -198,6 +262,13 @@ def remove_member(*, board: Board, user: User, removed_by: User) -> None:
         _broadcast_task(
             board_realtime.TASK_UPDATED, board_id=board.pk, version=version, task_id=task_id
         )
+    record_audit(
+        organization=board.organization_id,
+        actor=removed_by,
+        action=Action.BOARD_MEMBER_REMOVED,
+        target=board,
+        changes={"user": user.username},
+    )
     realtime.signal_access_changed_on_commit(user.pk)
 
 
@@ -222,8 +293,8 @@ def create_column(*, board: Board, name: str, created_by: User) -> Column:
 
 
 @transaction.atomic
-def rename_column(*, column: Column, name: str, renamed_by: User) -> Column:
-    _require_member(column.board, renamed_by)
+def rename_column(*, column: Column, name: str, renamed_by: User, as_admin: bool = False) -> Column:
+    _require_member(column.board, renamed_by, as_admin=as_admin)
     column.name = _clean_name(name, label="Column name", max_length=80)
     version = board_realtime.lock_board(column.board_id)
     column.save(update_fields=["name"])
@@ -263,10 +334,10 @@ def move_column(*, column: Column, position: int, moved_by: User) -> Column:
 
 
 @transaction.atomic
-def delete_column(*, column: Column, deleted_by: User) -> None:
+def delete_column(*, column: Column, deleted_by: User, as_admin: bool = False) -> None:
     """Delete an empty column. One that still holds tasks is refused: move or delete them
     first, so no task disappears as a side effect."""
-    _require_member(column.board, deleted_by)
+    _require_member(column.board, deleted_by, as_admin=as_admin)
     version = board_realtime.lock_board(column.board_id)
     columns = sorted(_locked_columns(column.board_id), key=lambda c: (c.position, c.pk))
     task_count = column.tasks.count()
@@ -362,11 +433,12 @@ def update_task(
     due_date: datetime.date | None,
     updated_by: User,
     labels: Iterable[Label] | None = None,
+    as_admin: bool = False,
 ) -> Task:
     """Save the task's fields (and its labels, unless `labels` is None). Title, assignee, due
     date and label changes are recorded as activity."""
     board = task.column.board
-    _require_member(board, updated_by)
+    _require_member(board, updated_by, as_admin=as_admin)
     _check_assignee(board, assignee)
     labels = _check_labels(board, labels)
     if priority not in Task.Priority.values:
@@ -433,13 +505,21 @@ def set_task_labels(*, task: Task, labels: Iterable[Label], changed_by: User) ->
 
 
 @transaction.atomic
-def delete_task(*, task: Task, deleted_by: User) -> None:
-    board_id = task.column.board_id
-    _require_member(task.column.board, deleted_by)
+def delete_task(*, task: Task, deleted_by: User, as_admin: bool = False) -> None:
+    board = task.column.board
+    board_id = board.pk
+    _require_member(board, deleted_by, as_admin=as_admin)
     version = board_realtime.lock_board(board_id)
     column_id = task.column_id
     task_id = task.pk
     list(Column.objects.select_for_update().filter(pk=column_id))
+    record_audit(
+        organization=board.organization_id,
+        actor=deleted_by,
+        action=Action.TASK_DELETED,
+        target=task,
+        changes={"title": task.title, "board": board.name},
+    )
     task.delete()
     _renumber(_tasks_in_order(column_id))
     board_realtime.broadcast_on_commit(
@@ -454,7 +534,9 @@ def delete_task(*, task: Task, deleted_by: User) -> None:
 
 
 @transaction.atomic
-def move_task(*, task: Task, to_column: Column, position: int, moved_by: User) -> Task:
+def move_task(
+    *, task: Task, to_column: Column, position: int, moved_by: User, as_admin: bool = False
+) -> Task:
     """Move `task` to `position` (0 = top; past the end means bottom) in `to_column`, which may
     be its own column. Both columns are renumbered 0..n-1 in the same transaction, and the
     frame tells every board page the new order of both.
@@ -462,7 +544,7 @@ def move_task(*, task: Task, to_column: Column, position: int, moved_by: User) -
     Refuses a user who is not a member of the task's board and a column on another board.
     """
     board = task.column.board
-    _require_member(board, moved_by)
+    _require_member(board, moved_by, as_admin=as_admin)
     if to_column.board_id != board.pk:
         raise ValidationError("A task can only move to a column on its own board.")
     if position < 0:

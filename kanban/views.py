@@ -15,10 +15,18 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from messaging.services.notifications import mark_read_for_task
 
+from . import access, selectors, services
 from . import realtime as board_realtime
-from . import selectors, services
 from .filters import DUE_CHOICES, CardFilter, matches
-from .forms import AddMemberForm, BoardForm, ColumnForm, ColumnMoveForm, TaskForm, TaskMoveForm
+from .forms import (
+    AddMemberForm,
+    BoardCreateForm,
+    BoardForm,
+    ColumnForm,
+    ColumnMoveForm,
+    TaskForm,
+    TaskMoveForm,
+)
 from .models import Label
 
 # The card <template> static/js/board.js clones for a card that arrives live.
@@ -63,19 +71,26 @@ def _wants_json(request: HttpRequest) -> bool:
 
 @require_http_methods(["GET"])
 def board_list(request: HttpRequest) -> HttpResponse:
+    """My boards, grouped by organization (the template regroups the ordered list)."""
     boards = selectors.board_summaries_for(request.user)
     return render(request, "kanban/board_list.html", {"boards": boards})
 
 
 @require_http_methods(["GET", "POST"])
 def board_create(request: HttpRequest) -> HttpResponse:
-    form = BoardForm(request.POST or None)
+    form = BoardCreateForm(request.POST or None, user=request.user)
+    if request.method == "GET":
+        chosen = form.fields["organization"].queryset.filter(
+            slug=request.GET.get("organization", "")
+        )
+        form.initial["organization"] = chosen.first()
     if request.method == "POST" and form.is_valid():
         try:
             board = services.create_board(
                 name=form.cleaned_data["name"],
                 description=form.cleaned_data["description"],
                 created_by=request.user,
+                organization=form.cleaned_data["organization"],
             )
         except ValidationError as error:
             form.add_error(None, error)
@@ -117,7 +132,7 @@ def board_detail(request: HttpRequest, board_id: int) -> HttpResponse:
             "due_choices": DUE_CHOICES,
             "shown_count": sum(not card["hidden"] for card in cards.values()),
             "today": today.isoformat(),
-            "is_creator": board.created_by_id == request.user.pk,
+            "is_creator": access.can_manage_board(request.user, board),
             "blank_column": {"id": 0, "name": "", "cards": []},
             "blank_card": BLANK_CARD,
         },
@@ -193,8 +208,9 @@ def board_members(request: HttpRequest, board_id: int) -> HttpResponse:
         {
             "board": board,
             "members": selectors.board_members(board),
+            "addable": selectors.addable_board_members(board),
             "form": form,
-            "is_creator": board.created_by_id == request.user.pk,
+            "is_creator": access.can_manage_board(request.user, board),
         },
         status=status,
     )

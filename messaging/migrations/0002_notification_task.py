@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('kanban', '0002_live_board'),
+        ('kanban', '0005_live_board'),
         ('messaging', '0001_initial'),
     ]
 

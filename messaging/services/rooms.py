@@ -8,12 +8,12 @@ from collections.abc import Iterable
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from accounts.audit import Action, record_audit
 from accounts.models import User
+from kanban import access as board_access
 from kanban.models import Board
-from kanban.selectors import is_board_member
-from messaging import realtime
+from messaging import access, realtime
 from messaging.models import ChatRoom, UserTypingStatus
-from messaging.selectors.rooms import can_manage_room
 
 ROOM_NAME_MAX_LENGTH = ChatRoom._meta.get_field("name").max_length
 
@@ -43,10 +43,12 @@ def create_chat_room(
             {"name": f"Room names are limited to {ROOM_NAME_MAX_LENGTH} characters."},
             code="too_long",
         )
-    if not is_board_member(user=created_by, board_id=board.pk):
+    if not board_access.can_read_board(created_by, board.pk):
         raise ValidationError("Only members of the board can create rooms.", code="not_member")
     member_ids = {user.pk for user in members} | {created_by.pk}
-    board_member_ids = set(board.members.filter(pk__in=member_ids).values_list("pk", flat=True))
+    board_member_ids = set(
+        board_access.board_readers(board.pk).filter(pk__in=member_ids).values_list("pk", flat=True)
+    )
     if member_ids - board_member_ids:
         raise ValidationError(
             {"members": "Rooms can only include members of the board."}, code="not_member"
@@ -64,11 +66,19 @@ def create_chat_room(
     except IntegrityError as exc:  # a concurrent create took the name
         raise _duplicate_name_error(name) from exc
     room.members.add(*member_ids)
+    record_audit(
+        organization=board.organization_id,
+        actor=created_by,
+        action=Action.ROOM_CREATED,
+        target=room,
+        changes={"name": room.name, "board": board.name, "members": len(member_ids)},
+    )
     return room
 
 
-def _check_manager(room: ChatRoom, acting_user: User) -> None:
-    if not can_manage_room(acting_user, room):
+def _check_manager(room: ChatRoom, acting_user: User, *, as_admin: bool = False) -> None:
+    """`as_admin=True`: the admin site's staff, under the admin's own permissions."""
+    if not as_admin and not access.can_manage_room(acting_user, room):
         raise ValidationError(
             "Only the room's creator or the board's creator can manage members.",
             code="forbidden",
@@ -76,29 +86,98 @@ def _check_manager(room: ChatRoom, acting_user: User) -> None:
 
 
 @transaction.atomic
-def add_room_member(*, room: ChatRoom, user: User, added_by: User) -> bool:
+def add_room_member(*, room: ChatRoom, user: User, added_by: User, as_admin: bool = False) -> bool:
     """Add a board member to the room. Returns False if they were already in it."""
-    _check_manager(room, added_by)
-    if not is_board_member(user=user, board_id=room.board_id):
+    _check_manager(room, added_by, as_admin=as_admin)
+    if not board_access.can_read_board(user, room.board_id):
         raise ValidationError(
             f"{user.username} is not a member of this board.", code="not_board_member"
         )
     if room.members.filter(pk=user.pk).exists():
         return False
     room.members.add(user)
+    record_audit(
+        organization=room.board.organization_id,
+        actor=added_by,
+        action=Action.ROOM_MEMBER_ADDED,
+        target=room,
+        changes={"user": user.username},
+    )
     return True
 
 
 @transaction.atomic
-def remove_room_member(*, room: ChatRoom, user: User, removed_by: User) -> bool:
+def remove_room_member(
+    *, room: ChatRoom, user: User, removed_by: User, as_admin: bool = False
+) -> bool:
     """Remove a member from the room and, after commit, tell their open sockets to re-check
     access (they are closed). The room's creator stays. Returns False if they were not in it."""
-    _check_manager(room, removed_by)
+    _check_manager(room, removed_by, as_admin=as_admin)
     if user.pk == room.created_by_id:
         raise ValidationError("The room's creator cannot be removed.", code="creator")
     if not room.members.filter(pk=user.pk).exists():
         return False
     room.members.remove(user)
     UserTypingStatus.objects.filter(chat_room=room, user=user).delete()
+    record_audit(
+        organization=room.board.organization_id,
+        actor=removed_by,
+        action=Action.ROOM_MEMBER_REMOVED,
+        target=room,
+        changes={"user": user.username},
+    )
     realtime.signal_access_changed_on_commit(user.pk)
     return True
+
+
+@transaction.atomic
+def rename_chat_room(
+    *, room: ChatRoom, name: str, description: str, renamed_by: User, as_admin: bool = False
+) -> ChatRoom:
+    """Change a room's name and description (its managers). Names stay unique per board."""
+    _check_manager(room, renamed_by, as_admin=as_admin)
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "Give the room a name."}, code="required")
+    if len(name) > ROOM_NAME_MAX_LENGTH:
+        raise ValidationError(
+            {"name": f"Room names are limited to {ROOM_NAME_MAX_LENGTH} characters."},
+            code="too_long",
+        )
+    if ChatRoom.objects.filter(board_id=room.board_id, name__iexact=name).exclude(pk=room.pk):
+        raise _duplicate_name_error(name)
+    old_name = room.name
+    room.name = name
+    room.description = (description or "").strip()
+    try:
+        with transaction.atomic():
+            room.save(update_fields=["name", "description"])
+    except IntegrityError as exc:
+        raise _duplicate_name_error(name) from exc
+    if old_name != name:
+        record_audit(
+            organization=room.board.organization_id,
+            actor=renamed_by,
+            action=Action.ROOM_RENAMED,
+            target=room,
+            changes={"name": [old_name, name]},
+        )
+    return room
+
+
+@transaction.atomic
+def delete_chat_room(*, room: ChatRoom, deleted_by: User, as_admin: bool = False) -> None:
+    """Delete a room with its messages; its members' open sockets re-check access (and
+    close) after commit."""
+    _check_manager(room, deleted_by, as_admin=as_admin)
+    member_ids = list(room.members.values_list("pk", flat=True))
+    record_audit(
+        organization=room.board.organization_id,
+        actor=deleted_by,
+        action=Action.ROOM_DELETED,
+        target=room,
+        changes={"name": room.name, "board": room.board.name},
+    )
+    room.delete()
+    for user_id in member_ids:
+        realtime.signal_access_changed_on_commit(user_id)

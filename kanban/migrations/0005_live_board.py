@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('kanban', '0001_initial'),
+        ('kanban', '0004_board_organization_required'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
