@@ -81,6 +81,7 @@ export function fillCard(el, card) {
   el.querySelector(".task-checklist-count").textContent = `${checklist.done}/${checklist.total}`;
   el.querySelector(".task-comments").hidden = !card.comment_count;
   el.querySelector(".task-comment-count").textContent = String(card.comment_count || 0);
+  el.querySelector(".task-comment-noun").textContent = card.comment_count === 1 ? "comment" : "comments";
   const assignee = el.querySelector(".task-assignee");
   assignee.textContent = card.assignee ? card.assignee.display_name : "Unassigned";
   assignee.classList.toggle("text-muted", !card.assignee);
