@@ -12,10 +12,10 @@ from types import SimpleNamespace
 
 import pytest
 from django.urls import reverse
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, WebSocketRoute, expect
 
 from kanban import services
-from tests.factories import UserFactory
+from tests.factories import UserFactory, add_board_members
 
 pytestmark = pytest.mark.browser
 
@@ -43,7 +43,7 @@ def team(transactional_db) -> SimpleNamespace:
     alice = UserFactory(username="alice", display_name="Alice A.")
     bob = UserFactory(username="bob", display_name="Bob B.")
     board = services.create_board(name="Launch", created_by=alice)
-    services.add_member(board=board, username="bob", added_by=alice)
+    add_board_members(board, bob)
     todo = board.columns.get(name="To Do")
     task = services.create_task(column=todo, title="Write the post", created_by=alice)
     services.create_task(column=todo, title="Book the venue", created_by=alice)
@@ -54,7 +54,14 @@ def team(transactional_db) -> SimpleNamespace:
 def open_as(browser: Browser, live_daphne, login_page) -> Iterator[Callable[..., Viewer]]:
     contexts = []
 
-    def open_page(username: str, path: str, *, width: int = 1280, height: int = 860) -> Viewer:
+    def open_page(
+        username: str,
+        path: str,
+        *,
+        width: int = 1280,
+        height: int = 860,
+        before_goto: Callable[[Page], None] | None = None,
+    ) -> Viewer:
         context = browser.new_context(viewport={"width": width, "height": height})
         contexts.append(context)
         page = context.new_page()
@@ -70,6 +77,8 @@ def open_as(browser: Browser, live_daphne, login_page) -> Iterator[Callable[...,
             ),
         )
         login_page(page, live_daphne, username)
+        if before_goto is not None:
+            before_goto(page)
         page.goto(f"{live_daphne.url}{path}")
         return viewer
 
@@ -238,5 +247,77 @@ def test_removed_member_sees_access_ended_with_drag_and_forms_stopped_and_draft_
         "[...document.querySelectorAll('.task-list')]"
         ".every((list) => Sortable.get(list).option('disabled'))"
     )
+    alice.assert_clean()
+    bob.assert_clean()
+
+
+def test_a_missed_frame_is_noticed_by_the_next_one_and_the_page_converges(team, open_as):
+    """alice's socket loses bob's move (the frame is dropped on the way); the next frame's
+    version shows the gap, her page fetches the board state and shows both changes."""
+    dropped: list[str] = []
+
+    def drop_first_move(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+        ws.on_message(lambda message: server.send(message))
+
+        def to_page(message) -> None:
+            if '"task_moved"' in str(message) and not dropped:
+                dropped.append(str(message))
+                return
+            ws.send(message)
+
+        server.on_message(to_page)
+
+    alice = open_as(
+        "alice",
+        board_path(team),
+        before_goto=lambda page: page.route_web_socket(
+            re.compile(r"/ws/board/\d+/$"), drop_first_move
+        ),
+    )
+    bob = open_as("bob", board_path(team))
+    wait_live(alice)
+    wait_live(bob)
+    alice.mark()
+
+    menu = card(bob.page, "Write the post").locator(".card-menu")
+    menu.locator("summary").click()
+    menu.get_by_label("Column").select_option(label="Done")
+    menu.get_by_role("button", name="Move", exact=True).click()
+    expect(card(column(bob.page, "Done"), "Write the post")).to_be_visible()
+    expect(card(column(alice.page, "To Do"), "Write the post")).to_be_visible()  # missed it
+    assert len(dropped) == 1
+
+    with alice.page.expect_request(lambda r: "/state/" in r.url):
+        bob.page.fill("#new-column-name", "QA")
+        bob.page.locator(".add-column").get_by_role("button", name="Add").click()
+
+    expect(column(alice.page, "QA")).to_be_visible()
+    expect(card(column(alice.page, "Done"), "Write the post")).to_be_visible()
+    expect(column(alice.page, "To Do").locator(".task-card")).to_have_count(1)
+    alice.assert_not_reloaded()
+    alice.assert_clean()
+    bob.assert_clean()
+
+
+def test_a_column_added_elsewhere_takes_cards_dragged_into_it(team, open_as):
+    alice = open_as("alice", board_path(team))
+    bob = open_as("bob", board_path(team))
+    wait_live(alice)
+    wait_live(bob)
+    alice.mark()
+    bob.page.fill("#new-column-name", "QA")
+    bob.page.locator(".add-column").get_by_role("button", name="Add").click()
+    expect(column(alice.page, "QA")).to_be_visible()
+    expect(column(alice.page, "Done").locator(".column-right")).to_be_enabled()
+
+    with alice.page.expect_response(lambda r: r.request.method == "POST" and "/move/" in r.url):
+        drag(
+            alice.page,
+            card(alice.page, "Book the venue"),
+            column(alice.page, "QA").locator(".task-list"),
+        )
+    expect(card(column(bob.page, "QA"), "Book the venue")).to_be_visible()
+    alice.assert_not_reloaded()
     alice.assert_clean()
     bob.assert_clean()

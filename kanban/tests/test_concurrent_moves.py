@@ -22,7 +22,7 @@ from django.db import connections
 from kanban import services
 from kanban.models import Board, Column, Task
 from messaging.routing import websocket_urlpatterns
-from tests.factories import UserFactory
+from tests.factories import UserFactory, add_board_members
 
 pytestmark = [pytest.mark.services, pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
@@ -54,7 +54,7 @@ def make_board():
     alice = UserFactory(username="alice")
     bob = UserFactory(username="bob")
     board = services.create_board(name="Race", created_by=alice)
-    board.members.add(bob)
+    add_board_members(board, bob)
     columns = list(board.columns.order_by("position"))
     for column in columns:
         for n in range(4):

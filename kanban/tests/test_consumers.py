@@ -23,7 +23,7 @@ from kanban.models import Board, Column, Task
 from messaging.consumers.base import ACCESS_GONE
 from messaging.routing import websocket_urlpatterns
 from messaging.services.posting import post_task_comment
-from tests.factories import UserFactory
+from tests.factories import UserFactory, add_board_members, join_organization
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
@@ -72,7 +72,7 @@ def run(fn, **kwargs):
 @pytest_asyncio.fixture
 async def board(alice, bob) -> Board:
     board = await run(services.create_board, name="Launch", created_by=alice)
-    await sync_to_async(board.members.add)(bob)
+    await sync_to_async(add_board_members)(board, bob)
     return board
 
 
@@ -373,6 +373,7 @@ async def test_column_frames_carry_the_board_order(board, columns, alice, alice_
 
 async def test_member_added_and_removed(board, alice, alice_socket):
     carol = await sync_to_async(UserFactory)(username="carol", display_name="Carol C.")
+    await sync_to_async(join_organization)(board.organization, carol)
     await run(services.add_member, board=board, username="carol", added_by=alice)
     data = await board_frame(alice_socket)
     assert (data["type"], data["user_id"]) == ("member_added", carol.pk)
