@@ -21,7 +21,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 from accounts.models import User
 from kanban.management.commands.seed_demo import BOARD_NAME, DEMO_PASSWORD
 from kanban.models import Board, Task
-from tests.factories import PASSWORD, TaskThreadCommentFactory, UserFactory
+from tests.factories import PASSWORD, TaskThreadCommentFactory, UserFactory, add_board_members
 
 pytestmark = pytest.mark.browser
 
@@ -148,7 +148,7 @@ def test_refused_move_puts_the_card_back_and_shows_the_reason(
     owner = UserFactory(username="olga")
     member = UserFactory(username="pete")
     board = services.create_board(name="Shared", created_by=owner)
-    services.add_member(board=board, username="pete", added_by=owner)
+    add_board_members(board, member)
     todo = board.columns.get(name="To Do")
     for title in ("First", "Second"):
         services.create_task(column=todo, title=title, created_by=owner)

@@ -321,3 +321,23 @@ def test_a_column_added_elsewhere_takes_cards_dragged_into_it(team, open_as):
     alice.assert_not_reloaded()
     alice.assert_clean()
     bob.assert_clean()
+
+
+def test_removed_member_on_the_task_page_sees_access_ended_and_keeps_the_draft(team, open_as):
+    bob = open_as("bob", team.task.get_absolute_url())
+    wait_live(bob)
+    bob.page.fill("#checklist-new", "an item I was typing")
+
+    alice = open_as("alice", reverse("kanban:board_members", args=[team.board.pk]))
+    alice.page.locator("#member-list li", has_text="Bob B.").get_by_role(
+        "button", name="Remove"
+    ).click()
+
+    expect(bob.page.locator("#board-gone")).to_be_visible()
+    expect(
+        bob.page.locator("#checklist-add-form").get_by_role("button", name="Add")
+    ).to_be_disabled()
+    expect(bob.page.get_by_role("button", name="Save labels")).to_be_disabled()
+    expect(bob.page.locator("#checklist-new")).to_have_value("an item I was typing")
+    alice.assert_clean()
+    bob.assert_clean()
