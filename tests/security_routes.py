@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts.models import Invitation
 from accounts.org_services import invitation_token
+from kanban.models import ChecklistItem, Label
 from messaging.models import Notification
 from tests.factories import (
     BoardFactory,
@@ -99,6 +100,8 @@ class World:
     removable: Any = None  # a member the owner may remove (user_id routes)
     organization: Any = None  # the board's organization (slug routes)
     invitation: Any = None  # a pending invitation to it (invitation_id and token routes)
+    label: Any = None  # a label of the board (label_id routes)
+    checklist_item: Any = None  # an item of the task's checklist (item_id routes)
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -118,6 +121,9 @@ class World:
             chat_message=world.message,
         )
         world.removable = world.members[-1] if world.members else owner
+        # The live board (issue 13): a label and a checklist item to point at.
+        world.label = Label.objects.create(board=world.board, name="Bug", colour="red")
+        world.checklist_item = ChecklistItem.objects.create(task=world.task, text="Check")
         world.organization = world.board.organization
         world.invitation = Invitation.objects.create(
             organization=world.organization,
@@ -143,6 +149,8 @@ class World:
             "slug": self.organization.slug,
             "invitation_id": self.invitation.pk,
             "token": invitation_token(self.invitation),
+            "label_id": self.label.pk,
+            "item_id": self.checklist_item.pk,
         }
 
     def url_for_name(self, name: str) -> str:
