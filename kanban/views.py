@@ -156,7 +156,11 @@ def board_edit(request: HttpRequest, board_id: int) -> HttpResponse:
         else:
             messages.success(request, "Board saved.")
             return redirect(board)
-    return render(request, "kanban/board_form.html", {"form": form, "board": board})
+    return render(
+        request,
+        "kanban/board_form.html",
+        {"form": form, "board": board, "can_manage": access.can_manage_board(request.user, board)},
+    )
 
 
 @require_http_methods(["GET", "POST"])
