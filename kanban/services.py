@@ -21,6 +21,7 @@ from django.db.models import Model
 
 from accounts.models import User
 from messaging import realtime
+from search import services as search_index
 
 from .models import Board, Column, Task
 
@@ -222,7 +223,7 @@ def create_task(
     if priority not in Task.Priority.values:
         raise ValidationError(f"Unknown priority “{priority}”.")
     list(Column.objects.select_for_update().filter(pk=column.pk))
-    return Task.objects.create(
+    task = Task.objects.create(
         column=column,
         title=_clean_name(title, label="Title", max_length=200),
         description=(description or "").strip(),
@@ -232,6 +233,8 @@ def create_task(
         position=Task.objects.filter(column=column).count(),
         created_by=created_by,
     )
+    search_index.index_task(task)
+    return task
 
 
 @transaction.atomic
@@ -258,6 +261,7 @@ def update_task(
     task.save(
         update_fields=["title", "description", "assignee", "priority", "due_date", "updated_at"]
     )
+    search_index.index_task(task)
     return task
 
 

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "accounts",
     "kanban",
     "messaging",
+    "search",  # issue 14: full-text search
 ]
 
 MIDDLEWARE = [
@@ -257,6 +258,14 @@ CHAT_PAGE_SIZE = 50
 # going to twice the limit is closed (messaging.ratelimit, messaging.consumers.base).
 CHAT_RATE_LIMIT = env.str("CHAT_RATE_LIMIT", default="20/10s")
 TYPING_RATE_LIMIT = env.str("TYPING_RATE_LIMIT", default="30/10s")
+
+# --- Search (issue 14) ------------------------------------------------------------------
+
+# PostgreSQL text search configuration (stemming, stop words) for the index and for queries;
+# after changing it, run `manage.py reindex_search`. SQLite (FTS5) stems English with the porter
+# tokenizer when this is "english" and only folds case and accents otherwise.
+SEARCH_LANGUAGE = env.str("SEARCH_LANGUAGE", default="english")
+SEARCH_PAGE_SIZE = 20
 
 # --- Logging ----------------------------------------------------------------------------
 

@@ -13,5 +13,6 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
     path("messaging/", include("messaging.urls")),
+    path("search/", include("search.urls")),  # issue 14
     path("", include("kanban.urls")),
 ]
