@@ -207,7 +207,7 @@ def _fts_string(term: Term) -> str:
     return '"' + term.text.replace('"', " ") + '"'
 
 
-def fts_expression(groups: tuple[tuple[Term, ...], ...] | list, exclude: tuple[Term, ...] = ()) -> str:
+def fts_expression(groups: tuple | list, exclude: tuple[Term, ...] = ()) -> str:
     """FTS5 MATCH text for the positive groups, minus the excluded terms."""
     parts = []
     for group in groups:
@@ -349,7 +349,7 @@ def snippets(query: Query, doc_ids: list[int]) -> dict[int, str]:
         tsquery = tsquery_sql(query.include, qparams)
         options = (
             f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords={SNIPPET_WORDS}, "
-            "MinWords=8, MaxFragments=2, FragmentDelimiter=\" … \""
+            'MinWords=8, MaxFragments=2, FragmentDelimiter=" … "'
         )
         # ts_headline drops what looks like HTML tags: give it the text escaped (undone below)
         # so a snippet shows exactly what was written.

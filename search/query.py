@@ -27,7 +27,10 @@ MAX_QUERY_LENGTH = 500
 MAX_TERMS = 20
 
 FILTERS = ("from", "in", "board", "has", "before", "after", "is")
-HELP = "from:@name, in:#room, board:name, has:attachment, before:YYYY-MM-DD, after:YYYY-MM-DD, is:mention"
+HELP = (
+    "from:@name, in:#room, board:name, has:attachment, before:YYYY-MM-DD, "
+    "after:YYYY-MM-DD, is:mention"
+)
 
 
 class QueryError(ValueError):
@@ -195,7 +198,8 @@ def _parse_date(key: str, value: str) -> datetime.date:
     try:
         return datetime.date.fromisoformat(value)
     except ValueError:
-        raise QueryError(f"{key}: takes a date written YYYY-MM-DD, as in {_EXAMPLES[key]}.") from None
+        example = _EXAMPLES[key]
+        raise QueryError(f"{key}: takes a date written YYYY-MM-DD, as in {example}.") from None
 
 
 def _clean_term(text: str) -> str | None:

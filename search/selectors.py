@@ -176,9 +176,7 @@ def _results(query: Query, hits: list[engine.Hit]) -> list[Result]:
     """Hits with their snippets, authors and places: four queries whatever the page size."""
     raw = engine.snippets(query, [hit.id for hit in hits])
     users = get_user_model().objects.in_bulk({h.author_id for h in hits if h.author_id})
-    rooms = ChatRoom.objects.select_related("board").in_bulk(
-        {h.room_id for h in hits if h.room_id}
-    )
+    rooms = ChatRoom.objects.select_related("board").in_bulk({h.room_id for h in hits if h.room_id})
     tasks = Task.objects.select_related("column__board").in_bulk(
         {h.task_id for h in hits if h.task_id}
     )

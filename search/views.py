@@ -54,15 +54,22 @@ def search(request: HttpRequest) -> HttpResponse:
         else:
             scope = scope_for(request.user)
             groups = [
-                (value, label, search_for(request.user, query, order=order, kind=value,
-                                          limit=GROUP_SIZE, scope=scope))
+                (
+                    value,
+                    label,
+                    search_for(
+                        request.user, query, order=order, kind=value, limit=GROUP_SIZE, scope=scope
+                    ),
+                )
                 for value, label in GROUPS
             ]
     except QueryError as error:
         return _error(request, str(error), context, as_json=as_json)
 
     if as_json:
-        next_url = _url(q=q, order=page.order, type=kind, cursor=page.cursor) if page.has_more else None
+        next_url = None
+        if page.has_more:
+            next_url = _url(q=q, order=page.order, type=kind, cursor=page.cursor)
         return JsonResponse(
             {
                 "results": [result.as_json() for result in page.results],
@@ -75,10 +82,7 @@ def search(request: HttpRequest) -> HttpResponse:
         searched=not query.is_empty,
         order=order,
         can_rank=bool(query.include),
-        toggle={
-            o: _url(q=q, order=o, type=kind)
-            for o in (engine.RELEVANCE, engine.NEWEST)
-        },
+        toggle={o: _url(q=q, order=o, type=kind) for o in (engine.RELEVANCE, engine.NEWEST)},
     )
     if kind:
         label = dict(GROUPS)[kind]

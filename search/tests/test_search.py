@@ -53,7 +53,8 @@ def test_comments_and_tasks_are_found_with_their_task(task, alice, bob, comment_
     by_type = {r["type"]: r for r in body["results"]}
     assert by_type["comment"]["id"] == comment.pk
     assert by_type["comment"]["task_id"] == task.pk
-    assert by_type["comment"]["url"] == f"/tasks/{task.pk}/?around={comment.pk}#comment-{comment.pk}"
+    comment_url = f"/tasks/{task.pk}/?around={comment.pk}#comment-{comment.pk}"
+    assert by_type["comment"]["url"] == comment_url
     assert by_type["task"]["id"] == task.pk
     assert by_type["task"]["url"] == f"/tasks/{task.pk}/"
     assert "room_id" not in by_type["task"]
@@ -178,7 +179,9 @@ def test_is_mention_finds_messages_and_comments_mentioning_me(
         ("-alone", "only excludes"),
     ],
 )
-def test_a_query_to_rephrase_is_a_400_with_the_reason(alice, search_json, client_for, q, message_part):
+def test_a_query_to_rephrase_is_a_400_with_the_reason(
+    alice, search_json, client_for, q, message_part
+):
     status, body = search_json(alice, q)
     assert status == 400
     assert message_part in body["error"]
@@ -198,8 +201,11 @@ def test_bad_parameters_are_400s(room, alice, say, search_json, params):
     assert body["error"]
 
 
-def test_an_empty_query_finds_nothing_and_the_page_explains_the_syntax(alice, search_json, client_for):
-    assert search_json(alice, "") == (200, {"results": [], "has_more": False, "next": None, "notes": []})
+def test_an_empty_query_finds_nothing_and_the_page_explains_the_syntax(
+    alice, search_json, client_for
+):
+    empty = {"results": [], "has_more": False, "next": None, "notes": []}
+    assert search_json(alice, "") == (200, empty)
     page = client_for(alice).get("/search/")
     assert page.status_code == 200
     assert "in:#general" in page.content.decode()
@@ -234,7 +240,9 @@ def test_keyset_pages_cover_every_result_once(room, alice, say, client_for, orde
     assert set(seen) == posted
 
 
-def test_a_page_link_keeps_working_while_new_messages_arrive(room, alice, say, client_for, settings):
+def test_a_page_link_keeps_working_while_new_messages_arrive(
+    room, alice, say, client_for, settings
+):
     settings.SEARCH_PAGE_SIZE = 2
     old = [say(room, alice, f"retro item {i}") for i in range(4)]
     client = client_for(alice)
@@ -261,8 +269,13 @@ def test_the_page_groups_results_and_links_to_each(room, task, alice, say, comme
     message = say(room, alice, "quarterly roadmap draft")
     comment = comment_on(task, alice, "roadmap looks fine")
     kanban_services.update_task(
-        task=task, title="Roadmap review", description="", assignee=None, priority="medium",
-        due_date=None, updated_by=alice,
+        task=task,
+        title="Roadmap review",
+        description="",
+        assignee=None,
+        priority="medium",
+        due_date=None,
+        updated_by=alice,
     )
     page = client_for(alice).get("/search/", {"q": "roadmap"})
     html = page.content.decode()
@@ -316,8 +329,13 @@ def test_tasks_are_indexed_on_create_and_update_and_leave_on_delete(column, alic
     )
     assert found(alice, "expires") == [("task", task.pk)]
     kanban_services.update_task(
-        task=task, title="Renew domain", description="", assignee=None, priority="high",
-        due_date=None, updated_by=alice,
+        task=task,
+        title="Renew domain",
+        description="",
+        assignee=None,
+        priority="high",
+        due_date=None,
+        updated_by=alice,
     )
     assert found(alice, "domain") == [("task", task.pk)]
     assert found(alice, "certificate") == []
@@ -325,7 +343,9 @@ def test_tasks_are_indexed_on_create_and_update_and_leave_on_delete(column, alic
     assert found(alice, "domain") == []
 
 
-def test_deleting_a_board_takes_its_rows_out_of_the_index(board, room, task, alice, say, comment_on):
+def test_deleting_a_board_takes_its_rows_out_of_the_index(
+    board, room, task, alice, say, comment_on
+):
     say(room, alice, "gone soon")
     comment_on(task, alice, "gone soon too")
     kanban_services.delete_board(board=board, deleted_by=alice)
