@@ -67,7 +67,7 @@ def test_the_room_page_opens_around_the_message(room, history, bob, client_for):
     assert 'id="load-newer"' in html
 
 
-@pytest.mark.parametrize("around", ["999999", "abc", "-3", "１２"])
+@pytest.mark.parametrize("around", ["999999", "abc", "-3", "\uff11\uff12"])
 def test_the_room_page_with_a_bad_around_shows_the_latest(room, history, bob, client_for, around):
     response = client_for(bob).get(f"/messaging/room/{room.pk}/", {"around": around})
     assert response.status_code == 200
