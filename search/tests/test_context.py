@@ -17,9 +17,11 @@ def history(room, alice):
 
 def test_history_around_a_message_answers_the_page_around_it(room, history, alice, client_for):
     target = history[60]
-    body = client_for(alice).get(
-        f"/messaging/room/{room.pk}/history/", {"around": target.pk, "limit": 10}
-    ).json()
+    body = (
+        client_for(alice)
+        .get(f"/messaging/room/{room.pk}/history/", {"around": target.pk, "limit": 10})
+        .json()
+    )
     ids = [m["message_id"] for m in body["messages"]]
     assert ids == [m.pk for m in history[55:65]]
     assert body["has_more_before"] is True
@@ -41,9 +43,7 @@ def test_history_around_a_message_elsewhere_is_a_404(board, room, alice, bob, cl
     elsewhere = ChatMessageFactory(
         chat_room=ChatRoomFactory(board=board, created_by=alice), author=alice
     )
-    response = client_for(bob).get(
-        f"/messaging/room/{room.pk}/history/", {"around": elsewhere.pk}
-    )
+    response = client_for(bob).get(f"/messaging/room/{room.pk}/history/", {"around": elsewhere.pk})
     assert response.status_code == 404
     assert response.json() == {"error": "No such item here."}
 
@@ -83,8 +83,10 @@ def test_the_task_page_opens_around_the_comment(task, alice, client_for):
     assert f'id="comment-{comments[0].pk}"' in html
     assert f'id="comment-{comments[-1].pk}"' not in html
     assert 'id="load-newer-comments"' in html
-    body = client_for(alice).get(
-        f"/messaging/task/{task.pk}/comments/history/", {"around": target.pk, "limit": 4}
-    ).json()
+    body = (
+        client_for(alice)
+        .get(f"/messaging/task/{task.pk}/comments/history/", {"around": target.pk, "limit": 4})
+        .json()
+    )
     assert [c["comment_id"] for c in body["comments"]] == [c.pk for c in comments[8:12]]
     assert (body["has_more_before"], body["has_more_after"]) == (True, True)
