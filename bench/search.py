@@ -192,6 +192,8 @@ def load(shape: Shape, out) -> dict:
     from django.contrib.auth import get_user_model
     from django.db import connection, transaction
 
+    from accounts.models import Membership
+    from accounts.org_services import create_organization
     from kanban.models import Board
     from messaging.models import ChatMessage, ChatRoom
     from search.models import SearchDocument
@@ -203,8 +205,12 @@ def load(shape: Shape, out) -> dict:
             User(username=f"user{i}", password="!") for i in range(shape.users)
         )
         reader = User.objects.create(username="reader", password="!")
+        organization = create_organization(name="Bench", created_by=users[0])
+        Membership.objects.bulk_create(
+            Membership(organization=organization, user=user) for user in [*users[1:], reader]
+        )
         boards = Board.objects.bulk_create(
-            Board(name=f"Board {i}", created_by=users[0])
+            Board(name=f"Board {i}", created_by=users[0], organization=organization)
             for i in range(shape.rooms // shape.rooms_per_board)
         )
         readable_boards = boards[: shape.readable_rooms // shape.rooms_per_board]

@@ -1,7 +1,8 @@
 """Searching, scoped to what the searcher can read right now.
 
-The scope comes from the access selectors (`rooms_for`, `boards_for`): the same rule as the
-room and task pages, evaluated at query time, so someone removed from a room or board stops
+The scope comes from the one access rule (`messaging.access.readable_rooms`,
+`kanban.access.readable_boards`): the same rule as the room and task pages, evaluated at query
+time, so someone removed from a room or board stops
 finding anything of it (snippets included) at once, and nothing needs re-indexing.
 """
 
@@ -20,11 +21,11 @@ from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils.safestring import SafeString
 
+from kanban.access import readable_boards
 from kanban.models import Board, Task
-from kanban.selectors import boards_for
 from messaging import realtime
+from messaging.access import readable_rooms
 from messaging.models import ChatRoom
-from messaging.selectors.rooms import rooms_for
 
 from . import engine
 from .highlight import render_snippet
@@ -109,11 +110,11 @@ def decode_cursor(cursor: str, order: str) -> engine.Keyset:
 
 
 def scope_for(user) -> engine.Scope:
-    """What `user` can read now: their rooms and their boards (the access selectors)."""
+    """What `user` can read now: their rooms and their boards (the access rule)."""
     return engine.Scope(
         user_id=user.pk,
-        room_ids=list(rooms_for(user).order_by().values_list("pk", flat=True)),
-        board_ids=list(boards_for(user).order_by().values_list("pk", flat=True)),
+        room_ids=list(readable_rooms(user).order_by().values_list("pk", flat=True)),
+        board_ids=list(readable_boards(user).order_by().values_list("pk", flat=True)),
     )
 
 

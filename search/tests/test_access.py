@@ -72,3 +72,48 @@ def test_search_needs_a_login(client):
     response = client.get("/search/", {"q": "anything"})
     assert response.status_code == 302
     assert "/accounts/login/" in response["Location"]
+
+
+def test_another_organization_is_invisible_even_with_the_same_names(world, alice, dave, found):
+    """Globex (dave's) has a board "Launch" with a room #general too; neither side sees the
+    other's, by word, by room or board name, or by author."""
+    from tests.factories import (
+        BoardFactory,
+        ChatRoomFactory,
+        OrganizationFactory,
+        join_organization,
+    )
+
+    globex = OrganizationFactory(name="Globex")
+    join_organization(globex, dave)
+    their_board = BoardFactory(name="Launch", created_by=dave, organization=globex)
+    their_room = ChatRoomFactory(board=their_board, name="general", created_by=dave)
+    from messaging.services.posting import post_chat_message
+
+    theirs = post_chat_message(room=their_room, author=dave, content="globex marmalade secret")
+    assert found(dave, "marmalade") == [("message", theirs.pk)]
+    assert found(dave, "in:#general") == [("message", theirs.pk)]
+    assert ("message", theirs.pk) not in found(alice, "marmalade")
+    assert found(alice, "globex") == []
+    assert found(alice, "from:@dave") == []
+    assert found(alice, "board:Launch in:#general") == [("message", world["message"].pk)]
+
+
+def test_removed_from_the_organization_finds_nothing_of_it(world, board, alice, bob, found):
+    from accounts.models import Membership
+    from accounts.org_services import remove_member
+
+    membership = Membership.objects.get(organization=board.organization, user=bob)
+    remove_member(membership=membership, removed_by=alice)
+    assert found(bob, "marmalade") == []
+    assert found(bob, "from:@alice") == []
+
+
+def test_the_organization_is_the_outer_boundary_even_for_leftover_rows(world, board, bob, found):
+    """A board or room row that something forgot to clean up grants nothing once the person
+    is no longer in the organization."""
+    from accounts.models import Membership
+
+    Membership.objects.filter(organization=board.organization, user=bob).delete()
+    assert board.members.filter(pk=bob.pk).exists()
+    assert found(bob, "marmalade") == []
