@@ -146,7 +146,9 @@ def default_server_url() -> str:
     return "postgres://postgres@127.0.0.1:5432/postgres"
 
 
-def run(*, server_url: str | None, keep: bool, shape: Shape, out=sys.stdout) -> int:
+def run(
+    *, server_url: str | None, keep: bool, reuse: bool = False, shape: Shape, out=sys.stdout
+) -> int:
     import psycopg
 
     parts = urlsplit(server_url or default_server_url())
@@ -154,18 +156,20 @@ def run(*, server_url: str | None, keep: bool, shape: Shape, out=sys.stdout) -> 
     bench_url = urlunsplit(parts._replace(path=f"/{DB_NAME}"))
     env = {**os.environ, "DATABASE_URL": bench_url, "DJANGO_DB_POOL_SIZE": "0"}
     env.pop("REDIS_URL", None)  # not needed; embedded layer and eager Celery in the child
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+    if not reuse:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
     try:
-        out.write(f"bench database {DB_NAME}: migrating\n")
-        out.flush()
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-        )
+        if not reuse:
+            out.write(f"bench database {DB_NAME}: migrating\n")
+            out.flush()
+            subprocess.run(
+                [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+                cwd=ROOT,
+                env=env,
+                check=True,
+            )
         args = [
             sys.executable,
             "manage.py",
@@ -175,7 +179,7 @@ def run(*, server_url: str | None, keep: bool, shape: Shape, out=sys.stdout) -> 
             str(shape.messages),
             "--iterations",
             str(shape.iterations),
-        ]
+        ] + (["--reuse"] if reuse else [])
         return subprocess.run(args, cwd=ROOT, env=env).returncode
     finally:
         if not keep:
@@ -298,6 +302,22 @@ def load(shape: Shape, out) -> dict:
     }
 
 
+def existing(shape: Shape, out) -> dict:
+    """The names `load` returned, read back from a kept bench database (--reuse)."""
+    from django.contrib.auth import get_user_model
+
+    from messaging.access import readable_rooms
+
+    reader = get_user_model().objects.get(username="reader")
+    out.write("reusing the loaded bench database\n\n")
+    return {
+        "reader": reader,
+        "words": vocabulary(shape.vocabulary),
+        "readable_rooms": list(readable_rooms(reader).values_list("name", flat=True)),
+        "authors": [f"user{i}" for i in range(20)],
+    }
+
+
 def shape_language() -> str:
     from django.conf import settings
 
@@ -363,15 +383,19 @@ def explain(data: dict, out) -> dict[str, bool]:
     reader = data["reader"]
     words = data["words"]
     checks = {}
-    for label, text in (
-        ("two words", f"{words[30]} {words[200]}"),
-        ("filter only (from:@user)", f"from:@{data['authors'][3]}"),
+    for label, text, order in (
+        ("two words", f"{words[30]} {words[200]}", None),
+        ("two common words", f"{words[6]} {words[12]}", None),
+        ("two words, newest", f"{words[30]} {words[200]}", engine.NEWEST),
+        ("filter only (from:@user)", f"from:@{data['authors'][3]}", None),
+        ("filter only (in:#room)", f"in:#{data['readable_rooms'][0]}", None),
+        ("filter only (is:mention)", "is:mention", None),
     ):
         query = parse(text)
         scope = scope_for(reader)
         filters, _ = resolve_filters(query, scope, None)
         sql, params = engine.search_sql(
-            query, scope, filters, order=default_order(query), after=None, limit=21
+            query, scope, filters, order=order or default_order(query), after=None, limit=21
         )
         with connection.cursor() as cursor:
             cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
@@ -381,13 +405,13 @@ def explain(data: dict, out) -> dict[str, bool]:
     return checks
 
 
-def run_in_db(shape: Shape, out=sys.stdout) -> int:
+def run_in_db(shape: Shape, out=sys.stdout, *, reuse: bool = False) -> int:
     from django.db import connection
 
     if connection.vendor != "postgresql":
         out.write("bench_search needs PostgreSQL (DATABASE_URL=postgres://...)\n")
         return 2
-    data = load(shape, out)
+    data = existing(shape, out) if reuse else load(shape, out)
     checks = explain(data, out)
     rows = measure(data, shape, out)
     out.write(

@@ -46,7 +46,12 @@ class SearchDocument(models.Model):
     )
     # The board it belongs to (a message's room's board; null for a room without a board).
     board = models.ForeignKey(
-        "kanban.Board", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+        "kanban.Board",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # search_board_created leads with it
     )
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -54,6 +59,7 @@ class SearchDocument(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,  # search_author_created leads with it
     )
     created_at = models.DateTimeField()
     text = models.TextField()
@@ -67,11 +73,13 @@ class SearchDocument(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["kind", "object_id"], name="uniq_search_document"),
         ]
+        # Newest-first pages read these backwards in exactly the result order (time, then id),
+        # stopping after one page: "from:@bob", "in:#general", "after:..." on their own.
         indexes = [
-            models.Index(fields=["room", "created_at"], name="search_room_created"),
-            models.Index(fields=["board", "created_at"], name="search_board_created"),
-            models.Index(fields=["author", "created_at"], name="search_author_created"),
-            models.Index(fields=["created_at"], name="search_created"),
+            models.Index(fields=["room", "created_at", "id"], name="search_room_created"),
+            models.Index(fields=["board", "created_at", "id"], name="search_board_created"),
+            models.Index(fields=["author", "created_at", "id"], name="search_author_created"),
+            models.Index(fields=["created_at", "id"], name="search_created"),
         ]
 
     def __str__(self) -> str:

@@ -5,6 +5,7 @@ edits, deletions). Runs on SQLite FTS5 by default and on PostgreSQL with DATABAS
 from __future__ import annotations
 
 import datetime
+import re
 
 import pytest
 from django.db import connection
@@ -366,3 +367,20 @@ def test_a_rolled_back_post_leaves_nothing_in_the_index(room, alice, found):
 def test_the_engine_in_use(db):
     """Which engine this run exercised (the suite runs once per engine)."""
     assert connection.vendor in ("sqlite", "postgresql")
+
+
+def test_the_page_pages_one_kind_with_next_links(room, alice, say, client_for, settings):
+    settings.SEARCH_PAGE_SIZE = 3
+    posted = [say(room, alice, f"lantern {i}") for i in range(5)]
+    client = client_for(alice)
+    overview = client.get("/search/", {"q": "lantern"}).content.decode()
+    assert overview.count('class="list-group-item search-result"') == 5  # groups show 5
+    first = client.get("/search/", {"q": "lantern", "type": "message", "order": "newest"})
+    html = first.content.decode()
+    assert html.count('class="list-group-item search-result"') == 3
+    assert f'data-id="{posted[-1].pk}"' in html
+    next_url = re.search(r'href="([^"]+)">Next page', html).group(1).replace("&amp;", "&")
+    second = client.get(next_url).content.decode()
+    assert second.count('class="list-group-item search-result"') == 2
+    assert f'data-id="{posted[0].pk}"' in second
+    assert "Next page" not in second

@@ -19,6 +19,9 @@ class Command(BaseCommand):
         parser.add_argument("--messages", type=int, default=1_000_000)
         parser.add_argument("--iterations", type=int, default=60, help="queries per kind")
         parser.add_argument("--keep", action="store_true", help="keep the bench database")
+        parser.add_argument(
+            "--reuse", action="store_true", help="measure a database kept by --keep (no load)"
+        )
         parser.add_argument("--in-db", action="store_true", help="internal: run in this database")
 
     def handle(self, *args, **options) -> None:
@@ -26,10 +29,14 @@ class Command(BaseCommand):
             raise CommandError("--messages must be at least 1000 and --iterations at least 1")
         shape = bench_search.Shape(messages=options["messages"], iterations=options["iterations"])
         if options["in_db"]:
-            code = bench_search.run_in_db(shape, out=self.stdout)
+            code = bench_search.run_in_db(shape, out=self.stdout, reuse=options["reuse"])
         else:
             code = bench_search.run(
-                server_url=options["pg_url"], keep=options["keep"], shape=shape, out=self.stdout
+                server_url=options["pg_url"],
+                keep=options["keep"] or options["reuse"],
+                reuse=options["reuse"],
+                shape=shape,
+                out=self.stdout,
             )
         if code:
             raise SystemExit(code)
