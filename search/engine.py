@@ -177,15 +177,18 @@ def _mention_sql(user_id: int, params: list) -> str:
 
 def _where(query: Query, scope: Scope, filters: Filters, params: list) -> list[str]:
     """The access rule and the filters: the same SQL on both engines."""
-    rooms = _in("d.room_id", scope.room_ids, params)
-    boards = _in("d.board_id", scope.board_ids, params)
-    where = [f"({rooms} OR (d.room_id IS NULL AND {boards}))"]
+    if filters.room_ids is not None:
+        # in:#room names were resolved among the readable rooms only, so the room list is the
+        # access rule already; alone, it lets one index serve the page in order.
+        where = [_in("d.room_id", [r for r in filters.room_ids if r in scope.room_ids], params)]
+    else:
+        rooms = _in("d.room_id", scope.room_ids, params)
+        boards = _in("d.board_id", scope.board_ids, params)
+        where = [f"({rooms} OR (d.room_id IS NULL AND {boards}))"]
     if filters.kinds:
         where.append(_in("d.kind", list(filters.kinds), params))
     if filters.author_ids is not None:
         where.append(_in("d.author_id", filters.author_ids, params))
-    if filters.room_ids is not None:
-        where.append(_in("d.room_id", filters.room_ids, params))
     if filters.board_ids is not None:
         where.append(_in("d.board_id", filters.board_ids, params))
     if query.has_attachment:
