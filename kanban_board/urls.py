@@ -13,6 +13,8 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
     path("messaging/", include("messaging.urls")),
+    # Organizations, their audit log and invitation links (issue 9).
+    path("", include("accounts.org_urls")),
     path("search/", include("search.urls")),  # issue 14
     path("", include("kanban.urls")),
 ]
