@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: venv run run-scaled migrate seed test test-fast lint fmt screenshots worker beat clean bench bench-quick
+.PHONY: venv run run-scaled migrate seed test test-fast lint fmt screenshots worker beat clean bench bench-quick bench-search
 
 venv: $(STAMP)
 
@@ -66,6 +66,10 @@ bench: venv
 
 bench-quick: venv
 	$(PY) manage.py bench_realtime --quick $(BENCH_ARGS)
+
+# Search benchmark (issue 14): PostgreSQL, 1,000,000 messages; see bench/search.py.
+bench-search: venv
+	$(PY) manage.py bench_search $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .test-db-*.sqlite3* .test-logs staticfiles

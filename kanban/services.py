@@ -32,6 +32,7 @@ from accounts import org_services
 from accounts.audit import Action, record_audit
 from accounts.models import Organization, User
 from messaging import realtime
+from search import services as search_index
 
 from . import access, activity
 from . import realtime as board_realtime
@@ -407,6 +408,7 @@ def create_task(
         position=Task.objects.filter(column=column).count(),
         created_by=created_by,
     )
+    search_index.index_task(task)
     if labels:
         task.labels.set(labels)
     entry = activity.record(
@@ -455,6 +457,7 @@ def update_task(
     task.save(
         update_fields=["title", "description", "assignee", "priority", "due_date", "updated_at"]
     )
+    search_index.index_task(task)
     entries = activity.record_field_changes(before=before, after=task, actor=updated_by)
     if labels is not None:
         entry = _apply_labels(task, labels, actor=updated_by)

@@ -15,5 +15,6 @@ urlpatterns = [
     path("messaging/", include("messaging.urls")),
     # Organizations, their audit log and invitation links (issue 9).
     path("", include("accounts.org_urls")),
+    path("search/", include("search.urls")),  # issue 14
     path("", include("kanban.urls")),
 ]

@@ -82,16 +82,19 @@ class MemberForm(forms.Form):
 
 
 class HistoryParamsForm(forms.Form):
-    """`?before=<id>` or `?after=<id>` (not both) and `limit` (1..100, default 50)."""
+    """`?before=<id>`, `?after=<id>` or `?around=<id>` (one of them) and `limit` (1..100,
+    default 50)."""
 
     before = forms.IntegerField(min_value=1, required=False)
     after = forms.IntegerField(min_value=0, required=False)
+    around = forms.IntegerField(min_value=1, required=False)
     limit = forms.IntegerField(min_value=1, max_value=HISTORY_MAX_LIMIT, required=False)
 
     def clean(self) -> dict:
         cleaned = super().clean()
-        if cleaned.get("before") is not None and cleaned.get("after") is not None:
-            raise ValidationError("Pass either before or after, not both.")
+        given = [k for k in ("before", "after", "around") if cleaned.get(k) is not None]
+        if len(given) > 1:
+            raise ValidationError("Pass only one of before, after or around.")
         if cleaned.get("limit") is None:
             cleaned["limit"] = HISTORY_DEFAULT_LIMIT
         return cleaned

@@ -24,6 +24,7 @@ from messaging.models import ChatMessage, ChatRoom, TaskThreadComment, UserTypin
 from messaging.selectors.rooms import resolve_room_mentions
 from messaging.selectors.threads import resolve_task_mentions
 from messaging.services.notifications import schedule_mention_notifications
+from search import services as search_index
 
 CLIENT_ID_MAX_LENGTH = 64
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -123,6 +124,7 @@ def post_chat_message(
     )
     if not created:
         return message
+    search_index.index_message(message)
     if mentioned:
         message.mentioned_users.add(*mentioned)
         schedule_mention_notifications(kind="chat_message", object_id=message.pk)
@@ -162,6 +164,7 @@ def post_task_comment(
     kanban_services.note_comment_count(task=task, version=board_version)
     if not created:
         return comment
+    search_index.index_comment(comment)
     if mentioned:
         comment.mentioned_users.add(*mentioned)
         schedule_mention_notifications(kind="comment", object_id=comment.pk)

@@ -78,6 +78,19 @@ def history_response(
     params = HistoryParamsForm(request.GET)
     if not params.is_valid():
         return json_error(params.first_error())
+    around = params.cleaned_data["around"]
+    if around is not None:  # the page around one item (search results link there)
+        result = page(around=around, limit=params.cleaned_data["limit"])
+        if result is None:
+            return json_error("No such item here.", status=404)
+        return JsonResponse(
+            {
+                key: [payload(item) for item in result.items],
+                "has_more": result.has_more,
+                "has_more_before": result.has_more,
+                "has_more_after": result.has_newer,
+            }
+        )
     result = page(
         before=params.cleaned_data["before"],
         after=params.cleaned_data["after"],

@@ -55,14 +55,26 @@ def room_create(request: HttpRequest, board_id: int) -> HttpResponse:
     )
 
 
+def _around(request: HttpRequest) -> int | None:
+    """`?around=<message id>` (search results open a room there), if it is a valid id."""
+    value = request.GET.get("around", "")
+    return int(value) if value.isascii() and value.isdigit() and 0 < int(value) < 2**63 else None
+
+
 def _render_room(
     request: HttpRequest, room: ChatRoom, *, form: PostForm | None = None, status: int = 200
 ) -> HttpResponse:
     user = request.user
+    around = _around(request) if request.method == "GET" else None
+    page = room_selectors.recent_messages(room, user, around=around) if around else None
+    if around and page is None:
+        messages.info(request, "That message is not in this room any more.")
+        around = None
     context = {
         "room": room,
         "board": room.board,
-        "page": room_selectors.recent_messages(room, user),
+        "around": around,
+        "page": page or room_selectors.recent_messages(room, user),
         "members": room_selectors.room_members(room),
         "typists": room_selectors.current_typists(room, exclude_user_id=user.pk),
         "can_manage": room_selectors.can_manage_room(user, room),
