@@ -71,20 +71,32 @@ def history_response(
     *,
     key: str,
     page: Callable[..., Page],
-    payload: Callable[[Any], dict[str, Any]],
+    payloads: Callable[[list[Any]], list[dict[str, Any]]],
+    changes: Callable[..., Page],
+    thread: Callable[[int], Any] | None = None,
 ) -> JsonResponse:
-    """Validate `before`/`after`/`limit`, fetch one keyset page, answer
-    {key: [...oldest first...], "has_more": bool} or 400 {"error": ...}."""
+    """Validate `before`/`after`/`since`/`limit` (and `parent` where `thread` is given),
+    fetch one page, answer {key: [...], "has_more": bool} or 400 {"error": ...}.
+
+    `since=<seq>`: every row changed after that sequence number, in sequence order (replies
+    and tombstones included), for a client catching up after its socket was away. Otherwise
+    a keyset page by id, oldest first: of one thread with `parent=<root id>`, else of the
+    top-level rows."""
     params = HistoryParamsForm(request.GET)
     if not params.is_valid():
         return json_error(params.first_error())
-    result = page(
-        before=params.cleaned_data["before"],
-        after=params.cleaned_data["after"],
-        limit=params.cleaned_data["limit"],
-    )
-    items = [payload(item) for item in result.items]
-    return JsonResponse({key: items, "has_more": result.has_more})
+    data = params.cleaned_data
+    if data["since"] is not None:
+        result = changes(since=data["since"], limit=data["limit"])
+    else:
+        extra = {}
+        if data["parent"] is not None:
+            if thread is None:
+                return json_error("parent: this history has no threads.")
+            thread(data["parent"])  # a root the user can read, or 404
+            extra["parent"] = data["parent"]
+        result = page(before=data["before"], after=data["after"], limit=data["limit"], **extra)
+    return JsonResponse({key: payloads(result.items), "has_more": result.has_more})
 
 
 def safe_next(request: HttpRequest, fallback: str) -> str:

@@ -16,6 +16,7 @@ from kanban.selectors import get_board_for
 from messaging import ratelimit
 from messaging.forms import ChatRoomForm, MemberForm, PostForm
 from messaging.models import ChatRoom
+from messaging.selectors import conversations as conversation_selectors
 from messaging.selectors import rooms as room_selectors
 from messaging.services.notifications import mark_read_for_room
 from messaging.services.posting import post_chat_message
@@ -91,9 +92,13 @@ def room_send(request: HttpRequest, room_id: int) -> HttpResponse:
         form=PostForm(request.POST),
         limit=ratelimit.hit(bucket=ratelimit.CHAT, user_id=request.user.pk),
         save=lambda data: post_chat_message(
-            room=room, author=request.user, content=data["content"], client_id=data["client_id"]
+            room=room,
+            author=request.user,
+            content=data["content"],
+            client_id=data["client_id"],
+            parent_id=data["parent_id"],
         ),
-        payload=room_selectors.message_payload,
+        payload=lambda message: conversation_selectors.message_payloads([message])[0],
         location=lambda message: f"{room.get_absolute_url()}#message-{message.pk}",
         render_form=lambda form, status: _render_room(request, room, form=form, status=status),
     )
@@ -105,8 +110,10 @@ def room_history(request: HttpRequest, room_id: int) -> JsonResponse:
     return history_response(
         request,
         key="messages",
-        page=lambda **params: room_selectors.message_page(room, **params),
-        payload=room_selectors.message_payload,
+        page=lambda **params: conversation_selectors.message_history_page(room, **params),
+        payloads=conversation_selectors.message_payloads,
+        changes=lambda **params: conversation_selectors.room_changes(room, **params),
+        thread=lambda root_id: conversation_selectors.get_thread_root(room, root_id),
     )
 
 

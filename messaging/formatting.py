@@ -1,0 +1,98 @@
+"""Markdown for messages and comments: text in, safe HTML out. No ORM here.
+
+A maintained parser (markdown-it-py, CommonMark) with raw HTML off and bare URLs auto-linked
+renders a small subset (emphasis, strike-through, code, quotes, lists, links); an allow-list
+sanitizer (nh3) then cleans the result, so even a parser bug cannot hand the browser a script,
+an event handler or a `javascript:` URL. The services render once, when the text is saved or
+edited, and store the HTML beside the text; clients insert only that HTML.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import nh3
+from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
+from markdown_it.rules_inline import StateInline
+
+from messaging.mentions import MENTION_RE
+
+LINK_REL = "noopener noreferrer nofollow"
+
+ALLOWED_TAGS = {
+    "p", "br", "strong", "em", "s", "del", "code", "pre", "blockquote",
+    "ul", "ol", "li", "a", "span",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}}
+ALLOWED_CLASSES = {"span": {"mention", "mention-me"}}
+URL_SCHEMES = {"http", "https", "mailto"}
+
+
+def _mention_rule(names: frozenset[str]):
+    """An inline rule turning `@name` into a highlighted span when `name` is one of `names`
+    (the people the services resolved: unknown names stay plain text)."""
+
+    def rule(state: StateInline, silent: bool) -> bool:
+        if state.src[state.pos] != "@":
+            return False
+        before = state.src[state.pos - 1] if state.pos > 0 else " "
+        if before.isalnum() or before in "_.@+-":
+            return False
+        match = MENTION_RE.match(state.src, state.pos)
+        if match is None:
+            return False
+        name = match.group(1).rstrip(".")
+        if name.lower() not in names:
+            return False
+        if not silent:
+            token = state.push("mention", "span", 0)
+            token.content = name
+        state.pos += 1 + len(name)
+        return True
+
+    return rule
+
+
+def _render_mention(self, tokens, idx, options, env) -> str:
+    name = escapeHtml(tokens[idx].content)
+    return f'<span class="mention">@{name}</span>'
+
+
+def _parser(names: frozenset[str]) -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "linkify": True, "breaks": True})
+    md.enable(["linkify", "strikethrough"])
+    # No images (a tracking pixel or a huge download in everyone's log) and no headings.
+    md.disable(["image", "heading", "lheading", "html_block", "html_inline"])
+    md.inline.ruler.before("emphasis", "mention", _mention_rule(names))
+    md.add_render_rule("mention", _render_mention)
+    md.validateLink = _safe_link
+    return md
+
+
+def _safe_link(url: str) -> bool:
+    """Links the parser may emit: http(s), mailto, or relative (nh3 checks again)."""
+    lowered = url.strip().lower()
+    if ":" not in lowered.split("/")[0]:
+        return True
+    return lowered.startswith(("http:", "https:", "mailto:"))
+
+
+def sanitize(html: str) -> str:
+    """The allow-list: our tags only, links forced to open in a new tab without an opener."""
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        allowed_classes=ALLOWED_CLASSES,
+        url_schemes=URL_SCHEMES,
+        link_rel=LINK_REL,
+        set_tag_attribute_values={"a": {"target": "_blank"}},
+        strip_comments=True,
+    )
+
+
+def render_markdown(text: str, *, mentions: Iterable[str] = ()) -> str:
+    """Cleaned HTML for `text`; `mentions` are the (resolved) usernames to highlight."""
+    names = frozenset(name.lower() for name in mentions)
+    return sanitize(_parser(names).render(text or "")).strip()
