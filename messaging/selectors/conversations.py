@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Max, Prefetch, QuerySet
 from django.http import Http404
 
 from accounts.models import User
@@ -172,6 +172,15 @@ def task_changes(task: Task, *, since: int, limit: int) -> Page[TaskThreadCommen
         since=since,
         limit=limit,
     )
+
+
+def thread_seq(thread: ChatRoom | Task) -> int:
+    """The thread's latest change sequence number (0 before any post)."""
+    if isinstance(thread, ChatRoom):
+        rows = ChatMessage.objects.filter(chat_room=thread)
+    else:
+        rows = TaskThreadComment.objects.filter(task=thread)
+    return rows.aggregate(top=Max("seq"))["top"] or 0
 
 
 # --- edit history ------------------------------------------------------------------------

@@ -164,8 +164,11 @@ def _mentions_user(user_id: int) -> Exists:
 
 
 def recent_messages(room: ChatRoom, user: User, *, limit: int | None = None) -> Page[ChatMessage]:
-    """The latest messages for the room page, oldest first, each with `mentions_me`."""
-    queryset = _messages(room).annotate(mentions_me=_mentions_user(user.pk))
+    """The latest top-level messages for the room page (replies live in their threads),
+    oldest first, each with `mentions_me`."""
+    queryset = (
+        _messages(room).filter(parent__isnull=True).annotate(mentions_me=_mentions_user(user.pk))
+    )
     return keyset_page(queryset, limit=limit or settings.CHAT_PAGE_SIZE)
 
 

@@ -7,10 +7,13 @@ from typing import Any
 
 from django import template
 from django.conf import settings
+from django.utils.safestring import SafeString, mark_safe
 
 from accounts.models import User
 from kanban.models import Task
 from messaging import realtime
+from messaging.formatting import render_markdown, sanitize
+from messaging.selectors.conversations import reactions_by_post, thread_seq
 from messaging.selectors.threads import recent_comments
 
 register = template.Library()
@@ -21,11 +24,17 @@ def task_thread(task: Task, user: User) -> dict[str, Any]:
     """The latest comments of a task's thread for `_comment_thread.html`, which the kanban
     task page includes without loading comments itself. The caller has already checked that
     `user` may see `task` (it rendered the task)."""
+    seq = thread_seq(task)  # first: anything changed after it is fetched again (?since=)
     page = recent_comments(task, user)
+    reactions = reactions_by_post("task_thread_comment", (c.pk for c in page.items))
+    for comment in page.items:
+        comment.reaction_list = reactions.get(comment.pk, [])
     return {
         "items": page.items,
         "has_more": page.has_more,
         "max_length": settings.MESSAGE_MAX_LENGTH,
+        "seq": seq,
+        "can_moderate": user.pk == task.column.board.created_by_id,
     }
 
 
@@ -33,3 +42,15 @@ def task_thread(task: Task, user: User) -> dict[str, Any]:
 def iso(value: datetime | None) -> str:
     """ISO 8601 in UTC with a Z suffix: the timestamp format of the WebSocket payloads."""
     return realtime.iso(value) if value else ""
+
+
+@register.filter
+def post_html(post: Any) -> SafeString:
+    """A message's or comment's server-rendered Markdown, cleaned once more on the way out;
+    empty for a tombstone. A row stored without html (written past the services) is
+    rendered here, from its text."""
+    if post.is_deleted:
+        return mark_safe("")
+    if post.html:
+        return mark_safe(sanitize(post.html))
+    return mark_safe(render_markdown(post.content))

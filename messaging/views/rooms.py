@@ -61,10 +61,17 @@ def _render_room(
     request: HttpRequest, room: ChatRoom, *, form: PostForm | None = None, status: int = 200
 ) -> HttpResponse:
     user = request.user
+    room_seq = conversation_selectors.thread_seq(room)  # first: later changes come via ?since=
+    page = room_selectors.recent_messages(room, user)
+    reactions = conversation_selectors.reactions_by_post("chat_message", (m.pk for m in page.items))
+    for message in page.items:
+        message.reaction_list = reactions.get(message.pk, [])
     context = {
         "room": room,
         "board": room.board,
-        "page": room_selectors.recent_messages(room, user),
+        "page": page,
+        "room_seq": room_seq,
+        "can_moderate": room_selectors.can_manage_room(user, room),
         "members": room_selectors.room_members(room),
         "typists": room_selectors.current_typists(room, exclude_user_id=user.pk),
         "can_manage": room_selectors.can_manage_room(user, room),
