@@ -27,7 +27,7 @@ ALLOWED_TAGS = {
 }  # fmt: skip
 # No free-text attributes (no title): a tag then never holds a quote or ">" of the user's, so
 # `_escape_quotes` can tell text from tags.
-ALLOWED_ATTRIBUTES = {"a": {"href"}, "ol": {"start"}}
+ALLOWED_ATTRIBUTES: dict[str, set[str]] = {"a": {"href"}, "ol": {"start"}, "*": set()}
 ALLOWED_CLASSES = {"span": {"mention", "mention-me"}}
 URL_SCHEMES = {"http", "https", "mailto"}
 
