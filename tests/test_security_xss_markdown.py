@@ -38,9 +38,9 @@ VECTORS = [
     '[x](https://example.com "title\\" onmouseover=\\"alert(1)")',
     "https://example.com/<script>alert(1)</script>",
     'www.example.com/"onmouseover="alert(1)',
-    "https://example.com/?q=\"><script>alert(1)</script>",
+    'https://example.com/?q="><script>alert(1)</script>',
     "![x](javascript:alert(1))",
-    "![x](https://example.com/x.png\" onerror=\"alert(1))",
+    '![x](https://example.com/x.png" onerror="alert(1))',
     "<a href='javascript:alert(1)'>x</a>",
     "[a]: javascript:alert(1)\n\n[a]",
     "> <iframe src=javascript:alert(1)>",
@@ -69,7 +69,7 @@ def assert_clean(html: str) -> None:
     audit.feed(html)
     for tag, attrs in audit.tags:
         assert tag in ALLOWED_TAGS, f"tag <{tag}> in {html!r}"
-        for name, value in attrs.items():
+        for name, _value in attrs.items():
             assert not name.startswith("on"), f"handler {name} in {html!r}"
             assert name in {"href", "target", "rel", "class", "start"}, f"{name} in {html!r}"
         href = attrs.get("href")
