@@ -32,29 +32,25 @@ ALLOWED_CLASSES = {"span": {"mention", "mention-me"}}
 URL_SCHEMES = {"http", "https", "mailto"}
 
 
-def _mention_rule(names: frozenset[str]):
-    """An inline rule turning `@name` into a highlighted span when `name` is one of `names`
-    (the people the services resolved: unknown names stay plain text)."""
-
-    def rule(state: StateInline, silent: bool) -> bool:
-        if state.src[state.pos] != "@":
-            return False
-        before = state.src[state.pos - 1] if state.pos > 0 else " "
-        if before.isalnum() or before in "_.@+-":
-            return False
-        match = MENTION_RE.match(state.src, state.pos)
-        if match is None:
-            return False
-        name = match.group(1).rstrip(".")
-        if name.lower() not in names:
-            return False
-        if not silent:
-            token = state.push("mention", "span", 0)
-            token.content = name
-        state.pos += 1 + len(name)
-        return True
-
-    return rule
+def _mention(state: StateInline, silent: bool) -> bool:
+    """Inline rule: `@name` becomes a highlighted span when `name` is one of the people the
+    services resolved (`env["mentions"]`); unknown names stay plain text."""
+    if state.src[state.pos] != "@":
+        return False
+    before = state.src[state.pos - 1] if state.pos > 0 else " "
+    if before.isalnum() or before in "_.@+-":
+        return False
+    match = MENTION_RE.match(state.src, state.pos)
+    if match is None:
+        return False
+    name = match.group(1).rstrip(".")
+    if name.lower() not in state.env.get("mentions", ()):
+        return False
+    if not silent:
+        token = state.push("mention", "span", 0)
+        token.content = name
+    state.pos += 1 + len(name)
+    return True
 
 
 def _render_mention(self, tokens, idx, options, env) -> str:
@@ -62,13 +58,13 @@ def _render_mention(self, tokens, idx, options, env) -> str:
     return f'<span class="mention">@{name}</span>'
 
 
-def _parser(names: frozenset[str]) -> MarkdownIt:
+def _parser() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "linkify": True, "breaks": True})
     md.enable(["linkify", "strikethrough"])
     # No images (a tracking pixel or a huge download in everyone's log) and no headings.
     # "entity" off too: text someone typed as "&lt;" stays those four characters.
     md.disable(["image", "heading", "lheading", "html_block", "html_inline", "entity"])
-    md.inline.ruler.before("emphasis", "mention", _mention_rule(names))
+    md.inline.ruler.before("emphasis", "mention", _mention)
     md.add_render_rule("mention", _render_mention)
     md.validateLink = _safe_link
     return md
@@ -94,6 +90,9 @@ def _escape_quotes(html: str) -> str:
     return "".join(parts)
 
 
+_PARSER = _parser()  # built once; rendering keeps its state in `env`
+
+
 def sanitize(html: str) -> str:
     """The allow-list: our tags only, links forced to open in a new tab without an opener."""
     return _escape_quotes(_clean(html))
@@ -114,5 +113,5 @@ def _clean(html: str) -> str:
 
 def render_markdown(text: str, *, mentions: Iterable[str] = ()) -> str:
     """Cleaned HTML for `text`; `mentions` are the (resolved) usernames to highlight."""
-    names = frozenset(name.lower() for name in mentions)
-    return sanitize(_parser(names).render(text or "")).strip()
+    env = {"mentions": frozenset(name.lower() for name in mentions)}
+    return sanitize(_PARSER.render(text or "", env)).strip()

@@ -61,7 +61,21 @@ class ChatRoom(models.Model):
         DIRECT = "direct", "Direct"
 
     room_type = models.CharField(max_length=10, choices=RoomType.choices, default=RoomType.GROUP)
-    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="chat_rooms")
+    # A group room belongs to a board; a direct room has none and belongs to an organization
+    # (issue 10), whose members alone can be its participants.
+    board = models.ForeignKey(
+        Board, on_delete=models.CASCADE, related_name="chat_rooms", null=True, blank=True
+    )
+    organization = models.ForeignKey(
+        "accounts.Organization",
+        on_delete=models.CASCADE,
+        related_name="chat_rooms",
+        null=True,
+        blank=True,
+    )
+    # Direct rooms: the participants' ids, sorted and comma-joined. Unique, so the same set
+    # of people always gets the same room, even when two requests race to create it.
+    direct_key = models.CharField(max_length=100, blank=True, default="")
     name = models.CharField(max_length=80)
     description = models.TextField(blank=True)
     created_by = models.ForeignKey(
@@ -74,13 +88,27 @@ class ChatRoom(models.Model):
         ordering = ["board", "name"]
         constraints = [
             models.UniqueConstraint(Lower("name"), "board", name="uniq_room_name_per_board"),
+            models.UniqueConstraint(
+                fields=["direct_key"],
+                condition=Q(room_type="direct"),
+                name="uniq_direct_room_per_people",
+            ),
+            models.CheckConstraint(
+                condition=(Q(room_type="group") & Q(board__isnull=False))
+                | (Q(room_type="direct") & Q(organization__isnull=False) & ~Q(direct_key="")),
+                name="room_type_scope",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"#{self.name}"
+        return self.name if self.is_direct else f"#{self.name}"
 
     def get_absolute_url(self) -> str:
         return reverse("messaging:room_detail", args=[self.pk])
+
+    @property
+    def is_direct(self) -> bool:
+        return self.room_type == self.RoomType.DIRECT
 
 
 class ChatMessage(models.Model):

@@ -10,9 +10,8 @@ from django.http import Http404
 
 from kanban.models import Task
 from kanban.selectors import get_task_for
-from messaging import realtime
+from messaging import access, realtime
 from messaging.models import TaskThreadComment
-from messaging.selectors.threads import is_task_board_member
 from messaging.services.editing import delete_task_comment, edit_task_comment
 from messaging.services.posting import post_task_comment
 from messaging.services.reactions import toggle_reaction
@@ -45,7 +44,7 @@ class TaskCommentConsumer(MessagingConsumer):
         return True
 
     def allowed_now(self) -> bool:
-        return is_task_board_member(user_id=self.user.pk, task_id=self.task.pk)
+        return access.can_read_task_thread_id(user_id=self.user.pk, task_id=self.task.pk)
 
     def subscriptions(self) -> list[str]:
         return [realtime.task_group(self.task.pk)]

@@ -16,8 +16,7 @@ from django.http import Http404
 
 from accounts.models import User
 from kanban.models import Task
-from kanban.selectors import boards_for
-from messaging import realtime
+from messaging import access, realtime
 from messaging.models import (
     ChatMessage,
     ChatMessageEdit,
@@ -48,24 +47,13 @@ def get_comment_for(user: User, comment_id: int) -> TaskThreadComment:
     if not user.is_authenticated:
         raise Http404("No such comment.")
     comment = (
-        TaskThreadComment.objects.filter(pk=comment_id, task__column__board__in=boards_for(user))
+        TaskThreadComment.objects.filter(pk=comment_id, task__in=access.readable_task_threads(user))
         .select_related("author", "task__column__board")
         .first()
     )
     if comment is None:
         raise Http404("No such comment.")
     return comment
-
-
-def can_moderate_message(user: User, message: ChatMessage) -> bool:
-    """The room's creator and the board's creator may delete anyone's message in the room."""
-    room = message.chat_room
-    return user.pk in (room.created_by_id, room.board.created_by_id)
-
-
-def can_moderate_comment(user: User, comment: TaskThreadComment) -> bool:
-    """The board's creator may delete anyone's comment on the board's tasks."""
-    return user.pk == comment.task.column.board.created_by_id
 
 
 # --- reactions ---------------------------------------------------------------------------

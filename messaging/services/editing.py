@@ -13,14 +13,13 @@ Each change stamps the thread's next sequence number and is broadcast after comm
 
 from __future__ import annotations
 
-import logging
-
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import User
-from messaging import realtime
+from accounts.audit import record_audit
+from accounts.models import AuditLog, User
+from messaging import access, realtime
 from messaging.formatting import render_markdown
 from messaging.mentions import extract_mentions
 from messaging.models import (
@@ -30,15 +29,12 @@ from messaging.models import (
     TaskThreadComment,
     TaskThreadCommentEdit,
 )
-from messaging.selectors.conversations import can_moderate_comment, can_moderate_message
 from messaging.selectors.notifications import unread_counts
-from messaging.selectors.rooms import is_room_member, resolve_room_mentions
-from messaging.selectors.threads import is_task_board_member, resolve_task_mentions
+from messaging.selectors.rooms import resolve_room_mentions
+from messaging.selectors.threads import resolve_task_mentions
 from messaging.services.changes import lock_thread, stamp
 from messaging.services.notifications import schedule_mention_notifications
 from messaging.services.posting import clean_content
-
-logger = logging.getLogger(__name__)
 
 DELETED_NOTIFICATION_TEXT = "This message was deleted."
 
@@ -58,7 +54,7 @@ def edit_chat_message(*, message: ChatMessage, editor: User, content: str) -> Ch
     room = message.chat_room
     lock_thread(room)
     message = ChatMessage.objects.select_related("author").get(pk=message.pk)
-    if not is_room_member(user_id=editor.pk, room_id=room.pk):
+    if not access.can_read_room_id(user_id=editor.pk, room_id=room.pk):
         raise ValidationError("You are not a member of this room.", code="not_member")
     if message.author_id != editor.pk:
         raise _forbidden("You can only edit your own messages.")
@@ -84,9 +80,9 @@ def delete_chat_message(*, message: ChatMessage, deleted_by: User) -> ChatMessag
     room = message.chat_room
     lock_thread(room)
     message = ChatMessage.objects.select_related("author").get(pk=message.pk)
-    if not is_room_member(user_id=deleted_by.pk, room_id=room.pk):
+    if not access.can_read_room_id(user_id=deleted_by.pk, room_id=room.pk):
         raise ValidationError("You are not a member of this room.", code="not_member")
-    if message.author_id != deleted_by.pk and not can_moderate_message(deleted_by, message):
+    if message.author_id != deleted_by.pk and not access.can_moderate_message(deleted_by, message):
         raise _forbidden("You can only delete your own messages.")
     if message.is_deleted:
         return message
@@ -94,7 +90,7 @@ def delete_chat_message(*, message: ChatMessage, deleted_by: User) -> ChatMessag
     _tombstone(message, room)
     _withdraw_notifications(Notification.objects.filter(chat_message=message))
     if message.author_id != deleted_by.pk:
-        _record_moderation(deleted_by, message, f"deleted a message by {message.author} in {room}")
+        _record_moderation(deleted_by, message, access.room_organization_id(room), message.author)
     realtime.broadcast_on_commit(
         realtime.room_group(room.pk), realtime.message_deleted_payload(message)
     )
@@ -113,7 +109,7 @@ def edit_task_comment(
     task = comment.task
     lock_thread(task)
     comment = TaskThreadComment.objects.select_related("author").get(pk=comment.pk)
-    if not is_task_board_member(user_id=editor.pk, task_id=task.pk):
+    if not access.can_read_task_thread_id(user_id=editor.pk, task_id=task.pk):
         raise ValidationError("You are not a member of this board.", code="not_member")
     if comment.author_id != editor.pk:
         raise _forbidden("You can only edit your own comments.")
@@ -139,9 +135,9 @@ def delete_task_comment(*, comment: TaskThreadComment, deleted_by: User) -> Task
     task = comment.task
     lock_thread(task)
     comment = TaskThreadComment.objects.select_related("author").get(pk=comment.pk)
-    if not is_task_board_member(user_id=deleted_by.pk, task_id=task.pk):
+    if not access.can_read_task_thread_id(user_id=deleted_by.pk, task_id=task.pk):
         raise ValidationError("You are not a member of this board.", code="not_member")
-    if comment.author_id != deleted_by.pk and not can_moderate_comment(deleted_by, comment):
+    if comment.author_id != deleted_by.pk and not access.can_moderate_comment(deleted_by, comment):
         raise _forbidden("You can only delete your own comments.")
     if comment.is_deleted:
         return comment
@@ -149,7 +145,7 @@ def delete_task_comment(*, comment: TaskThreadComment, deleted_by: User) -> Task
     _tombstone(comment, task)
     _withdraw_notifications(Notification.objects.filter(task_thread_comment=comment))
     if comment.author_id != deleted_by.pk:
-        _record_moderation(deleted_by, comment, f"deleted a comment by {comment.author} on {task}")
+        _record_moderation(deleted_by, comment, task.column.board.organization_id, comment.author)
     realtime.broadcast_on_commit(
         realtime.task_group(task.pk), realtime.comment_deleted_payload(comment)
     )
@@ -210,11 +206,15 @@ def _withdraw_notifications(notifications) -> None:
             realtime.push_to_user_on_commit(user_id, realtime.unread_count_payload(count))
 
 
-def _record_moderation(actor: User, post, summary: str) -> None:
-    """A moderator removed someone else's post: write it to the audit log."""
-    try:
-        from accounts.services.audit import record_audit  # the organizations issue's audit log
-    except ImportError:
-        logger.warning("moderation: %s %s (post %s)", actor, summary, post.pk)
-        return
-    record_audit(actor=actor, action="message.delete", target=post, summary=summary)
+def _record_moderation(actor: User, post, organization_id: int, author: User) -> None:
+    """A moderator removed someone else's post: write it to the organization's audit log
+    (without the text, which is gone)."""
+    record_audit(
+        organization=organization_id,
+        actor=actor,
+        action=AuditLog.Action.MESSAGE_DELETED,
+        target_type=post._meta.model_name,
+        target_id=post.pk,
+        target_label=f"{post._meta.verbose_name} by {author.username}",
+        changes={"author": author.username},
+    )

@@ -16,11 +16,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.models import User
-from messaging import realtime
+from messaging import access, realtime
 from messaging.models import ChatMessage, Reaction, TaskThreadComment
 from messaging.selectors.conversations import post_reactions
-from messaging.selectors.rooms import is_room_member
-from messaging.selectors.threads import is_task_board_member
 from messaging.services.changes import lock_thread, stamp
 
 MAX_DISTINCT_REACTIONS = 20
@@ -47,11 +45,11 @@ def toggle_reaction(
     if isinstance(post, ChatMessage):
         thread, field = post.chat_room, "chat_message"
         group = realtime.room_group(post.chat_room_id)
-        allowed = is_room_member(user_id=user.pk, room_id=post.chat_room_id)
+        allowed = access.can_read_room_id(user_id=user.pk, room_id=post.chat_room_id)
     else:
         thread, field = post.task, "task_thread_comment"
         group = realtime.task_group(post.task_id)
-        allowed = is_task_board_member(user_id=user.pk, task_id=post.task_id)
+        allowed = access.can_read_task_thread_id(user_id=user.pk, task_id=post.task_id)
     if not allowed:
         raise ValidationError("You cannot react here.", code="not_member")
     lock_thread(thread)
