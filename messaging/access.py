@@ -105,16 +105,20 @@ def room_organization_id(room: ChatRoom) -> int:
     return room.organization_id or room.board.organization_id
 
 
-def can_moderate_message(user: User, message: ChatMessage) -> bool:
+def can_moderate_room(user: User, room: ChatRoom) -> bool:
     """Delete anyone's message in a room: the room's creator, the board's creator and the
-    organization's owners and admins, while they can read the room. (Authors delete their
-    own messages without being moderators.)"""
-    room = message.chat_room
+    organization's owners and admins, while they can read the room. In a direct room only
+    the organization's owners and admins (whoever wrote first is not in charge of the
+    others). Authors delete their own messages without being moderators."""
     if not can_read_room(user, room.pk):
         return False
-    if user.pk == room.created_by_id or (room.board_id and user.pk == room.board.created_by_id):
+    if not room.is_direct and user.pk in (room.created_by_id, room.board.created_by_id):
         return True
     return can_manage_organization(user, room_organization_id(room))
+
+
+def can_moderate_message(user: User, message: ChatMessage) -> bool:
+    return can_moderate_room(user, message.chat_room)
 
 
 def can_moderate_comment(user: User, comment: TaskThreadComment) -> bool:

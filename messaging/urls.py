@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import comments, conversations, inbox, notifications, rooms
+from .views import comments, conversations, direct, inbox, notifications, rooms
 
 app_name = "messaging"
 
@@ -44,4 +44,6 @@ urlpatterns: list = [
     path("comment/<int:comment_id>/delete/", conversations.comment_delete, name="comment_delete"),
     path("comment/<int:comment_id>/react/", conversations.comment_react, name="comment_react"),
     path("comment/<int:comment_id>/edits/", conversations.comment_edits, name="comment_edits"),
+    path("direct/", direct.direct_open, name="direct_open"),
+    path("direct/people/", direct.direct_people, name="direct_people"),
 ]

@@ -70,7 +70,7 @@ def _render_room(
         "board": room.board,
         "page": page,
         "room_seq": room_seq,
-        "can_moderate": room_selectors.can_manage_room(user, room),
+        "can_moderate": access.can_moderate_room(user, room),
         "members": room_selectors.room_members(room),
         "typists": room_selectors.current_typists(room, exclude_user_id=user.pk),
         "can_manage": room_selectors.can_manage_room(user, room),
