@@ -1,5 +1,7 @@
-"""Admin for messaging. Messages and comments are read-only: moderation is deleting them
-(the history endpoints and pages simply stop returning a deleted row)."""
+"""Admin for messaging. Messages and comments are read-only: moderation is deleting them,
+through the editing service (a soft delete: the row stays as a tombstone without text, like a
+moderator's deletion in the app, and the deletion is audited). Rooms show their type
+(group or direct); messages show their thread (parent, reply count) and edit history."""
 
 from __future__ import annotations
 
@@ -7,7 +9,16 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from .models import ChatMessage, ChatRoom, Notification, TaskThreadComment, UserTypingStatus
+from .models import (
+    ChatMessage,
+    ChatMessageEdit,
+    ChatRoom,
+    Notification,
+    TaskThreadComment,
+    TaskThreadCommentEdit,
+    UserTypingStatus,
+)
+from .services.editing import delete_chat_message, delete_task_comment
 
 INLINE_MESSAGES = 50
 
@@ -16,11 +27,11 @@ class ChatMessageInline(admin.TabularInline):
     """The room's newest messages, read-only; tick "delete" to moderate."""
 
     model = ChatMessage
-    fields = ("created_at", "author", "content", "client_id")
+    fields = ("created_at", "author", "content", "parent", "is_edited", "is_deleted")
     readonly_fields = fields
     extra = 0
     max_num = 0  # no adding messages from the admin: they would bypass the posting service
-    can_delete = True
+    can_delete = False  # deleting goes through the message's own page (the editing service)
     show_change_link = True
     ordering = ("-pk",)
     verbose_name_plural = f"newest {INLINE_MESSAGES} messages"
@@ -40,12 +51,12 @@ class ChatMessageInline(admin.TabularInline):
 
 @admin.register(ChatRoom)
 class ChatRoomAdmin(admin.ModelAdmin):
-    list_display = ("name", "board", "created_by", "created_at")
-    list_filter = ("created_at",)
-    list_select_related = ("board", "created_by")
+    list_display = ("name", "room_type", "board", "organization", "created_by", "created_at")
+    list_filter = ("room_type", "created_at")
+    list_select_related = ("board", "organization", "created_by")
     search_fields = ("name", "description", "board__name", "created_by__username")
     autocomplete_fields = ("board", "created_by", "members")
-    readonly_fields = ("created_at",)
+    readonly_fields = ("created_at", "room_type", "organization", "direct_key")
     inlines = [ChatMessageInline]
 
 
@@ -58,12 +69,63 @@ class _ReadOnlyPostAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
+    def delete_model(self, request: HttpRequest, obj) -> None:
+        self.delete_post(post=obj, staff=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for post in queryset:
+            self.delete_post(post=post, staff=request.user)
+
+    def delete_post(self, *, post, staff) -> None:
+        raise NotImplementedError
+
+
+class _EditInline(admin.TabularInline):
+    """Earlier versions of an edited post, oldest first (read-only)."""
+
+    fields = ("created_at", "replaced_at", "content")
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    verbose_name_plural = "edit history (earlier versions)"
+
+
+class ChatMessageEditInline(_EditInline):
+    model = ChatMessageEdit
+
+
+class TaskThreadCommentEditInline(_EditInline):
+    model = TaskThreadCommentEdit
+
 
 @admin.register(ChatMessage)
 class ChatMessageAdmin(_ReadOnlyPostAdmin):
-    list_display = ("__str__", "chat_room", "author", "created_at", "mentions_notified_at")
-    list_filter = ("created_at", ("mentions_notified_at", admin.EmptyFieldListFilter))
-    list_select_related = ("chat_room", "author")
+    list_display = (
+        "__str__",
+        "chat_room",
+        "author",
+        "created_at",
+        "parent",
+        "reply_count",
+        "is_edited",
+        "is_deleted",
+    )
+    list_filter = (
+        "created_at",
+        "is_edited",
+        "is_deleted",
+        "chat_room__room_type",
+        ("parent", admin.EmptyFieldListFilter),
+        ("mentions_notified_at", admin.EmptyFieldListFilter),
+    )
+    list_select_related = ("chat_room", "author", "parent__author", "parent__chat_room")
+    raw_id_fields = ("parent",)
+    inlines = [ChatMessageEditInline]
+
+    def delete_post(self, *, post, staff) -> None:
+        delete_chat_message(message=post, deleted_by=staff, by_staff=True)
+
     search_fields = ("content", "author__username", "chat_room__name")
     autocomplete_fields = ("author", "mentioned_users")
     date_hierarchy = "created_at"
@@ -72,8 +134,18 @@ class ChatMessageAdmin(_ReadOnlyPostAdmin):
 
 @admin.register(TaskThreadComment)
 class TaskThreadCommentAdmin(_ReadOnlyPostAdmin):
-    list_display = ("__str__", "task", "author", "created_at", "mentions_notified_at")
-    list_filter = ("created_at", ("mentions_notified_at", admin.EmptyFieldListFilter))
+    list_display = ("__str__", "task", "author", "created_at", "is_edited", "is_deleted")
+    list_filter = (
+        "created_at",
+        "is_edited",
+        "is_deleted",
+        ("mentions_notified_at", admin.EmptyFieldListFilter),
+    )
+    inlines = [TaskThreadCommentEditInline]
+
+    def delete_post(self, *, post, staff) -> None:
+        delete_task_comment(comment=post, deleted_by=staff, by_staff=True)
+
     list_select_related = ("task", "author")
     search_fields = ("content", "author__username", "task__title")
     autocomplete_fields = ("author", "mentioned_users")

@@ -75,15 +75,22 @@ def edit_chat_message(*, message: ChatMessage, editor: User, content: str) -> Ch
 
 
 @transaction.atomic
-def delete_chat_message(*, message: ChatMessage, deleted_by: User) -> ChatMessage:
-    """Turn a message into a tombstone. Deleting a tombstone again changes nothing."""
+def delete_chat_message(
+    *, message: ChatMessage, deleted_by: User, by_staff: bool = False
+) -> ChatMessage:
+    """Turn a message into a tombstone. Deleting a tombstone again changes nothing.
+    `by_staff`: a site admin deleting from the Django admin (no room access needed; the
+    deletion is audited like a moderator's)."""
     room = message.chat_room
     lock_thread(room)
     message = ChatMessage.objects.select_related("author").get(pk=message.pk)
-    if not access.can_read_room_id(user_id=deleted_by.pk, room_id=room.pk):
-        raise ValidationError("You are not a member of this room.", code="not_member")
-    if message.author_id != deleted_by.pk and not access.can_moderate_message(deleted_by, message):
-        raise _forbidden("You can only delete your own messages.")
+    if not by_staff:
+        if not access.can_read_room_id(user_id=deleted_by.pk, room_id=room.pk):
+            raise ValidationError("You are not a member of this room.", code="not_member")
+        if message.author_id != deleted_by.pk and not access.can_moderate_message(
+            deleted_by, message
+        ):
+            raise _forbidden("You can only delete your own messages.")
     if message.is_deleted:
         return message
     message.edits.all().delete()
@@ -130,15 +137,21 @@ def edit_task_comment(
 
 
 @transaction.atomic
-def delete_task_comment(*, comment: TaskThreadComment, deleted_by: User) -> TaskThreadComment:
-    """Turn a comment into a tombstone. Deleting a tombstone again changes nothing."""
+def delete_task_comment(
+    *, comment: TaskThreadComment, deleted_by: User, by_staff: bool = False
+) -> TaskThreadComment:
+    """Turn a comment into a tombstone. Deleting a tombstone again changes nothing.
+    `by_staff`: as for `delete_chat_message`."""
     task = comment.task
     lock_thread(task)
     comment = TaskThreadComment.objects.select_related("author").get(pk=comment.pk)
-    if not access.can_read_task_thread_id(user_id=deleted_by.pk, task_id=task.pk):
-        raise ValidationError("You are not a member of this board.", code="not_member")
-    if comment.author_id != deleted_by.pk and not access.can_moderate_comment(deleted_by, comment):
-        raise _forbidden("You can only delete your own comments.")
+    if not by_staff:
+        if not access.can_read_task_thread_id(user_id=deleted_by.pk, task_id=task.pk):
+            raise ValidationError("You are not a member of this board.", code="not_member")
+        if comment.author_id != deleted_by.pk and not access.can_moderate_comment(
+            deleted_by, comment
+        ):
+            raise _forbidden("You can only delete your own comments.")
     if comment.is_deleted:
         return comment
     comment.edits.all().delete()
