@@ -20,8 +20,11 @@ from messaging.models import ChatMessage, ChatRoom, TaskThreadComment
 
 def lock_thread(thread: ChatRoom | Task) -> None:
     """Take the thread's row lock until commit (FOR NO KEY UPDATE: foreign-key checks on the
-    thread still pass). Posts, edits, deletions and reactions in one thread take turns."""
-    list(type(thread).objects.select_for_update(no_key=True).filter(pk=thread.pk).values("pk"))
+    thread still pass). Posts, edits, deletions and reactions in one thread take turns.
+    Unordered: ChatRoom's default ordering joins its (nullable) board, and PostgreSQL refuses
+    FOR NO KEY UPDATE on the nullable side of an outer join."""
+    locked = type(thread).objects.select_for_update(no_key=True).filter(pk=thread.pk)
+    list(locked.order_by().values("pk"))
 
 
 def next_seq(thread: ChatRoom | Task) -> int:

@@ -23,7 +23,7 @@ from messaging.mentions import extract_mentions
 from messaging.models import ChatMessage, ChatRoom, TaskThreadComment, UserTypingStatus
 from messaging.selectors.rooms import resolve_room_mentions
 from messaging.selectors.threads import resolve_task_mentions
-from messaging.services.changes import next_seq
+from messaging.services.changes import lock_thread, next_seq
 from messaging.services.notifications import schedule_mention_notifications
 from messaging.services.replies import attach_reply, owes_reply_notifications, resolve_parent
 
@@ -90,7 +90,7 @@ def _save_once(
         if existing is not None:
             return existing, False
     # FOR NO KEY UPDATE: excludes other posters, not foreign-key checks on the thread.
-    list(type(thread).objects.select_for_update(no_key=True).filter(pk=thread.pk).values("pk"))
+    lock_thread(thread)
     fields["seq"] = next_seq(thread)  # under the lock just taken (messaging.services.changes)
     try:
         with transaction.atomic():

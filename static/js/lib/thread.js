@@ -80,9 +80,14 @@ export class LiveThread {
     this.lastBackfillAt = 0;
     this.gone = false;
     this.alerts = null; // AlertList, made on first use
-    // Conversations (issue 10): the highest change sequence number seen; a socket that comes
-    // back asks history/?since=<it> for every row changed while it was away.
-    this.lastSeq = Number(root.dataset.seq) || 0;
+    // Conversations (issue 10): every change of this room/thread up to syncedSeq is shown.
+    // Changes reach the socket numbered one by one, so a jump means frames were lost; a
+    // socket that comes back, or sees a jump, asks history/?since=<syncedSeq> for every row
+    // changed after it (tombstones too).
+    this.syncedSeq = Number(root.dataset.seq) || 0;
+    this.resuming = false;
+    this.resumeAgain = false;
+    this.resumeTimer = null;
     this.canModerate = root.dataset.canModerate === "true";
     /** @type {Map<number, HTMLElement>} items outside the log (the open thread's replies) */
     this.extraItems = new Map();
@@ -166,7 +171,6 @@ export class LiveThread {
     else el.classList.remove("deleted");
     if (payload.reactions !== undefined) renderReactions(el, payload.reactions, this.username);
     if (payload.reply_count !== undefined) renderReplies(el, payload.reply_count);
-    this.noteSeq(payload.seq);
     this.decorateItem(el);
   }
 
@@ -178,9 +182,18 @@ export class LiveThread {
     });
   }
 
-  noteSeq(seq) {
+  /** A live frame's sequence number: the next one advances the watermark; a jump means
+   * some frames never arrived, so resume (soon, once). */
+  liveSeq(seq) {
     const n = Number(seq);
-    if (Number.isFinite(n) && n > this.lastSeq) this.lastSeq = n;
+    if (!Number.isFinite(n)) return;
+    if (n === this.syncedSeq + 1 && !this.resuming) this.syncedSeq = n;
+    else if (n > this.syncedSeq && this.resumeTimer === null) {
+      this.resumeTimer = window.setTimeout(() => {
+        this.resumeTimer = null;
+        this.resume();
+      }, GAP_BACKFILL_INTERVAL_MS / 4);
+    }
   }
 
   /** A confirmed item anywhere on the page (the log or the open thread). */
@@ -247,7 +260,6 @@ export class LiveThread {
     if (!Number.isFinite(id)) return;
     if (payload.parent_id) {
       // A reply lives in its thread, not in the log.
-      this.noteSeq(payload.seq);
       if (this.hooks.onReply) this.hooks.onReply(payload);
       return;
     }
@@ -372,6 +384,7 @@ export class LiveThread {
 
   onFrame(data) {
     if (!data || typeof data !== "object") return;
+    if (data.seq !== undefined && data.type !== "error") this.liveSeq(data.seq);
     if (data.type === this.kind.liveType) this.receiveLive(data);
     else if (data.type === this.kind.editedType) this.applyEdited(data);
     else if (data.type === this.kind.deletedType) this.applyDeleted(data);
@@ -400,7 +413,6 @@ export class LiveThread {
 
   /** Live partial frames apply only if they are not older than what the item shows. */
   partial(data) {
-    this.noteSeq(data.seq);
     const el = this.findItem(Number(data[this.kind.idKey]));
     if (!el || this.isStale(el, data)) return null;
     if (data.seq !== undefined) el.dataset.seq = String(data.seq);
@@ -435,26 +447,40 @@ export class LiveThread {
     if (el) renderReplies(el, data.reply_count);
   }
 
-  /** Fetch every row changed after the last sequence number seen (tombstones too). */
+  /** Fetch every row changed after syncedSeq, in sequence order (single-flight). */
   async resume() {
     if (!this.historyUrl) return false;
-    for (let page = 0; page < MAX_BACKFILL_PAGES; page += 1) {
-      const result = await getJSON(this.historyQuery({ since: this.lastSeq, limit: HISTORY_LIMIT }));
-      if (!result.ok || !result.data) return false;
-      const list = Array.isArray(result.data[this.kind.historyKey]) ? result.data[this.kind.historyKey] : [];
-      for (const payload of list) {
-        if (payload.parent_id) {
-          if (this.hooks.onReply) this.hooks.onReply(payload);
-        } else {
-          const el = this.items.get(Number(payload[this.kind.idKey]));
-          // Rows above the loaded page stay unloaded; changed ones in it are refreshed.
-          if (el || Number(payload[this.kind.idKey]) > (this.firstId ?? 0)) this.upsert(payload);
-        }
-        this.noteSeq(payload.seq);
-      }
-      if (!result.data.has_more || list.length === 0) break;
+    if (this.resuming) {
+      this.resumeAgain = true;
+      return true;
     }
-    return true;
+    this.resuming = true;
+    try {
+      do {
+        this.resumeAgain = false;
+        for (let page = 0; page < MAX_BACKFILL_PAGES; page += 1) {
+          const result = await getJSON(this.historyQuery({ since: this.syncedSeq, limit: HISTORY_LIMIT }));
+          if (!result.ok || !result.data) return false;
+          const key = this.kind.historyKey;
+          const list = Array.isArray(result.data[key]) ? result.data[key] : [];
+          for (const payload of list) {
+            if (payload.parent_id) {
+              if (this.hooks.onReply) this.hooks.onReply(payload);
+            } else {
+              const id = Number(payload[this.kind.idKey]);
+              // Rows above the loaded page stay unloaded; changed ones in it are refreshed.
+              if (this.items.has(id) || id > (this.firstId ?? 0)) this.upsert(payload);
+            }
+            const seq = Number(payload.seq);
+            if (Number.isFinite(seq) && seq > this.syncedSeq) this.syncedSeq = seq;
+          }
+          if (!result.data.has_more || list.length === 0) break;
+        }
+      } while (this.resumeAgain);
+      return true;
+    } finally {
+      this.resuming = false;
+    }
   }
 
   actionUrl(attr, id) {
