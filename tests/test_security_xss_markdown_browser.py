@@ -25,9 +25,9 @@ LINKS = """() => Array.from(document.querySelectorAll("#chat-log .body a")).map(
 
 
 def test_markdown_vectors_are_inert_live_after_edit_and_after_reload(
-    hostile_team,
+    hostile_team,  # noqa: F811 - the imported fixture
     live_daphne,
-    open_as,  # noqa: F811
+    open_as,  # noqa: F811 - the imported fixture
 ):
     world = hostile_team
     alice = open_as("alice")
