@@ -60,7 +60,7 @@ def mention_text(target: ChatMessage | TaskThreadComment) -> str:
     """`alice mentioned you in #General: "..."` / `alice mentioned you on "Title": "..."`."""
     excerpt = _excerpt(target.content)
     if isinstance(target, ChatMessage):
-        where = f"in #{target.chat_room.name}"
+        where = f"in {target.chat_room}"  # "#general", or the people of a direct room
     else:
         where = f'on "{target.task.title}"'
     return f'{target.author.username} mentioned you {where}: "{excerpt}"'
@@ -110,7 +110,7 @@ def _conversation_recipients(target: ChatMessage) -> list[User]:
 def conversation_text(target: ChatMessage, kind: str) -> str:
     excerpt = _excerpt(target.content)
     if kind == Notification.Type.REPLY:
-        return f'{target.author.username} replied in #{target.chat_room.name}: "{excerpt}"'
+        return f'{target.author.username} replied in {target.chat_room}: "{excerpt}"'
     return f'{target.author.username} sent you a message: "{excerpt}"'
 
 
