@@ -1,9 +1,12 @@
-"""Admin for messaging. Messages and comments are read-only: moderation is deleting them
-(the history endpoints and pages simply stop returning a deleted row).
+"""Admin for messaging. Messages and comments are read-only: moderation is deleting them,
+through the editing service (a soft delete: the row stays as a tombstone without text, like a
+moderator's deletion in the app, and the deletion is audited). Messages show their thread
+(parent, reply count) and edit history.
 
 Rooms change through messaging.services.rooms (`as_admin=True`), like everywhere else: a
-member removed here loses their open sockets at once and the audit log records it; the board
-and creator are read-only, and rooms are created in the app."""
+member removed here loses their open sockets at once and the audit log records it; the board,
+type, organization and creator are read-only, rooms are created in the app, and a direct
+room's people are fixed (the same people always get the same room)."""
 
 from __future__ import annotations
 
@@ -15,8 +18,17 @@ from django.http import HttpRequest
 
 from kanban.access import board_readers
 
-from .models import ChatMessage, ChatRoom, Notification, TaskThreadComment, UserTypingStatus
+from .models import (
+    ChatMessage,
+    ChatMessageEdit,
+    ChatRoom,
+    Notification,
+    TaskThreadComment,
+    TaskThreadCommentEdit,
+    UserTypingStatus,
+)
 from .services import rooms as room_services
+from .services.editing import delete_chat_message, delete_task_comment
 
 INLINE_MESSAGES = 50
 
@@ -25,11 +37,11 @@ class ChatMessageInline(admin.TabularInline):
     """The room's newest messages, read-only; tick "delete" to moderate."""
 
     model = ChatMessage
-    fields = ("created_at", "author", "content", "client_id")
+    fields = ("created_at", "author", "content", "parent", "is_edited", "is_deleted")
     readonly_fields = fields
     extra = 0
     max_num = 0  # no adding messages from the admin: they would bypass the posting service
-    can_delete = True
+    can_delete = False  # deleting goes through the message's own page (the editing service)
     show_change_link = True
     ordering = ("-pk",)
     verbose_name_plural = f"newest {INLINE_MESSAGES} messages"
@@ -69,13 +81,28 @@ class ChatRoomAdminForm(forms.ModelForm):
 @admin.register(ChatRoom)
 class ChatRoomAdmin(admin.ModelAdmin):
     form = ChatRoomAdminForm
-    list_display = ("name", "board", "created_by", "created_at")
-    list_filter = ("created_at",)
-    list_select_related = ("board", "created_by")
+    list_display = ("name", "room_type", "board", "organization", "created_by", "created_at")
+    list_filter = ("room_type", "created_at")
+    list_select_related = ("board", "organization", "created_by")
     search_fields = ("name", "description", "board__name", "created_by__username")
-    fields = ("board", "name", "description", "created_by", "members", "created_at")
+    fields = (
+        "room_type",
+        "board",
+        "organization",
+        "name",
+        "description",
+        "created_by",
+        "members",
+        "created_at",
+    )
     autocomplete_fields = ("members",)
-    readonly_fields = ("board", "created_by", "created_at")
+    readonly_fields = ("room_type", "board", "organization", "created_by", "created_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ChatRoom | None = None):
+        if obj is not None and obj.is_direct:
+            return (*self.readonly_fields, "members")
+        return self.readonly_fields
+
     inlines = [ChatMessageInline]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -95,6 +122,10 @@ class ChatRoomAdmin(admin.ModelAdmin):
         """Members through add_room_member/remove_room_member (which close a removed
         member's sockets), never the form's raw m2m save."""
         room = form.instance
+        if "members" not in form.cleaned_data:  # a direct room: its people are fixed
+            for formset in formsets:
+                self.save_formset(request, form, formset, change=change)
+            return
         wanted = {user.pk: user for user in form.cleaned_data["members"]}
         current = {user.pk: user for user in room.members.all()}
         for user_id in set(current) - set(wanted):
@@ -125,12 +156,63 @@ class _ReadOnlyPostAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
+    def delete_model(self, request: HttpRequest, obj) -> None:
+        self.delete_post(post=obj, staff=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for post in queryset:
+            self.delete_post(post=post, staff=request.user)
+
+    def delete_post(self, *, post, staff) -> None:
+        raise NotImplementedError
+
+
+class _EditInline(admin.TabularInline):
+    """Earlier versions of an edited post, oldest first (read-only)."""
+
+    fields = ("created_at", "replaced_at", "content")
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    verbose_name_plural = "edit history (earlier versions)"
+
+
+class ChatMessageEditInline(_EditInline):
+    model = ChatMessageEdit
+
+
+class TaskThreadCommentEditInline(_EditInline):
+    model = TaskThreadCommentEdit
+
 
 @admin.register(ChatMessage)
 class ChatMessageAdmin(_ReadOnlyPostAdmin):
-    list_display = ("__str__", "chat_room", "author", "created_at", "mentions_notified_at")
-    list_filter = ("created_at", ("mentions_notified_at", admin.EmptyFieldListFilter))
-    list_select_related = ("chat_room", "author")
+    list_display = (
+        "__str__",
+        "chat_room",
+        "author",
+        "created_at",
+        "parent",
+        "reply_count",
+        "is_edited",
+        "is_deleted",
+    )
+    list_filter = (
+        "created_at",
+        "is_edited",
+        "is_deleted",
+        "chat_room__room_type",
+        ("parent", admin.EmptyFieldListFilter),
+        ("mentions_notified_at", admin.EmptyFieldListFilter),
+    )
+    list_select_related = ("chat_room", "author", "parent__author", "parent__chat_room")
+    raw_id_fields = ("parent",)
+    inlines = [ChatMessageEditInline]
+
+    def delete_post(self, *, post, staff) -> None:
+        delete_chat_message(message=post, deleted_by=staff, by_staff=True)
+
     search_fields = ("content", "author__username", "chat_room__name")
     autocomplete_fields = ("author", "mentioned_users")
     date_hierarchy = "created_at"
@@ -139,8 +221,18 @@ class ChatMessageAdmin(_ReadOnlyPostAdmin):
 
 @admin.register(TaskThreadComment)
 class TaskThreadCommentAdmin(_ReadOnlyPostAdmin):
-    list_display = ("__str__", "task", "author", "created_at", "mentions_notified_at")
-    list_filter = ("created_at", ("mentions_notified_at", admin.EmptyFieldListFilter))
+    list_display = ("__str__", "task", "author", "created_at", "is_edited", "is_deleted")
+    list_filter = (
+        "created_at",
+        "is_edited",
+        "is_deleted",
+        ("mentions_notified_at", admin.EmptyFieldListFilter),
+    )
+    inlines = [TaskThreadCommentEditInline]
+
+    def delete_post(self, *, post, staff) -> None:
+        delete_task_comment(comment=post, deleted_by=staff, by_staff=True)
+
     list_select_related = ("task", "author")
     search_fields = ("content", "author__username", "task__title")
     autocomplete_fields = ("author", "mentioned_users")

@@ -367,6 +367,161 @@ def test_redis_killed_mid_burst_loses_nothing(healthy, http):
     assert fig.reconnects >= 20, "every socket should have been closed by the outage"
 
 
+# --- (a2) edits, deletions and reactions during a Redis kill (issue 10) -----------------
+
+
+async def conversation_state(room_id: int) -> dict[int, tuple]:
+    """What each top-level message should look like: text, edited, deleted, reactions."""
+    from messaging.selectors.conversations import reactions_by_post
+
+    def load() -> dict[int, tuple]:
+        rows = list(
+            ChatMessage.objects.filter(chat_room_id=room_id, parent__isnull=True).values(
+                "pk", "content", "is_edited", "is_deleted"
+            )
+        )
+        reactions = reactions_by_post("chat_message", [r["pk"] for r in rows])
+        return {
+            r["pk"]: normalized(
+                r["content"], r["is_edited"], r["is_deleted"], reactions.get(r["pk"], [])
+            )
+            for r in rows
+        }
+
+    return await sync_to_async(load)()
+
+
+def normalized(text, is_edited, is_deleted, reactions) -> tuple:
+    """A tombstone shows no text, no "(edited)" and no reactions, whatever it had."""
+    if is_deleted:
+        return ("", False, True, [])
+    return (text, bool(is_edited), False, reactions or [])
+
+
+def shown_state(client: fh.ChatClient) -> dict[int, tuple]:
+    return {
+        message_id: normalized(
+            item.get("message"),
+            item.get("is_edited"),
+            item.get("is_deleted"),
+            item.get("reactions"),
+        )
+        for message_id, item in client.view.items()
+    }
+
+
+def test_edits_deletions_and_reactions_during_a_redis_kill_converge(healthy, http):
+    """10 clients over both daphnes, 40 messages; then for 14 s each client edits, deletes
+    and reacts (one action every 0.4 s: over the socket when open, else over HTTP, as the
+    page does), while Redis is SIGKILLed 4 s in and restarted 3 s later. Broadcasts of the
+    outage are lost; every client must converge on the database (text, edited, deleted,
+    reactions of every message) within 30 s, through `history/?since=`."""
+    import random
+
+    stack = healthy
+    team = make_team(10, "ce")
+    fig = fh.Figures("a2) edits/deletes/reactions, redis SIGKILL")
+    started = time.monotonic()
+    emoji = ["👍", "🎉", "👀", "✅"]
+
+    async def act_for(client: fh.ChatClient, user_index: int, mine: list[int], theirs: list[int]):
+        rng = random.Random(user_index)
+        for step in range(35):
+            kind = step % 3
+            if kind == 0 and mine:
+                target = rng.choice(mine)
+                text = f"edited by {client.name} at {step}"
+                client.act(
+                    {"type": "edit_message", "message_id": target, "message": text},
+                    f"/messaging/message/{target}/edit/",
+                    {"content": text},
+                )
+            elif kind == 1 and len(mine) > 2 and step % 6 == 1:
+                target = mine.pop(rng.randrange(len(mine)))
+                client.act(
+                    {"type": "delete_message", "message_id": target},
+                    f"/messaging/message/{target}/delete/",
+                    {},
+                )
+            else:
+                target, face = rng.choice(theirs), rng.choice(emoji)
+                client.act(
+                    {"type": "react", "message_id": target, "emoji": face},
+                    f"/messaging/message/{target}/react/",
+                    {"emoji": face},
+                )
+            await asyncio.sleep(0.4)
+
+    async def scenario() -> None:
+        crowd = clients_for(team, [stack.a, stack.b], http, 10)
+        crowd.start()
+        try:
+            await crowd.all_open()
+            sent = await fh.send_paced(crowd.clients, per_client=4, interval=0.2, tag="ce")
+            assert await crowd.drained(timeout=30)
+            by_author: dict[str, list[int]] = {}
+            for client in crowd.clients:
+                by_author[client.name] = sorted(client.acked.values())
+            everyone = sorted(i for ids in by_author.values() for i in ids)
+            actions = asyncio.gather(
+                *(
+                    act_for(c, i, list(by_author[c.name]), everyone)
+                    for i, c in enumerate(crowd.clients)
+                )
+            )
+            await asyncio.sleep(4.0)
+            stack.redis.kill()
+            await asyncio.sleep(3.0)
+            stack.redis.start()
+            fault_end = time.monotonic()
+            await actions
+            fig.sent = len(sent)
+            fig.extra["actions"] = sum(c.actions_sent for c in crowd.clients)
+            fig.extra["action_http_posts"] = sum(c.action_posts for c in crowd.clients)
+            matched: dict[str, float] = {}
+            expected: dict[int, tuple] = {}
+            while True:
+                expected = await conversation_state(team.room.pk)
+                now = time.monotonic()
+                for client in crowd.clients:
+                    if shown_state(client) == expected:
+                        matched.setdefault(client.name, now - fault_end)
+                    else:
+                        matched.pop(client.name, None)
+                if len(matched) == len(crowd.clients) or now > fault_end + fh.CONVERGE_SECONDS:
+                    break
+                await asyncio.sleep(0.25)
+            totals = crowd.totals()
+            fig.reconnects = totals["reconnects"]
+            fig.extra["resumes"] = sum(c.resumes for c in crowd.clients)
+            if matched:
+                fig.max_converge_s = max(matched.values())
+            edited = sum(1 for v in expected.values() if v[1] and not v[2])
+            deleted = sum(1 for v in expected.values() if v[2])
+            reacted = sum(1 for v in expected.values() if v[3])
+            fig.extra.update(edited=edited, deleted=deleted, reacted=reacted)
+            assert edited and deleted and reacted, "the scenario changed too little to prove"
+            differing = {
+                c.name: {
+                    k: (shown_state(c).get(k), expected.get(k))
+                    for k in set(expected) | set(shown_state(c))
+                    if shown_state(c).get(k) != expected.get(k)
+                }
+                for c in crowd.clients
+                if c.name not in matched
+            }
+            assert not differing, f"views differ from the database 30 s after: {differing}"
+        finally:
+            await crowd.stop()
+
+    try:
+        run(scenario())
+    finally:
+        record(fig, started, stack)
+    assert_no_crashes(fig)
+    assert fig.reconnects >= 10, "every socket should have been closed by the outage"
+
+
 # --- (b) Redis paused mid-burst ---------------------------------------------------------
 
 

@@ -159,11 +159,21 @@ def _mentions_user(user_id: int) -> Exists:
 def recent_messages(
     room: ChatRoom, user: User, *, limit: int | None = None, around: int | None = None
 ) -> Page[ChatMessage] | None:
-    """The latest messages for the room page, oldest first, each with `mentions_me`; with
-    `around`, the page centred on that message (None if it is not in the room)."""
-    queryset = _messages(room).annotate(mentions_me=_mentions_user(user.pk))
+    """The latest top-level messages for the room page (replies live in their threads),
+    oldest first, each with `mentions_me`; with `around`, the page centred on that message,
+    or on its thread's root for a reply (None if it is not in the room)."""
+    queryset = (
+        _messages(room).filter(parent__isnull=True).annotate(mentions_me=_mentions_user(user.pk))
+    )
     if around is not None:
-        return around_page(queryset, around=around, limit=limit or settings.CHAT_PAGE_SIZE)
+        root_id = (
+            ChatMessage.objects.filter(pk=around, chat_room=room)
+            .values_list("parent_id", flat=True)
+            .first()
+        )
+        return around_page(
+            queryset, around=root_id or around, limit=limit or settings.CHAT_PAGE_SIZE
+        )
     return keyset_page(queryset, limit=limit or settings.CHAT_PAGE_SIZE)
 
 

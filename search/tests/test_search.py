@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from kanban import services as kanban_services
 from messaging.models import ChatMessage
+from messaging.services import editing
 from search import services as search_index
 from search.models import SearchDocument
 from tests.factories import ChatRoomFactory
@@ -308,9 +309,7 @@ def test_the_page_runs_a_bounded_number_of_queries(
 
 def test_an_edited_message_is_found_by_its_new_words_only(room, alice, say, found):
     message = say(room, alice, "meet at the pier")
-    message.content = "meet at the harbour"
-    message.save(update_fields=["content"])
-    search_index.index_message(message)  # what the edit service calls (conversations issue)
+    editing.edit_chat_message(message=message, editor=alice, content="meet at the harbour")
     assert found(alice, "harbour") == message_ids(message)
     assert found(alice, "pier") == []
 
@@ -318,10 +317,19 @@ def test_an_edited_message_is_found_by_its_new_words_only(room, alice, say, foun
 def test_a_deleted_message_never_appears(room, alice, say, found):
     hard = say(room, alice, "typo message one")
     soft = say(room, alice, "typo message two")
-    hard.delete()  # the admin's moderation delete
-    soft.is_deleted = True  # a soft delete (conversations issue) re-indexes or removes
-    search_index.index_message(soft)
+    hard.delete()  # a hard delete (a whole room or board going) cascades to the index row
+    editing.delete_chat_message(message=soft, deleted_by=alice)  # the app's soft delete
     assert found(alice, "typo") == []
+
+
+def test_an_edited_or_deleted_comment_follows_in_the_index(task, alice, comment_on, found):
+    kept = comment_on(task, alice, "rotate the staging keys")
+    gone = comment_on(task, alice, "rotate the backup tapes")
+    editing.edit_task_comment(comment=kept, editor=alice, content="rotate the signing keys")
+    editing.delete_task_comment(comment=gone, deleted_by=alice)
+    assert found(alice, "signing") == [("comment", kept.pk)]
+    assert found(alice, "staging") == []
+    assert found(alice, "tapes") == []
 
 
 def test_tasks_are_indexed_on_create_and_update_and_leave_on_delete(column, alice, found):

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('kanban', '0005_live_board'),
-        ('messaging', '0001_initial'),
+        ('messaging', '0003_direct_rooms'),
     ]
 
     operations = [
@@ -20,6 +20,6 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='notification',
             name='notification_type',
-            field=models.CharField(choices=[('mention', 'Mention'), ('due_soon', 'Due tomorrow'), ('overdue', 'Overdue')], default='mention', max_length=20),
+            field=models.CharField(choices=[('mention', 'Mention'), ('due_soon', 'Due tomorrow'), ('overdue', 'Overdue'), ('reply', 'Reply'), ('direct_message', 'Direct message')], default='mention', max_length=20),
         ),
     ]
