@@ -258,6 +258,19 @@ CHAT_PAGE_SIZE = 50
 CHAT_RATE_LIMIT = env.str("CHAT_RATE_LIMIT", default="20/10s")
 TYPING_RATE_LIMIT = env.str("TYPING_RATE_LIMIT", default="30/10s")
 
+# --- Realtime hot path (issue 16; messaging.dbcalls, messaging.consumers.base) ---------------
+# A socket trusts its last access check this long between access-changed signals (every
+# revocation sends one after commit; the posting services check again inside the transaction).
+SOCKET_ACCESS_RECHECK_SECONDS = env.float("SOCKET_ACCESS_RECHECK_SECONDS", default=60.0)
+# Threads per process running the sockets' ORM work (PostgreSQL; SQLite keeps Channels' one
+# database thread). Keep it below DJANGO_DB_POOL_SIZE so HTTP requests (back-fill) always find
+# a pooled connection.
+CONSUMER_DB_THREADS = env.int("CONSUMER_DB_THREADS", default=4)
+# Pushback: a post arriving while this many posts are already waiting or running in the
+# process gets a `slow_down` error frame (socket) or 429 + Retry-After (HTTP) instead of a
+# queue that grows until the channel layer drops frames.
+REALTIME_MAX_PENDING_POSTS = env.int("REALTIME_MAX_PENDING_POSTS", default=32)
+
 # --- Logging ----------------------------------------------------------------------------
 
 LOGGING = {

@@ -4,8 +4,10 @@ A sliding-window counter (two fixed windows, the previous one weighted by how mu
 overlaps the last `seconds`) kept in the Django cache: `cache.incr` is atomic, so the count is
 shared by every process when the cache is Redis, and each hit costs a few cache calls. Every
 attempt counts, refused ones too, so a client that keeps flooding climbs past
-`CLOSE_FACTOR` x the limit and its socket is closed. If the cache is unreachable the limiter
-falls back to counters in this process: a cache outage never refuses or fails a request.
+`CLOSE_FACTOR` x the limit and its socket is closed. With the Redis cache a hit is one round
+trip (a pipeline: SET NX EX, INCR, GET of the previous window). If the cache is unreachable
+the limiter falls back to counters in this process: a cache outage never refuses or fails a
+request.
 """
 
 from __future__ import annotations
@@ -88,14 +90,39 @@ def hit(*, bucket: str, user_id: int, now: float | None = None) -> Decision:
     prefix = f"ratelimit:{bucket}:{user_id}:"
     ttl = int(rate.seconds * 2) + 1
     try:
-        current = _cache_incr(prefix + str(window), ttl)
-        previous = cache.get(prefix + str(window - 1)) or 0
+        current, previous = _count(prefix + str(window), prefix + str(window - 1), ttl)
     except Exception as exc:  # cache outage: limit per process instead
         logger.warning("rate-limit cache unavailable (%r); counting in this process", exc)
         current, previous = _local.incr(prefix, window, ttl)
     overlap = 1 - (now / rate.seconds - window)
     count = previous * overlap + current
     return Decision(allowed=count <= rate.count, count=count, rate=rate)
+
+
+def _count(key: str, previous_key: str, ttl: int) -> tuple[int, int]:
+    """(attempts in this window including this one, attempts in the previous window)."""
+    client = _redis_client(key)
+    if client is None:
+        return _cache_incr(key, ttl), cache.get(previous_key) or 0
+    # Django's RedisCache stores ints unserialized, so these keys stay readable by cache.get.
+    full_key = cache.make_and_validate_key(key)
+    pipe = client.pipeline(transaction=False)
+    pipe.set(full_key, 0, ex=ttl, nx=True)  # a new window starts at 0 with its expiry
+    pipe.incr(full_key)
+    pipe.get(cache.make_and_validate_key(previous_key))
+    _created, current, previous = pipe.execute()
+    return int(current), int(previous or 0)
+
+
+def _redis_client(key: str):
+    """The redis-py client behind Django's RedisCache, or None for another cache."""
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return None
+    return backend._cache.get_client(key, write=True)
 
 
 def _cache_incr(key: str, ttl: int) -> int:

@@ -18,12 +18,12 @@ import asyncio
 import json
 import logging
 import random
+import time
 from importlib import import_module
 from typing import Any, ClassVar
 
 from asgiref.sync import sync_to_async
 from autobahn.exception import Disconnected
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib import auth
@@ -32,6 +32,7 @@ from django.http import HttpRequest
 
 from accounts.models import User
 from messaging import layers, ratelimit, realtime
+from messaging.dbcalls import db_call
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,10 @@ class MessagingConsumer(AsyncWebsocketConsumer):
     closing = False
     layer_failed = False
     watch_task: asyncio.Task | None = None
+    # Per-socket access cache: when `access_holds` last passed (monotonic seconds). Client
+    # frames trust it for SOCKET_ACCESS_RECHECK_SECONDS; an access-changed signal re-checks at
+    # once. The services still check inside their transactions: that check is the authority.
+    access_checked_at: float | None = None
 
     # --- to override ----------------------------------------------------------------------
 
@@ -78,8 +83,9 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         return True
 
     def allowed_now(self) -> bool:
-        """Re-check access (before every client frame and on an access-change signal). Runs on
-        the database thread, together with the session check: one hop per frame."""
+        """Re-check access (on an access-change signal, and before a client frame once the
+        socket's cached answer is older than SOCKET_ACCESS_RECHECK_SECONDS). Runs in one hop
+        to the database threads, together with the session check."""
         return True
 
     def subscriptions(self) -> list[str]:
@@ -123,6 +129,8 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             return
         await self.accept()
         self.accepted = True
+        # The handshake just authenticated the session and `authorize` passed.
+        self.access_checked_at = time.monotonic()
         self.watch_task = asyncio.create_task(self.watch_layer())
         await self.joined()
 
@@ -165,10 +173,21 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         await self.send_json(realtime.error_payload(self.access_gone_message, code="access_gone"))
         await self.close(code=ACCESS_GONE)
 
-    async def access_holds(self) -> bool:
-        """The login behind the socket still stands and `allowed_now` still passes (one trip
-        to the database thread: it is shared by every socket of the process)."""
-        return await database_sync_to_async(self.access_holds_now)()
+    async def access_holds(self, *, fresh: bool = False) -> bool:
+        """The login behind the socket still stands and `allowed_now` still passes.
+
+        Answered from the socket's cache while it is younger than SOCKET_ACCESS_RECHECK_SECONDS
+        (no query per frame); `fresh=True` (an access-changed signal) always asks the
+        database. Every change that can take access away sends that signal after commit, and
+        a lost signal means a layer failure, which closes the socket for a resync anyway."""
+        checked = self.access_checked_at
+        now = time.monotonic()
+        max_age = settings.SOCKET_ACCESS_RECHECK_SECONDS
+        if not fresh and checked is not None and now - checked < max_age:
+            return True
+        holds = await db_call(self.access_holds_now)()
+        self.access_checked_at = now if holds else None
+        return holds
 
     def access_holds_now(self) -> bool:
         return self.session_holds_now() and self.allowed_now()
@@ -222,6 +241,13 @@ class MessagingConsumer(AsyncWebsocketConsumer):
                 return
             await getattr(self, method)(data)
         except ValidationError as error:
+            # The service's own check (the authority) refused: the cached answer was stale (a
+            # change that sent no signal). Ask again and close the socket if access is gone.
+            if getattr(error, "code", None) == "not_member" and not await self.access_holds(
+                fresh=True
+            ):
+                await self.revoke()
+                return
             await self.send_error(" ".join(error.messages), **echo)
         except Exception:
             logger.exception("%s failed on a %r frame", type(self).__name__, kind)
@@ -325,7 +351,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         other sockets are in the user's group only to hear access changes."""
 
     async def access_changed(self, event: dict[str, Any]) -> None:
-        if self.accepted and not await self.access_holds():
+        if self.accepted and not await self.access_holds(fresh=True):
             await self.revoke()
 
     # --- helpers --------------------------------------------------------------------------

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from channels.db import database_sync_to_async
 from django.http import Http404
 
 from messaging import realtime
+from messaging.dbcalls import db_call
 from messaging.models import ChatRoom
 from messaging.selectors.rooms import get_room_for, is_room_member
 from messaging.services.posting import post_chat_message
@@ -29,11 +29,14 @@ class ChatRoomConsumer(MessagingConsumer):
     access_gone_message = "You are no longer a member of this room."
 
     room: ChatRoom
+    # Whether this socket recorded a typing row that its next message should clear: a message
+    # from a socket that never typed costs no typing query.
+    typing_recorded = False
 
     async def authorize(self) -> bool:
         room_id = self.scope["url_route"]["kwargs"]["room_id"]
         try:
-            self.room = await database_sync_to_async(get_room_for)(self.user, room_id)
+            self.room = await db_call(get_room_for)(self.user, room_id)
         except Http404:
             return False
         return True
@@ -58,14 +61,21 @@ class ChatRoomConsumer(MessagingConsumer):
         content = require_text(data, "message")
         client_id = optional_client_id(data)
         # The service broadcasts to the whole room (this socket included) after commit.
-        message = await database_sync_to_async(post_chat_message)(
-            room=self.room, author=self.user, content=content, client_id=client_id
+        message = await db_call(post_chat_message)(
+            room=self.room,
+            author=self.user,
+            content=content,
+            client_id=client_id,
+            clear_typing=self.typing_recorded,
         )
+        self.typing_recorded = False
         if client_id:
             await self.send_json({"type": "ack", "client_id": client_id, "message_id": message.pk})
 
     async def handle_typing(self, data: dict[str, Any]) -> None:
-        await database_sync_to_async(record_typing)(room=self.room, user=self.user)
+        await db_call(record_typing)(room=self.room, user=self.user)
+        self.typing_recorded = True
 
     async def handle_stop_typing(self, data: dict[str, Any]) -> None:
-        await database_sync_to_async(clear_typing)(room=self.room, user=self.user)
+        await db_call(clear_typing)(room=self.room, user=self.user)
+        self.typing_recorded = False

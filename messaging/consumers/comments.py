@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from channels.db import database_sync_to_async
 from django.http import Http404
 
 from kanban.models import Task
 from kanban.selectors import get_task_for
 from messaging import realtime
+from messaging.dbcalls import db_call
 from messaging.selectors.threads import is_task_board_member
 from messaging.services.posting import post_task_comment
 
@@ -28,7 +28,7 @@ class TaskCommentConsumer(MessagingConsumer):
     async def authorize(self) -> bool:
         task_id = self.scope["url_route"]["kwargs"]["task_id"]
         try:
-            self.task = await database_sync_to_async(get_task_for)(self.user, task_id)
+            self.task = await db_call(get_task_for)(self.user, task_id)
         except Http404:
             return False
         return True
@@ -42,7 +42,7 @@ class TaskCommentConsumer(MessagingConsumer):
     async def handle_comment(self, data: dict[str, Any]) -> None:
         content = require_text(data, "comment")
         client_id = optional_client_id(data)
-        comment = await database_sync_to_async(post_task_comment)(
+        comment = await db_call(post_task_comment)(
             task=self.task, author=self.user, content=content, client_id=client_id
         )
         if client_id:

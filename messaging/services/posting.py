@@ -8,6 +8,7 @@ mention notifications. A retried send with the same `client_id` returns the firs
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -70,27 +71,30 @@ def _save_once(
     thread: ChatRoom | Task,
     scope: dict[str, Any],
     client_id: str,
-    **fields: Any,
+    create: Callable[[], Post],
 ) -> tuple[Post, bool]:
-    """Create a post, or return the one already saved under (scope, client_id).
+    """Run `create` (which saves the post and schedules its broadcast) in a transaction, or
+    return the post already saved under (scope, client_id).
 
-    `scope` is the thread and the author. A concurrent retry that wins the race between the
-    lookup and the insert trips the unique constraint; its row is returned instead.
+    No lookup before the insert: the unique constraint on (scope, client_id) decides. A retry
+    of a saved post trips it, its transaction (broadcast included) rolls back, and the first
+    row is returned instead; a plain post costs no extra statement.
 
-    Posts to one thread are serialized until commit (a row lock on the room or task), so they
-    become visible in id order. Clients back-fill with `history/?after=<last id>`: if two
-    concurrent posts committed out of id order, a back-fill between the two commits would
-    return the later id and skip the earlier one for good (the fault tier caught a client
-    missing exactly such a message)."""
-    if client_id:
-        existing = model.objects.filter(**scope, client_id=client_id).first()
-        if existing is not None:
-            return existing, False
-    # FOR NO KEY UPDATE: excludes other posters, not foreign-key checks on the thread.
-    list(type(thread).objects.select_for_update(no_key=True).filter(pk=thread.pk).values("pk"))
+    Posts to one thread are serialized until commit (a row lock on the room or task, taken
+    before the insert draws its id), so they become visible in id order. Clients back-fill
+    with `history/?after=<last id>`: if two concurrent posts committed out of id order, a
+    back-fill between the two commits would return the later id and skip the earlier one for
+    good (the fault tier caught a client missing exactly such a message)."""
     try:
         with transaction.atomic():
-            return model.objects.create(**scope, client_id=client_id, **fields), True
+            # FOR NO KEY UPDATE: excludes other posters, not foreign-key checks on the thread.
+            list(
+                type(thread)
+                .objects.select_for_update(no_key=True)
+                .filter(pk=thread.pk)
+                .values_list("pk")
+            )
+            return create(), True
     except IntegrityError:
         existing = model.objects.filter(**scope, client_id=client_id).first() if client_id else None
         if existing is None:
@@ -98,42 +102,65 @@ def _save_once(
         return existing, False
 
 
-@transaction.atomic
+def _add_mentions(post: Post, mentioned: list[User]) -> None:
+    """Record the mentions in one INSERT (a plain `.add()` first selects the existing rows;
+    a new post has none)."""
+    through = type(post).mentioned_users.through
+    column = f"{type(post)._meta.model_name}_id"
+    through.objects.bulk_create([through(**{column: post.pk, "user_id": u.pk}) for u in mentioned])
+
+
 def post_chat_message(
-    *, room: ChatRoom, author: User, content: str, client_id: str = ""
+    *,
+    room: ChatRoom,
+    author: User,
+    content: str,
+    client_id: str = "",
+    clear_typing: bool = True,
 ) -> ChatMessage:
     """Save a message, broadcast it to every member of the room after commit (mentions or
-    not), and owe notifications to the members it mentions.
+    not), and owe notifications to the members it mentions. Sending a message ends the
+    author's typing in the room; a caller that knows the author recorded no typing row (a
+    socket that never sent `typing`) passes `clear_typing=False` and saves that statement.
 
     Idempotent per (room, author, client_id): a retry returns the first message unchanged.
     """
     content = clean_content(content)
     client_id = clean_client_id(client_id)
-    if not is_room_member(user_id=author.pk, room_id=room.pk):
-        raise ValidationError("You are not a member of this room.", code="not_member")
-    mentioned = resolve_room_mentions(room, extract_mentions(content), exclude_user_id=author.pk)
-    message, created = _save_once(
+
+    def create() -> ChatMessage:
+        # Checked inside the transaction: the authority, whatever the caller checked before.
+        if not is_room_member(user_id=author.pk, room_id=room.pk):
+            raise ValidationError("You are not a member of this room.", code="not_member")
+        mentioned = resolve_room_mentions(
+            room, extract_mentions(content), exclude_user_id=author.pk
+        )
+        message = ChatMessage.objects.create(
+            chat_room=room,
+            author=author,
+            client_id=client_id,
+            content=content,
+            mentions_notified_at=None if mentioned else timezone.now(),
+        )
+        if mentioned:
+            _add_mentions(message, mentioned)
+            schedule_mention_notifications(kind="chat_message", object_id=message.pk)
+        if clear_typing:
+            UserTypingStatus.objects.filter(chat_room=room, user=author).delete()
+        payload = realtime.chat_message_payload(message, [user.username for user in mentioned])
+        realtime.broadcast_on_commit(realtime.room_group(room.pk), payload)
+        return message
+
+    message, _created = _save_once(
         ChatMessage,
         thread=room,
         scope={"chat_room": room, "author": author},
         client_id=client_id,
-        content=content,
-        mentions_notified_at=None if mentioned else timezone.now(),
+        create=create,
     )
-    if not created:
-        return message
-    if mentioned:
-        message.mentioned_users.add(*mentioned)
-        schedule_mention_notifications(kind="chat_message", object_id=message.pk)
-    # Sending a message ends the author's typing in this room.
-    UserTypingStatus.objects.filter(chat_room=room, user=author).delete()
-
-    payload = realtime.chat_message_payload(message, [user.username for user in mentioned])
-    realtime.broadcast_on_commit(realtime.room_group(room.pk), payload)
     return message
 
 
-@transaction.atomic
 def post_task_comment(
     *, task: Task, author: User, content: str, client_id: str = ""
 ) -> TaskThreadComment:
@@ -144,23 +171,32 @@ def post_task_comment(
     """
     content = clean_content(content)
     client_id = clean_client_id(client_id)
-    if not is_task_board_member(user_id=author.pk, task_id=task.pk):
-        raise ValidationError("You are not a member of this board.", code="not_member")
-    mentioned = resolve_task_mentions(task, extract_mentions(content), exclude_user_id=author.pk)
-    comment, created = _save_once(
+
+    def create() -> TaskThreadComment:
+        if not is_task_board_member(user_id=author.pk, task_id=task.pk):
+            raise ValidationError("You are not a member of this board.", code="not_member")
+        mentioned = resolve_task_mentions(
+            task, extract_mentions(content), exclude_user_id=author.pk
+        )
+        comment = TaskThreadComment.objects.create(
+            task=task,
+            author=author,
+            client_id=client_id,
+            content=content,
+            mentions_notified_at=None if mentioned else timezone.now(),
+        )
+        if mentioned:
+            _add_mentions(comment, mentioned)
+            schedule_mention_notifications(kind="comment", object_id=comment.pk)
+        payload = realtime.comment_payload(comment, [user.username for user in mentioned])
+        realtime.broadcast_on_commit(realtime.task_group(task.pk), payload)
+        return comment
+
+    comment, _created = _save_once(
         TaskThreadComment,
         thread=task,
         scope={"task": task, "author": author},
         client_id=client_id,
-        content=content,
-        mentions_notified_at=None if mentioned else timezone.now(),
+        create=create,
     )
-    if not created:
-        return comment
-    if mentioned:
-        comment.mentioned_users.add(*mentioned)
-        schedule_mention_notifications(kind="comment", object_id=comment.pk)
-
-    payload = realtime.comment_payload(comment, [user.username for user in mentioned])
-    realtime.broadcast_on_commit(realtime.task_group(task.pk), payload)
     return comment

@@ -1,0 +1,172 @@
+"""The chat socket's hot path (issue 16): what one chat message costs in SQL, and that the
+per-socket access cache still lets every revocation through.
+
+The query guard counts statements on every database connection of the process (the consumers'
+ORM work runs on worker threads, each with its own connection), through the full ASGI stack
+with a real session. It runs in every tier: SQLite by default, PostgreSQL in the services tier.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from contextlib import contextmanager
+
+import pytest
+import pytest_asyncio
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.db import connections
+from django.db.backends import utils as db_utils
+from django.test import Client
+
+from messaging.consumers.base import ACCESS_GONE
+from messaging.models import ChatMessage, UserTypingStatus
+from messaging.services.rooms import remove_room_member
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+
+TIMEOUT = 5
+# The issue's budget for one chat message on the socket path.
+MAX_QUERIES_PER_CHAT_MESSAGE = 4
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _close_worker_thread_connections():
+    yield
+    await sync_to_async(connections.close_all)()
+
+
+class StatementLog:
+    """Every SQL statement executed in the process, from any thread."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.statements: list[str] = []
+        self.recording = False
+
+    def clear(self) -> None:
+        with self.lock:
+            self.statements = []
+
+    def take(self) -> list[str]:
+        with self.lock:
+            taken, self.statements = self.statements, []
+        return taken
+
+
+@contextmanager
+def all_statements():
+    """Count statements at the cursor-wrapper class, so that every thread's connection is
+    included (CaptureQueriesContext sees only the calling thread's connection)."""
+    log = StatementLog()
+    original = db_utils.CursorWrapper._execute_with_wrappers
+
+    def counted(self, sql, params, many, executor):
+        with log.lock:
+            log.statements.append(sql)
+        return original(self, sql, params, many, executor)
+
+    db_utils.CursorWrapper._execute_with_wrappers = counted
+    try:
+        yield log
+    finally:
+        db_utils.CursorWrapper._execute_with_wrappers = original
+
+
+def session_cookie(user) -> bytes:
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+async def open_room_socket(room, user) -> WebsocketCommunicator:
+    from kanban_board.asgi import application
+
+    cookie = await sync_to_async(session_cookie)(user)
+    communicator = WebsocketCommunicator(
+        application,
+        f"/ws/chat-room/{room.pk}/",
+        headers=[
+            (b"host", b"127.0.0.1:8000"),
+            (b"origin", b"http://127.0.0.1:8000"),
+            (b"cookie", cookie),
+        ],
+    )
+    ok, code = await communicator.connect(timeout=TIMEOUT)
+    assert ok, f"{user} was refused ({code})"
+    return communicator
+
+
+async def frames_until(communicator: WebsocketCommunicator, kind: str) -> list[dict]:
+    """Frames up to and including the first of type `kind`."""
+    got: list[dict] = []
+    while not got or got[-1]["type"] != kind:
+        got.append(json.loads(await communicator.receive_from(timeout=TIMEOUT)))
+    return got
+
+
+async def send(communicator: WebsocketCommunicator, data: dict) -> None:
+    await communicator.send_to(text_data=json.dumps(data))
+
+
+async def test_a_chat_message_costs_at_most_four_queries(room, alice, bob):
+    a = await open_room_socket(room, alice)
+    b = await open_room_socket(room, bob)
+    await frames_until(a, "user_join")
+    # Warm-up message: first-use costs (content types, pool warm-up) are not per message.
+    await send(b, {"type": "chat_message", "message": "warm", "client_id": "w"})
+    await frames_until(b, "ack")
+    await frames_until(a, "chat_message")
+
+    with all_statements() as log:
+        for n in range(3):
+            log.clear()
+            await send(b, {"type": "chat_message", "message": f"m{n}", "client_id": f"c{n}"})
+            got = await frames_until(b, "ack")
+            statements = log.take()
+            assert len(statements) <= MAX_QUERIES_PER_CHAT_MESSAGE, statements
+            assert any(f["type"] == "chat_message" and f["message"] == f"m{n}" for f in got) or (
+                (await frames_until(b, "chat_message"))[-1]["message"] == f"m{n}"
+            )
+            assert (await frames_until(a, "chat_message"))[-1]["message"] == f"m{n}"
+
+    assert await sync_to_async(ChatMessage.objects.count)() == 4
+    await a.disconnect()
+    await b.disconnect()
+
+
+async def test_a_message_after_typing_still_ends_the_typing(room, alice, bob):
+    b = await open_room_socket(room, bob)
+    await send(b, {"type": "typing"})
+    await send(b, {"type": "chat_message", "message": "done typing", "client_id": "t1"})
+    await frames_until(b, "ack")
+    rows = await sync_to_async(UserTypingStatus.objects.filter(chat_room=room, user=bob).count)()
+    assert rows == 0
+    await b.disconnect()
+
+
+async def test_a_removal_without_a_signal_is_caught_by_the_services_check(room, alice, bob):
+    """The cached access answer never lets a post through: the service's check in the
+    transaction refuses it, and the socket is closed as revoked."""
+    a = await open_room_socket(room, alice)
+    b = await open_room_socket(room, bob)
+    await frames_until(a, "user_join")
+    await sync_to_async(room.members.remove)(bob)  # no access-changed signal
+
+    await send(b, {"type": "chat_message", "message": "still here?", "client_id": "x"})
+
+    got = await frames_until(b, "error")
+    assert got[-1]["code"] == "access_gone"
+    assert (await b.receive_output(timeout=TIMEOUT))["code"] == ACCESS_GONE
+    assert await sync_to_async(ChatMessage.objects.count)() == 0
+    assert await a.receive_nothing(timeout=0.3)
+    await a.disconnect()
+
+
+async def test_a_removal_with_the_signal_closes_the_socket_at_once(room, alice, bob):
+    b = await open_room_socket(room, bob)
+    await sync_to_async(remove_room_member)(room=room, user=bob, removed_by=alice)
+    got = await frames_until(b, "error")
+    assert got[-1]["code"] == "access_gone"
+    assert (await b.receive_output(timeout=TIMEOUT))["code"] == ACCESS_GONE
