@@ -162,7 +162,7 @@ if REDIS_URL:
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, **REDIS_SOCKET_OPTIONS}],
                 "brpop_timeout": 1,
-                "capacity": env.int("CHANNEL_CAPACITY", default=1500),
+                "capacity": env.int("CHANNEL_CAPACITY", default=10000),
                 "expiry": 60,
                 "group_expiry": WEBSOCKET_TIMEOUT + 60,
             },

@@ -31,7 +31,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from accounts.models import User
-from messaging import layers, ratelimit, realtime
+from messaging import layers, pushback, ratelimit, realtime
 from messaging.dbcalls import db_call
 
 logger = logging.getLogger(__name__)
@@ -55,6 +55,9 @@ RATE_LIMITED_FRAMES = {
 # client had to escape (a control character becomes the 6 characters of "\u0001"), plus the
 # JSON envelope: refuse it before parsing.
 MAX_FRAME_CHARS = settings.MESSAGE_MAX_LENGTH * 6 + 1024
+# Client frames that save a post: refused with `slow_down` when the process is saturated
+# (messaging.pushback).
+POSTING_FRAMES = frozenset({"chat_message", "comment"})
 CLIENT_ID_ECHO_MAX = 64
 
 
@@ -235,6 +238,23 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         echo = {"client_id": client_id[:CLIENT_ID_ECHO_MAX]} if isinstance(client_id, str) else {}
         if not await self.within_rate_limit(kind, echo):
             return
+        if kind not in POSTING_FRAMES:
+            await self.handle_frame(kind, method, data, echo)
+            return
+        with pushback.admitted() as admitted:
+            if not admitted:
+                await self.send_error(
+                    pushback.MESSAGE,
+                    code="slow_down",
+                    retry_after=pushback.RETRY_AFTER_SECONDS,
+                    **echo,
+                )
+                return
+            await self.handle_frame(kind, method, data, echo)
+
+    async def handle_frame(
+        self, kind: str, method: str, data: dict[str, Any], echo: dict[str, str]
+    ) -> None:
         try:
             if not await self.access_holds():
                 await self.revoke()

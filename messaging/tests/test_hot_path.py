@@ -170,3 +170,43 @@ async def test_a_removal_with_the_signal_closes_the_socket_at_once(room, alice, 
     got = await frames_until(b, "error")
     assert got[-1]["code"] == "access_gone"
     assert (await b.receive_output(timeout=TIMEOUT))["code"] == ACCESS_GONE
+
+
+# --- pushback: a saturated process refuses posts out loud -------------------------------
+
+
+async def test_a_saturated_process_answers_slow_down_and_saves_nothing(room, alice, bob, settings):
+    b = await open_room_socket(room, bob)
+    settings.REALTIME_MAX_PENDING_POSTS = 0  # every post finds the process "full"
+
+    await send(b, {"type": "chat_message", "message": "too much", "client_id": "busy-1"})
+
+    error = (await frames_until(b, "error"))[-1]
+    assert (error["code"], error["client_id"], error["retry_after"]) == ("slow_down", "busy-1", 1)
+    assert await sync_to_async(ChatMessage.objects.count)() == 0
+    # Typing is not a post: it is never refused for pushback.
+    await send(b, {"type": "typing"})
+    assert await b.receive_nothing(timeout=0.3)
+
+    settings.REALTIME_MAX_PENDING_POSTS = 32  # the retry the page makes goes through
+    await send(b, {"type": "chat_message", "message": "too much", "client_id": "busy-1"})
+    assert (await frames_until(b, "ack"))[-1]["client_id"] == "busy-1"
+    assert await sync_to_async(ChatMessage.objects.count)() == 1
+    await b.disconnect()
+
+
+def test_http_post_to_a_saturated_process_is_429_with_retry_after(room, bob, settings):
+    from django.urls import reverse
+
+    client = Client()
+    client.force_login(bob)
+    settings.REALTIME_MAX_PENDING_POSTS = 0
+    response = client.post(
+        reverse("messaging:room_send", args=[room.pk]),
+        {"content": "busy", "client_id": "h1"},
+        HTTP_ACCEPT="application/json",
+    )
+    assert response.status_code == 429
+    assert response["Retry-After"] == "1"
+    assert response.json()["code"] == "slow_down"
+    assert ChatMessage.objects.count() == 0

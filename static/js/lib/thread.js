@@ -300,7 +300,9 @@ export class LiveThread {
     if (data.type === this.kind.liveType) this.receiveLive(data);
     else if (data.type === "ack") this.onAck(data);
     else if (data.type === "error") {
-      if (data.client_id && this.pending.has(data.client_id)) {
+      if (data.client_id && data.code === "slow_down" && this.pending.has(data.client_id)) {
+        this.outbox.later(data.client_id, (Number(data.retry_after) || 1) * 1000);
+      } else if (data.client_id && this.pending.has(data.client_id)) {
         this.outbox.reject(data.client_id, data.message);
       } else {
         this.showAlert(data.message || "Something went wrong.");
