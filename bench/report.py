@@ -48,11 +48,22 @@ class StepResult:
     generator_cpu: float = math.nan  # % of one core, the busiest client process
     machine_busy: float = math.nan  # % of all CPUs busy (every process on the machine)
     sender_lag_ms: float = 0.0  # how far the busiest sender fell behind its schedule
+    refused: int = 0  # sends refused with slow_down (nothing saved, so nothing owed)
+    recovered: int = 0  # deliveries that came only through the clients' back-fill
+    backfilled: bool = False  # the clients back-fill (ours): `lost` is after back-fill
+    backfill_p50: float = math.nan  # history ?after= requests while the step sent, ms
+    backfill_p99: float = math.nan
+    backfill_n: int = 0
     notes: list[str] = field(default_factory=list)
 
     @property
     def expected(self) -> int:
-        return self.sent * self.members
+        return (self.sent - self.refused) * self.members
+
+    @property
+    def lost(self) -> int:
+        """Deliveries owed that never arrived, live or (for ours) through a back-fill."""
+        return max(0, self.expected - self.received - self.recovered - self.late)
 
     @property
     def reach(self) -> float:
@@ -63,7 +74,7 @@ class StepResult:
 
     def as_dict(self) -> dict:
         d = asdict(self)
-        d.update(expected=self.expected, reach=self.reach, passes=self.passes())
+        d.update(expected=self.expected, reach=self.reach, passes=self.passes(), lost=self.lost)
         return d
 
 
@@ -108,6 +119,10 @@ STEP_COLUMNS = (
     ("p99 ms", 8),
     ("max ms", 8),
     ("reach", 6),
+    ("refused", 7),
+    ("recov", 6),
+    ("lost", 5),
+    ("bf p99", 7),
     ("srv CPU", 7),
     ("srv wait", 8),
     ("gen CPU", 7),
@@ -121,7 +136,9 @@ def step_table(title: str, steps: Sequence[StepResult], p99_limit_ms: float = P9
     srv CPU: the server process (% of one core); srv wait: % of the time its main thread
     (the event loop) sat runnable waiting for a CPU (starved by other processes); gen CPU:
     the busiest client process; machine: % of all CPUs busy during the step, every process
-    counted."""
+    counted. refused: sends answered slow_down; recov: deliveries that came only through the
+    clients' ?after= back-fill; lost: owed and never arrived, live or back-filled; bf p99:
+    history back-fill requests made while the step sent."""
     lines = [title]
     header = " ".join(name.rjust(width) for name, width in STEP_COLUMNS)
     lines += [header, "-" * len(header)]
@@ -135,6 +152,10 @@ def step_table(title: str, steps: Sequence[StepResult], p99_limit_ms: float = P9
             fmt(s.p99),
             fmt(s.max),
             fmt(s.reach, 3),
+            str(s.refused),
+            str(s.recovered) if s.backfilled else "-",
+            str(s.lost),
+            fmt(s.backfill_p99),
             fmt(s.server_cpu, 0) + "%",
             fmt(s.server_wait, 0) + "%",
             fmt(s.generator_cpu, 0) + "%",
