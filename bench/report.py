@@ -62,8 +62,12 @@ class StepResult:
 
     @property
     def lost(self) -> int:
-        """Deliveries owed that never arrived, live or (for ours) through a back-fill."""
-        return max(0, self.expected - self.received - self.recovered - self.late)
+        """Deliveries owed that never arrived. For ours the clients back-fill after the drain
+        window, so whatever had not arrived live by then is recovered or lost; for the
+        baselines (no history) a delivery after the drain window counts as late, not lost."""
+        if self.backfilled:
+            return max(0, self.expected - self.received - self.recovered)
+        return max(0, self.expected - self.received - self.late)
 
     @property
     def reach(self) -> float:
@@ -181,12 +185,13 @@ def step_explanations(s: StepResult, p99_limit_ms: float = P99_LIMIT_MS) -> list
     out: list[str] = []
     missing = s.expected - s.received
     if missing > 0:
-        lost = max(0, missing - s.late)
-        parts = [f"reach {s.reach:.3f}: {missing} of {s.expected} deliveries missing"]
-        if s.late:
+        parts = [f"reach {s.reach:.3f}: {missing} of {s.expected} deliveries not live in time"]
+        if s.backfilled:
+            parts.append(f"{s.recovered} came through the clients' back-fill")
+        elif s.late:
             parts.append(f"{s.late} arrived after the drain window (server backlog)")
-        if lost:
-            parts.append(f"{lost} never arrived (dropped)")
+        if s.lost:
+            parts.append(f"{s.lost} never arrived (lost)")
         out.append("; ".join(parts))
     elif s.expected == 0:
         out.append("nothing was sent")

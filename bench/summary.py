@@ -20,6 +20,25 @@ MENTION_P99_MS = 300.0
 BACKFILL_P99_MS = 250.0
 
 
+def knee_ratio_verdict(a: SweepResult, b: SweepResult, at_least: float) -> tuple[bool | None, str]:
+    """Whether a's knee is >= at_least x b's, or None when the sweep cannot tell: a knee with
+    no failing step above it is only a floor (the steps ran out, not the capacity)."""
+    if a.knee is None and b.knee is None:
+        return None, "neither passed any step"
+    if a.knee is None:
+        return False, "ours passed no step"
+    if b.knee is None:
+        return True, "the baseline passed no step"
+    r = a.knee.deliveries_per_s / b.knee.deliveries_per_s
+    if r >= at_least:
+        if b.knee_is_floor:
+            return None, "inconclusive: the baseline's knee is only a floor (no step failed)"
+        return True, ""
+    if a.knee_is_floor:
+        return None, "inconclusive: our knee is only a floor (no step failed)"
+    return False, ""
+
+
 def median(values: list[float]) -> float:
     values = [v for v in values if v is not None and not math.isnan(v)]
     return statistics.median(values) if values else math.nan
@@ -125,7 +144,8 @@ def print_summary(bench: Bench) -> None:
             enforced.append(
                 f"room of {size}: {s['ours_lost']} deliveries lost after back-fill (silent loss)"
             )
-        if "ours" not in s["targets"] or s["targets"]["ours"]["errors"]:
+        ours_wanted = "ours" in cfg.targets
+        if ours_wanted and ("ours" not in s["targets"] or s["targets"]["ours"]["errors"]):
             enforced.append(f"room of {size}: ours was not measured")
     bench.results["summary"] = {str(k): v for k, v in sizes.items()}
 
