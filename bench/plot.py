@@ -36,7 +36,7 @@ def write_chart(runs: list[dict[str, Any]], path: str, *, p99_limit_ms: float) -
     for row, size in enumerate(sizes):
         ax_d, ax_p = axes[row]
         for target in ("raw", "bare", "ours"):
-            results = [run["targets"][target] for run in runs if run["size"] == size]
+            results = [run["targets"].get(target) for run in runs if run["size"] == size]
             results = [r for r in results if r is not None and r.steps]
             if not results:
                 continue
