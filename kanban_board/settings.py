@@ -187,7 +187,11 @@ CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Mention tasks are short (tens of ms): each worker process reserves a few at a time instead
+# of one round trip to the broker per task (acks_late still redelivers what a dead worker
+# held). CELERY_WORKER_CONCURRENCY: processes per worker (default: one per core).
+CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=4)
+CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=None)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 # A dead broker must not hang a request: fail fast and let the periodic sweep catch up.
