@@ -145,6 +145,9 @@ WEBSOCKET_MAX_MESSAGE_BYTES = env.int("WEBSOCKET_MAX_MESSAGE_BYTES", default=655
 # Sockets re-join their groups this often (refreshing group_expiry) and are closed, so the
 # client reconnects and back-fills, if a membership was lost (Redis restart, FLUSHALL).
 CHANNEL_RESUBSCRIBE_SECONDS = env.float("CHANNEL_RESUBSCRIBE_SECONDS", default=10.0)
+# A socket that cannot join its groups (Redis down or just restarted) keeps its handshake
+# waiting this long, retrying, before it is refused; below daphne's 5 s connect timeout.
+CHANNEL_SUBSCRIBE_WAIT_SECONDS = env.float("CHANNEL_SUBSCRIBE_WAIT_SECONDS", default=4.0)
 
 # Redis calls fail fast when Redis is down or stalled: a post still saves (the broadcast is
 # skipped and clients back-fill), sockets close cleanly, and everything reconnects by itself.

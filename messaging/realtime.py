@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -150,16 +151,14 @@ def broadcast_now(
 ) -> bool:
     """Send to a group from sync code. A layer outage is logged, never raised: the data is
     already saved and clients back-fill from the history endpoints. Returns success."""
+    event = forward_event(payload, exclude_user_id=exclude_user_id, event_type=event_type)
+    started = time.monotonic()
     try:
-        layers.call_from_sync(
-            get_channel_layer().group_send,
-            group,
-            forward_event(payload, exclude_user_id=exclude_user_id, event_type=event_type),
-        )
+        layers.call_from_sync(layers.group_send_retrying, get_channel_layer(), group, event)
     except Exception:
         logger.warning("broadcast to %s failed; clients will back-fill", group, exc_info=True)
         # This process's sockets may have missed it too: they are closed and back-fill.
-        layers.note_layer_failure()
+        layers.note_layer_failure(started=started)
         return False
     return True
 

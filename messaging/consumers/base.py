@@ -119,12 +119,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             await self.close()  # before accept: the handshake is refused
             return
         self.groups = [*self.subscriptions(), realtime.user_group(self.user.pk)]
-        # Failures noted from here on may have cost this socket events.
-        self.layer_epoch = layers.layer_epoch()
-        try:
-            for group in self.groups:
-                await self.channel_layer.group_add(group, self.channel_name)
-        except Exception:
+        if not await self.subscribe():
             logger.warning("%s: subscribing failed; refusing the socket", type(self).__name__)
             layers.note_layer_failure()
             self.groups = []
@@ -136,6 +131,25 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         self.access_checked_at = time.monotonic()
         self.watch_task = asyncio.create_task(self.watch_layer())
         await self.joined()
+
+    async def subscribe(self) -> bool:
+        """Join the groups. While the layer fails (Redis down or just restarted, its pooled
+        connections stale) keep the handshake waiting and retry every 0.25 s, for up to
+        CHANNEL_SUBSCRIBE_WAIT_SECONDS: a client that reconnects during a short outage is let
+        in the moment Redis is back, instead of being refused and sent into a growing backoff
+        (fault scenario a: refused clients came back up to 10 s after Redis did)."""
+        deadline = time.monotonic() + settings.CHANNEL_SUBSCRIBE_WAIT_SECONDS
+        while True:
+            # Failures noted from here on may have cost this socket events.
+            self.layer_epoch = layers.layer_epoch()
+            try:
+                for group in self.groups:
+                    await self.channel_layer.group_add(group, self.channel_name)
+                return True
+            except Exception:
+                if time.monotonic() + 0.25 >= deadline:
+                    return False
+                await asyncio.sleep(0.25)
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
         """Leave the groups (Redis may be down: membership expires anyway), then the usual."""
@@ -150,8 +164,9 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             for group in groups:
                 await self.channel_layer.group_discard(group, self.channel_name)
         except Exception:
+            # Nobody missed an event: the membership expires, and sockets that did miss
+            # something learn it from their own failed calls.
             logger.warning("%s: leaving groups failed", type(self).__name__)
-            layers.note_layer_failure()
 
     async def close(self, code: int | None = None, reason: str | None = None) -> None:
         """Close once (the watcher, a layer failure and a revocation may all ask)."""
@@ -402,7 +417,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             payload, exclude_user_id=self.user.pk if exclude_self else None
         )
         try:
-            await self.channel_layer.group_send(group, event)
+            await layers.group_send_retrying(self.channel_layer, group, event)
         except Exception:  # presence is best effort
             logger.warning("presence broadcast to %s failed", group, exc_info=True)
             layers.note_layer_failure()

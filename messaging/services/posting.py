@@ -71,10 +71,13 @@ def _save_once(
     thread: ChatRoom | Task,
     scope: dict[str, Any],
     client_id: str,
+    authorize: Callable[[], None],
     create: Callable[[], Post],
 ) -> tuple[Post, bool]:
-    """Run `create` (which saves the post and schedules its broadcast) in a transaction, or
-    return the post already saved under (scope, client_id).
+    """In one transaction: `authorize` (raises ValidationError), lock the thread, `create`
+    (saves the post and schedules its broadcast). Or return the post already saved under
+    (scope, client_id). The lock is taken after the access check, so it is held only for the
+    insert and the commit.
 
     No lookup before the insert: the unique constraint on (scope, client_id) decides. A retry
     of a saved post trips it, its transaction (broadcast included) rolls back, and the first
@@ -87,6 +90,7 @@ def _save_once(
     good (the fault tier caught a client missing exactly such a message)."""
     try:
         with transaction.atomic():
+            authorize()
             # FOR NO KEY UPDATE: excludes other posters, not foreign-key checks on the thread.
             list(
                 type(thread)
@@ -128,10 +132,12 @@ def post_chat_message(
     content = clean_content(content)
     client_id = clean_client_id(client_id)
 
-    def create() -> ChatMessage:
+    def authorize() -> None:
         # Checked inside the transaction: the authority, whatever the caller checked before.
         if not is_room_member(user_id=author.pk, room_id=room.pk):
             raise ValidationError("You are not a member of this room.", code="not_member")
+
+    def create() -> ChatMessage:
         mentioned = resolve_room_mentions(
             room, extract_mentions(content), exclude_user_id=author.pk
         )
@@ -156,6 +162,7 @@ def post_chat_message(
         thread=room,
         scope={"chat_room": room, "author": author},
         client_id=client_id,
+        authorize=authorize,
         create=create,
     )
     return message
@@ -172,9 +179,11 @@ def post_task_comment(
     content = clean_content(content)
     client_id = clean_client_id(client_id)
 
-    def create() -> TaskThreadComment:
+    def authorize() -> None:
         if not is_task_board_member(user_id=author.pk, task_id=task.pk):
             raise ValidationError("You are not a member of this board.", code="not_member")
+
+    def create() -> TaskThreadComment:
         mentioned = resolve_task_mentions(
             task, extract_mentions(content), exclude_user_id=author.pk
         )
@@ -197,6 +206,7 @@ def post_task_comment(
         thread=task,
         scope={"task": task, "author": author},
         client_id=client_id,
+        authorize=authorize,
         create=create,
     )
     return comment

@@ -55,7 +55,7 @@ def post_response(
         return response
     if form.is_valid():
         try:
-            with pushback.admitted() as admitted:
+            with pushback.admitted(http=True) as admitted:
                 if not admitted:
                     return busy_response(request, form, render_form)
                 saved = save(form.cleaned_data)
