@@ -210,3 +210,65 @@ def test_http_post_to_a_saturated_process_is_429_with_retry_after(room, bob, set
     assert response["Retry-After"] == "1"
     assert response.json()["code"] == "slow_down"
     assert ChatMessage.objects.count() == 0
+
+
+# --- recovery: what a Redis restart costs a socket --------------------------------------
+
+
+async def test_a_handshake_waits_for_the_layer_instead_of_being_refused(room, bob, monkeypatch):
+    """Redis down (or its pooled connections stale after a restart): the socket's handshake
+    waits and retries, and is let in once the layer answers."""
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    real_group_add = layer.group_add
+    failures = [ConnectionError("redis down")] * 3
+
+    async def flaky_group_add(group, channel):
+        if failures:
+            raise failures.pop()
+        await real_group_add(group, channel)
+
+    monkeypatch.setattr(layer, "group_add", flaky_group_add)
+    b = await open_room_socket(room, bob)  # asserts it was accepted
+    assert not failures
+    await send(b, {"type": "chat_message", "message": "back", "client_id": "r1"})
+    assert (await frames_until(b, "ack"))[-1]["client_id"] == "r1"
+    await b.disconnect()
+
+
+async def test_a_handshake_is_refused_when_the_layer_stays_down(room, bob, monkeypatch, settings):
+    from channels.layers import get_channel_layer
+
+    settings.CHANNEL_SUBSCRIBE_WAIT_SECONDS = 0.6
+
+    async def down(group, channel):
+        raise ConnectionError("redis down")
+
+    monkeypatch.setattr(get_channel_layer(), "group_add", down)
+    from kanban_board.asgi import application
+
+    cookie = await sync_to_async(session_cookie)(bob)
+    communicator = WebsocketCommunicator(
+        application,
+        f"/ws/chat-room/{room.pk}/",
+        headers=[
+            (b"host", b"127.0.0.1:8000"),
+            (b"origin", b"http://127.0.0.1:8000"),
+            (b"cookie", cookie),
+        ],
+    )
+    ok, _ = await communicator.connect(timeout=TIMEOUT)
+    assert not ok
+
+
+async def test_a_failed_layer_call_closes_only_sockets_subscribed_before_it_began():
+    import time
+
+    from messaging import layers
+
+    subscribed = layers.layer_epoch()
+    layers.note_layer_failure(started=subscribed - 5)  # began during the outage, before
+    assert not await layers.wait_for_layer_failure(since=subscribed, timeout=0.05)
+    layers.note_layer_failure(started=time.monotonic())  # began after: may have missed it
+    assert await layers.wait_for_layer_failure(since=subscribed, timeout=0.05)
