@@ -22,7 +22,6 @@ import time
 from importlib import import_module
 from typing import Any, ClassVar
 
-from asgiref.sync import sync_to_async
 from autobahn.exception import Disconnected
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -294,9 +293,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         bucket = RATE_LIMITED_FRAMES.get(kind)
         if bucket is None:
             return True
-        decision = await sync_to_async(ratelimit.hit, thread_sensitive=False)(
-            bucket=bucket, user_id=self.user.pk
-        )
+        decision = await ratelimit.ahit(bucket=bucket, user_id=self.user.pk)
         if decision.allowed:
             return True
         await self.send_error(
