@@ -334,6 +334,9 @@ class Bench:
         """Send at `rate` msgs/s (over all senders) for `seconds`, wait for the deliveries,
         collect latencies. Returns the step and the sender-side echo latencies (us)."""
         assert self.pool is not None
+        # Every sweep (room size x repetition) gets tags of its own: the clients remember
+        # the steps they reported, and count a later frame of one as late.
+        tag = f"{tag}x{len(self.runs)}"
         P = len(self.pool)
         rates = [rate] + [0.0] * (P - 1) if only_first_process else [rate / P] * P
         meter = CpuMeter(server.pid)
