@@ -65,7 +65,17 @@ def bench_frame(step: str, sender: int, seq: int, t_ns: int) -> str:
 
 
 class StepStats:
-    __slots__ = ("bf", "echo", "first_ns", "last_ns", "lat", "received", "recovered", "refused")
+    __slots__ = (
+        "acked",
+        "bf",
+        "echo",
+        "first_ns",
+        "last_ns",
+        "lat",
+        "received",
+        "recovered",
+        "refused",
+    )
 
     def __init__(self) -> None:
         self.lat = array.array("I")  # microseconds, every delivery
@@ -74,6 +84,7 @@ class StepStats:
         self.received = 0
         self.recovered = 0  # deliveries that came only through a back-fill
         self.refused = 0  # sends answered with a slow_down error frame (nothing saved)
+        self.acked = 0  # sends the server acknowledged (saved)
         self.first_ns = 0
         self.last_ns = 0
 
@@ -443,6 +454,7 @@ class Worker:
         self.reply(
             {
                 "received": st.received if st else 0,
+                "answered": (st.acked + st.refused) if st else 0,
                 "idle_s": time.monotonic() - self.last_recv,
             }
         )
@@ -520,6 +532,11 @@ class Worker:
             kind = str(json.loads(text).get("type", "?"))
         except (ValueError, AttributeError):
             kind = "non-json"
+        if kind == "ack":
+            with contextlib.suppress(ValueError, KeyError, IndexError):
+                client_id = json.loads(text)["client_id"]
+                self.step_stats(client_id[1:].split("-")[0]).acked += 1
+                return
         if kind == "error" and '"slow_down"' in text:
             # Pushback: the send was refused before saving (client_id "b<step>-<sid>-<seq>").
             with contextlib.suppress(ValueError, KeyError, IndexError):

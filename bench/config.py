@@ -61,6 +61,9 @@ class Config:
     # After the sweep, one step at this multiple of ours's knee: loss is counted after the
     # clients back-fill with ?after= exactly as the page does.
     overload_factor: float = 4.0
+    # ours: how long after a step to wait for every send to be acknowledged or refused
+    # before the clients back-fill (an overloaded server is still saving its backlog).
+    answer_wait: float = 60.0
     targets: list[str] = field(default_factory=lambda: list(DEFAULT_TARGETS))
     idle_clients: int = 1000
     idle_room_size: int = 10

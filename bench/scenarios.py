@@ -355,8 +355,23 @@ class Bench:
             if got >= expected:
                 break
             time.sleep(0.05)
+        notes: list[str] = []
         backfilled = target == "ours"
-        if backfilled:  # what the page does on its next message or reconnect
+        if backfilled:
+            # The page keeps a message until the server answers it (ack, or slow_down) and
+            # back-fills on its next message or reconnect. So: wait for every send to be
+            # answered (saved or refused; an overloaded server is still saving its backlog),
+            # then back-fill; what is still missing after that is really lost.
+            answer_by = time.monotonic() + self.cfg.answer_wait
+            while time.monotonic() < answer_by:
+                stats = self.pool.request_all("stats", tag)
+                if sum(r["answered"] for r in stats) >= sent:
+                    break
+                time.sleep(0.1)
+            else:
+                notes.append(
+                    f"not every send was answered within {self.cfg.answer_wait:g} s of the step"
+                )
             self.pool.request_all("backfill", target, timeout=120)
         collected = self.pool.request_all("collect", tag, timeout=120)
         server_cpu = meter.read()
@@ -377,7 +392,6 @@ class Bench:
         # send of a step is due 1/rate before its end).
         window = max(seconds, (last_ns - start_at) / 1e9)
         stats = report.summarize_latencies([us / 1000 for us in lat])
-        notes: list[str] = []
         others: Counter[str] = Counter()
         samples: list[str] = []
         closed: Counter[str] = Counter()

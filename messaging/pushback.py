@@ -4,7 +4,9 @@ When a process takes posts faster than it can save and deliver them, the queues 
 the database threads grow, and the channel layer's per-process queue in Redis fills until
 channels-redis drops deliveries (it only logs "over capacity"). So a post is admitted only
 while fewer than REALTIME_MAX_PENDING_POSTS posts are waiting or running in this process
-(sockets and HTTP alike; HTTP posts also take turns, `http_post_limit`); past that the sender gets
+(sockets and HTTP alike; HTTP posts also take turns, `http_post_limit`), and while the last
+post took longer than REALTIME_SLOW_POST_SECONDS (the backlog is in front of the sockets, in
+their frame queues, where no counter sees it); past that the sender gets
 a `slow_down` error frame, or HTTP 429 with Retry-After, and the page's outbox sends the
 message again after `retry_after` seconds.
 Nothing is saved for a refused post, so nothing is lost: it was never accepted.
@@ -13,6 +15,7 @@ Nothing is saved for a refused post, so nothing is lost: it was never accepted.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -45,6 +48,21 @@ class _Gate:
         self.pending = 0
         self.refused = 0
         self._http: threading.Semaphore | None = None
+        self.last_latency = 0.0
+        self.last_at = float("-inf")
+
+    def slow(self) -> bool:
+        """The last post took longer than REALTIME_SLOW_POST_SECONDS and finished within the
+        last second: the process is behind (its database threads or its event loop)."""
+        return (
+            self.last_latency > settings.REALTIME_SLOW_POST_SECONDS
+            and time.monotonic() - self.last_at < 1.0
+        )
+
+    def note_latency(self, seconds: float) -> None:
+        with self.lock:
+            self.last_latency = seconds
+            self.last_at = time.monotonic()
 
     @property
     def http_turns(self) -> threading.Semaphore:
@@ -54,7 +72,10 @@ class _Gate:
 
     def enter(self) -> bool:
         with self.lock:
-            if self.pending >= settings.REALTIME_MAX_PENDING_POSTS:
+            # Slow alone is not enough: with nothing else pending, one slow post (a busy
+            # machine) is no backlog.
+            backlog = self.pending > 0 and self.slow()
+            if self.pending >= settings.REALTIME_MAX_PENDING_POSTS or backlog:
                 self.refused += 1
                 return False
             self.pending += 1
@@ -86,11 +107,13 @@ def admitted(*, http: bool = False) -> Iterator[bool]:
             return
     try:
         ok = gate.enter()
+        started = time.monotonic()
         try:
             yield ok
         finally:
             if ok:
                 gate.leave()
+                gate.note_latency(time.monotonic() - started)
     finally:
         if http:
             gate.http_turns.release()

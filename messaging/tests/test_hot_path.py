@@ -272,3 +272,28 @@ async def test_a_failed_layer_call_closes_only_sockets_subscribed_before_it_bega
     assert not await layers.wait_for_layer_failure(since=subscribed, timeout=0.05)
     layers.note_layer_failure(started=time.monotonic())  # began after: may have missed it
     assert await layers.wait_for_layer_failure(since=subscribed, timeout=0.05)
+
+
+async def test_a_process_behind_its_posts_answers_slow_down(room, bob, settings):
+    """The backlog of an overloaded process sits in the sockets' frame queues, where no
+    counter sees it: a post that took longer than REALTIME_SLOW_POST_SECONDS makes the next
+    ones answer slow_down for a moment."""
+    from messaging import pushback
+
+    b = await open_room_socket(room, bob)
+    settings.REALTIME_SLOW_POST_SECONDS = 0.0  # any post is "slow"
+    await send(b, {"type": "chat_message", "message": "first", "client_id": "s1"})
+    assert (await frames_until(b, "ack"))[-1]["client_id"] == "s1"
+    pushback.gate.pending += 1  # another socket's post is still waiting: a backlog
+    try:
+        await send(b, {"type": "chat_message", "message": "second", "client_id": "s2"})
+        error = (await frames_until(b, "error"))[-1]
+    finally:
+        pushback.gate.pending -= 1
+    assert (error["code"], error["client_id"]) == ("slow_down", "s2")
+    assert await sync_to_async(ChatMessage.objects.count)() == 1
+    # With nothing else pending, one slow post is no backlog: the next post goes through.
+    await send(b, {"type": "chat_message", "message": "third", "client_id": "s3"})
+    assert (await frames_until(b, "ack"))[-1]["client_id"] == "s3"
+    settings.REALTIME_SLOW_POST_SECONDS = 1.0
+    await b.disconnect()
