@@ -18,11 +18,11 @@ from django.utils import timezone
 
 from accounts.models import User
 from kanban.models import Task
-from messaging import realtime
+from messaging import access, realtime
 from messaging.mentions import extract_mentions
 from messaging.models import ChatMessage, ChatRoom, TaskThreadComment, UserTypingStatus
-from messaging.selectors.rooms import is_room_member, resolve_room_mentions
-from messaging.selectors.threads import is_task_board_member, resolve_task_mentions
+from messaging.selectors.rooms import resolve_room_mentions
+from messaging.selectors.threads import resolve_task_mentions
 from messaging.services.notifications import schedule_mention_notifications
 
 CLIENT_ID_MAX_LENGTH = 64
@@ -134,7 +134,7 @@ def post_chat_message(
 
     def authorize() -> None:
         # Checked inside the transaction: the authority, whatever the caller checked before.
-        if not is_room_member(user_id=author.pk, room_id=room.pk):
+        if not access.can_read_room_id(user_id=author.pk, room_id=room.pk):
             raise ValidationError("You are not a member of this room.", code="not_member")
 
     def create() -> ChatMessage:
@@ -180,7 +180,7 @@ def post_task_comment(
     client_id = clean_client_id(client_id)
 
     def authorize() -> None:
-        if not is_task_board_member(user_id=author.pk, task_id=task.pk):
+        if not access.can_read_task_thread_id(user_id=author.pk, task_id=task.pk):
             raise ValidationError("You are not a member of this board.", code="not_member")
 
     def create() -> TaskThreadComment:
