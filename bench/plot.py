@@ -18,9 +18,14 @@ def _median_by_rate(results: list[Any]) -> tuple[list[float], list[float], list[
         for s in r.steps:
             by_rate[s.rate].append(s)
     rates = sorted(by_rate)
-    deliv = [statistics.median(s.deliveries_per_s for s in by_rate[x]) for x in rates]
-    p99 = [statistics.median(s.p99 for s in by_rate[x]) for x in rates]
+    deliv = [_median([s.deliveries_per_s for s in by_rate[x]]) for x in rates]
+    p99 = [_median([s.p99 for s in by_rate[x]]) for x in rates]
     return rates, deliv, p99
+
+
+def _median(values: list[float]) -> float:
+    values = [v for v in values if v is not None and not math.isnan(v) and v > 0]
+    return statistics.median(values) if values else math.nan
 
 
 def write_chart(runs: list[dict[str, Any]], path: str, *, p99_limit_ms: float) -> None:
@@ -46,7 +51,7 @@ def write_chart(runs: list[dict[str, Any]], path: str, *, p99_limit_ms: float) -
             ax_d.plot(offered, deliv, "o-", color=color, label=target)
             ax_p.plot(
                 offered,
-                [v if not math.isnan(v) else None for v in p99],
+                p99,
                 "o-",
                 color=color,
                 label=target,
