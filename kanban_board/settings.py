@@ -297,7 +297,7 @@ CONSUMER_DB_THREADS = env.int("CONSUMER_DB_THREADS", default=4)
 # queue that grows until the channel layer drops frames.
 REALTIME_MAX_PENDING_POSTS = env.int("REALTIME_MAX_PENDING_POSTS", default=32)
 # ...and while the process's last post took longer than this to save and broadcast.
-REALTIME_SLOW_POST_SECONDS = env.float("REALTIME_SLOW_POST_SECONDS", default=1.0)
+REALTIME_SLOW_POST_SECONDS = env.float("REALTIME_SLOW_POST_SECONDS", default=5.0)
 
 # --- Logging ----------------------------------------------------------------------------
 
