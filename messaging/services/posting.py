@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from kanban import services as kanban_services
 from kanban.models import Task
 from messaging import access, realtime
 from messaging.mentions import extract_mentions
@@ -179,9 +180,15 @@ def post_task_comment(
     content = clean_content(content)
     client_id = clean_client_id(client_id)
 
+    board_version: list[int] = []
+
     def authorize() -> None:
         if not access.can_read_task_thread_id(user_id=author.pk, task_id=task.pk):
             raise ValidationError("You are not a member of this board.", code="not_member")
+        # The board's row lock comes before the task's (and the comment row, which share-locks
+        # the task), in the order every kanban service takes them; the board pages then get
+        # the new comment count.
+        board_version.append(kanban_services.lock_board_for(task=task))
 
     def create() -> TaskThreadComment:
         mentioned = resolve_task_mentions(
@@ -197,6 +204,7 @@ def post_task_comment(
         if mentioned:
             _add_mentions(comment, mentioned)
             schedule_mention_notifications(kind="comment", object_id=comment.pk)
+        kanban_services.note_comment_count(task=task, version=board_version[-1])
         payload = realtime.comment_payload(comment, [user.username for user in mentioned])
         realtime.broadcast_on_commit(realtime.task_group(task.pk), payload)
         return comment
