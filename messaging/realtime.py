@@ -8,6 +8,7 @@ no ORM work in event handlers.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -159,7 +160,8 @@ def broadcast_now(
     event = forward_event(payload, exclude_user_id=exclude_user_id, event_type=event_type)
     started = time.monotonic()
     try:
-        layers.call_from_sync(layers.group_send_retrying, get_channel_layer(), group, event)
+        send = functools.partial(layers.group_send_retrying, get_channel_layer())
+        layers.call_from_sync(send, group, event)
     except Exception:
         logger.warning("broadcast to %s failed; clients will back-fill", group, exc_info=True)
         # This process's sockets may have missed it too: they are closed and back-fill.
