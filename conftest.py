@@ -35,6 +35,16 @@ def require(condition: bool, tier: str, reason: str) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _no_pushback_from_earlier_tests():
+    """messaging.pushback remembers how long the process's last post took: one slow post in
+    an earlier test (a busy CI machine) must not make this test's posts answer slow_down."""
+    from messaging import pushback
+
+    pushback.gate.last_latency = 0.0
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _embedded_infrastructure(request, settings):
     """Default-tier tests use the in-memory layer, a local cache and eager Celery, whatever
     REDIS_URL says; `services`/`worker` tests opt into the real ones with fixtures."""

@@ -272,24 +272,17 @@ def daphne(
     return ServerProcess(name, cmd, env, port)
 
 
-def our_app(
-    env: Mapping[str, str], *, experiment: str | None = None, trace_dir: str | None = None
-) -> ServerProcess:
-    """Our app; with `experiment`, the recommended changes monkeypatched in
-    (bench/asgi_experiment.py); with `trace_dir`, per-stage timestamps (bench/asgi_trace.py)."""
-    if experiment is not None:
-        app = "bench.asgi_experiment:application"
-        return daphne("daphne-ours-exp", app, {**env, "BENCH_EXPERIMENT": experiment})
-    if trace_dir is not None:
-        app = "bench.asgi_trace:application"
-        return daphne("daphne-ours-trace", app, {**env, "BENCH_TRACE_DIR": trace_dir})
-    return daphne("daphne-ours", "kanban_board.asgi:application", env)
+def our_app(env: Mapping[str, str]) -> ServerProcess:
+    """Our app, launched as production launches it: `python -m kanban_board.serve`."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "kanban_board.serve", "-b", "127.0.0.1", "-p", str(port)]
+    return ServerProcess("daphne-ours", cmd, env, port)
 
 
-def baseline_app(env: Mapping[str, str], layer: str, *, nohop: bool = False) -> ServerProcess:
-    env = {**env, "BENCH_LAYER": layer, "BENCH_BARE_NOHOP": "1" if nohop else "0"}
-    name = f"daphne-bare-{layer}" + ("-nohop" if nohop else "")
-    return daphne(name, "bench.asgi_baseline:application", env)
+def baseline_app(env: Mapping[str, str], layer: str) -> ServerProcess:
+    return daphne(
+        f"daphne-bare-{layer}", "bench.asgi_baseline:application", {**env, "BENCH_LAYER": layer}
+    )
 
 
 def raw_server(env: Mapping[str, str]) -> ServerProcess:

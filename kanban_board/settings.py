@@ -166,6 +166,9 @@ WEBSOCKET_MAX_MESSAGE_BYTES = env.int("WEBSOCKET_MAX_MESSAGE_BYTES", default=655
 # Sockets re-join their groups this often (refreshing group_expiry) and are closed, so the
 # client reconnects and back-fills, if a membership was lost (Redis restart, FLUSHALL).
 CHANNEL_RESUBSCRIBE_SECONDS = env.float("CHANNEL_RESUBSCRIBE_SECONDS", default=10.0)
+# A socket that cannot join its groups (Redis down or just restarted) keeps its handshake
+# waiting this long, retrying, before it is refused; below daphne's 5 s connect timeout.
+CHANNEL_SUBSCRIBE_WAIT_SECONDS = env.float("CHANNEL_SUBSCRIBE_WAIT_SECONDS", default=4.0)
 
 # Redis calls fail fast when Redis is down or stalled: a post still saves (the broadcast is
 # skipped and clients back-fill), sockets close cleanly, and everything reconnects by itself.
@@ -183,7 +186,7 @@ if REDIS_URL:
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, **REDIS_SOCKET_OPTIONS}],
                 "brpop_timeout": 1,
-                "capacity": env.int("CHANNEL_CAPACITY", default=1500),
+                "capacity": env.int("CHANNEL_CAPACITY", default=10000),
                 "expiry": 60,
                 "group_expiry": WEBSOCKET_TIMEOUT + 60,
             },
@@ -208,7 +211,11 @@ CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Mention tasks are short (tens of ms): each worker process reserves a few at a time instead
+# of one round trip to the broker per task (acks_late still redelivers what a dead worker
+# held). CELERY_WORKER_CONCURRENCY: processes per worker (default: one per core).
+CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=4)
+CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=None)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 # A dead broker must not hang a request: fail fast and let the periodic sweep catch up.
@@ -284,6 +291,21 @@ CHAT_PAGE_SIZE = 50
 # going to twice the limit is closed (messaging.ratelimit, messaging.consumers.base).
 CHAT_RATE_LIMIT = env.str("CHAT_RATE_LIMIT", default="20/10s")
 TYPING_RATE_LIMIT = env.str("TYPING_RATE_LIMIT", default="30/10s")
+
+# --- Realtime hot path (issue 16; messaging.dbcalls, messaging.consumers.base) ---------------
+# A socket trusts its last access check this long between access-changed signals (every
+# revocation sends one after commit; the posting services check again inside the transaction).
+SOCKET_ACCESS_RECHECK_SECONDS = env.float("SOCKET_ACCESS_RECHECK_SECONDS", default=60.0)
+# Threads per process running the sockets' ORM work (PostgreSQL; SQLite keeps Channels' one
+# database thread). Keep it below DJANGO_DB_POOL_SIZE so HTTP requests (back-fill) always find
+# a pooled connection.
+CONSUMER_DB_THREADS = env.int("CONSUMER_DB_THREADS", default=4)
+# Pushback: a post arriving while this many posts are already waiting or running in the
+# process gets a `slow_down` error frame (socket) or 429 + Retry-After (HTTP) instead of a
+# queue that grows until the channel layer drops frames.
+REALTIME_MAX_PENDING_POSTS = env.int("REALTIME_MAX_PENDING_POSTS", default=32)
+# ...and while the process's last post took longer than this to save and broadcast.
+REALTIME_SLOW_POST_SECONDS = env.float("REALTIME_SLOW_POST_SECONDS", default=5.0)
 
 # --- Abuse limits (issue 9: log-in throttling, sign-up, sockets, presence) --------------
 # Failed log-ins on /accounts/login/ and /admin/login/ are counted by django-axes per IP

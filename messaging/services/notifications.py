@@ -162,13 +162,15 @@ def create_mention_notifications(*, kind: TargetKind, object_id: int) -> int:
     )
     if created:
         counts = unread_counts(n.recipient_id for n in created)
-        for notification in created:
-            realtime.push_to_user_on_commit(
-                notification.recipient_id,
-                realtime.notification_payload(
-                    notification, unread_count=counts[notification.recipient_id]
-                ),
-            )
+        realtime.push_to_users_on_commit(
+            [
+                (
+                    n.recipient_id,
+                    realtime.notification_payload(n, unread_count=counts[n.recipient_id]),
+                )
+                for n in created
+            ]
+        )
     return len(created)
 
 

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from messaging import pushback
 from messaging.forms import HistoryParamsForm, PostForm
 from messaging.ratelimit import Decision
 from messaging.selectors.paging import Page
@@ -54,7 +55,10 @@ def post_response(
         return response
     if form.is_valid():
         try:
-            saved = save(form.cleaned_data)
+            with pushback.admitted(http=True) as admitted:
+                if not admitted:
+                    return busy_response(request, form, render_form)
+                saved = save(form.cleaned_data)
         except ValidationError as error:
             form.add_error("content", error)
         else:
@@ -64,6 +68,19 @@ def post_response(
     if wants_json(request):
         return json_error(" ".join(e for errors in form.errors.values() for e in errors))
     return render_form(form, 400)
+
+
+def busy_response(
+    request: HttpRequest, form: PostForm, render_form: Callable[[PostForm, int], HttpResponse]
+) -> HttpResponse:
+    """429 + Retry-After: the process is saturated (messaging.pushback); nothing was saved."""
+    if wants_json(request):
+        response = JsonResponse({"error": pushback.MESSAGE, "code": "slow_down"}, status=429)
+    else:
+        form.add_error("content", pushback.MESSAGE)
+        response = render_form(form, 429)
+    response["Retry-After"] = str(pushback.RETRY_AFTER_SECONDS)
+    return response
 
 
 def history_response(

@@ -397,7 +397,9 @@ export class LiveThread {
     else if (data.type === "thread_updated") this.applyThreadUpdated(data);
     else if (data.type === "ack") this.onAck(data);
     else if (data.type === "error") {
-      if (data.client_id && this.pending.has(data.client_id)) {
+      if (data.client_id && data.code === "slow_down" && this.pending.has(data.client_id)) {
+        this.outbox.later(data.client_id, (Number(data.retry_after) || 1) * 1000);
+      } else if (data.client_id && this.pending.has(data.client_id)) {
         this.outbox.reject(data.client_id, data.message);
       } else {
         this.showAlert(data.message || "Something went wrong.");
