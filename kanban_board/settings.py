@@ -251,6 +251,8 @@ CONTENT_SECURITY_POLICY = {
 
 MESSAGE_MAX_LENGTH = 4000
 TYPING_EXPIRY_SECONDS = 10
+# One "is typing" broadcast per user and room per window (messaging.services.typing).
+TYPING_THROTTLE_SECONDS = env.float("TYPING_THROTTLE_SECONDS", default=2.0)
 CHAT_PAGE_SIZE = 50
 # Per user, per kind (chat messages, task comments: over WebSocket and HTTP alike; typing
 # events), as "<count>/<seconds>s". Past the limit a frame gets an error; a socket that keeps
