@@ -54,6 +54,16 @@ def _embedded_infrastructure(request, settings):
     celery_app.conf.task_always_eager = eager
 
 
+@pytest.fixture(autouse=True)
+def _plain_static_names(settings):
+    """Tests run with DEBUG off and no collectstatic: {% static %} gives the plain names
+    (ops: production uses hashed ones, kanban_board/tests/test_static.py covers them)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 # --- services tier ----------------------------------------------------------------------
 
 

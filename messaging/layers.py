@@ -35,6 +35,8 @@ from asgiref.sync import SyncToAsync, async_to_sync
 from channels_redis.core import RedisChannelLayer as BaseRedisChannelLayer
 from django.core.exceptions import ImproperlyConfigured
 
+from kanban_board import metrics
+
 logger = logging.getLogger(__name__)
 
 
@@ -73,6 +75,7 @@ def note_layer_failure() -> None:
     """Record that a channel-layer call failed in this process (callable from any thread).
     Sockets subscribed before now are closed by their watchers."""
     global _epoch
+    metrics.LAYER_FAILURES.inc()
     with _lock:
         _epoch += 1
         waiting = list(_events.items())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from kanban_board import metrics
 from messaging import layers
 
 if TYPE_CHECKING:
@@ -171,9 +173,11 @@ def broadcast_on_commit(
     event_type: str = FORWARD,
 ) -> None:
     """Broadcast after the current transaction commits (at once outside a transaction)."""
+    scheduled_at = time.perf_counter()
     transaction.on_commit(
-        lambda: broadcast_now(
-            group, payload, exclude_user_id=exclude_user_id, event_type=event_type
+        lambda: metrics.broadcast_done(
+            scheduled_at,
+            broadcast_now(group, payload, exclude_user_id=exclude_user_id, event_type=event_type),
         ),
         robust=True,
     )

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from kanban_board import metrics
 from messaging import realtime
 from messaging.models import ChatMessage, Notification, TaskThreadComment
 from messaging.selectors.notifications import unread_count, unread_counts
@@ -132,6 +133,7 @@ def create_mention_notifications(*, kind: TargetKind, object_id: int) -> int:
         mentions_notified_at=timezone.now()
     )
     if created:
+        metrics.mention_notifications_created(target.created_at, len(created))
         counts = unread_counts(n.recipient_id for n in created)
         for notification in created:
             realtime.push_to_user_on_commit(

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from kanban_board import metrics
 from kanban.models import Task
 from messaging import realtime
 from messaging.mentions import extract_mentions
@@ -98,6 +99,7 @@ def _save_once(
         return existing, False
 
 
+@metrics.timed_post("chat_message")
 @transaction.atomic
 def post_chat_message(
     *, room: ChatRoom, author: User, content: str, client_id: str = ""
@@ -133,6 +135,7 @@ def post_chat_message(
     return message
 
 
+@metrics.timed_post("comment")
 @transaction.atomic
 def post_task_comment(
     *, task: Task, author: User, content: str, client_id: str = ""
