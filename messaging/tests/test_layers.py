@@ -80,6 +80,14 @@ def server_loop():
     SyncToAsync.threadlocal.main_event_loop = loop
     yield loop
     del SyncToAsync.threadlocal.main_event_loop
+
+    async def cancel_the_rest() -> None:
+        rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in rest:
+            task.cancel()
+        await asyncio.gather(*rest, return_exceptions=True)
+
+    asyncio.run_coroutine_threadsafe(cancel_the_rest(), loop).result(5)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(5)
     loop.close()
