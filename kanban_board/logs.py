@@ -60,10 +60,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def _begin(request: HttpRequest) -> tuple[contextvars.Token, contextvars.Token, str]:
+def _begin(request: HttpRequest, user) -> tuple[contextvars.Token, contextvars.Token, str]:
     incoming = request.headers.get("X-Request-ID", "")
     rid = incoming if _INCOMING_ID.match(incoming) else uuid.uuid4().hex
-    user = getattr(request, "user", None)
     uid = user.pk if user is not None and user.is_authenticated else None
     request.request_id, request.log_user_id = rid, uid
     return request_id.set(rid), user_id.set(uid), rid
@@ -81,13 +80,15 @@ def request_context_middleware(get_response: Callable) -> Callable:
     if iscoroutinefunction(get_response):
 
         async def middleware(request: HttpRequest) -> HttpResponse:
-            tokens = _begin(request)
+            # The session is read from the database: never from the event loop itself.
+            user = await request.auser() if hasattr(request, "auser") else None
+            tokens = _begin(request, user)
             return _end(tokens, await get_response(request))
 
         return markcoroutinefunction(middleware)
 
     def sync_middleware(request: HttpRequest) -> HttpResponse:
-        tokens = _begin(request)
+        tokens = _begin(request, getattr(request, "user", None))
         return _end(tokens, get_response(request))
 
     return sync_middleware

@@ -280,7 +280,7 @@ class RedisServer:
                 f"sentinel failover-timeout {master} 5000\n"
                 f"sentinel parallel-syncs {master} 1\n"
             )
-            return ["redis-server", str(conf), "--sentinel", "--loglevel", "warning"]
+            return ["redis-server", str(conf), "--sentinel", "--loglevel", "notice"]
         cmd = [
             "redis-server",
             "--port", str(self.port),
@@ -288,17 +288,20 @@ class RedisServer:
             "--save", "",
             "--appendonly", "no",
             "--daemonize", "no",
-            "--loglevel", "warning",
+            "--loglevel", "notice" if self.replica_of or self.sentinel_of else "warning",
         ]  # fmt: skip
         if self.replica_of is not None:
             cmd += ["--replicaof", "127.0.0.1", str(self.replica_of.port)]
+        # Full syncs stream straight to the replica, at once (no RDB file in the work tree).
+        cmd += ["--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0"]
+        cmd += ["--repl-diskless-load", "on-empty-db"]
         return cmd
 
     def start(self) -> RedisServer:
         """Call from the main thread: the child gets PR_SET_PDEATHSIG (bench.servers), which
         fires when the *thread* that started it exits, e.g. an asyncio.to_thread worker."""
         self.process = ServerProcess(
-            f"{self.name}-{self.port}", self.command(), os.environ, self.port, append_log=True
+            self.name, self.command(), os.environ, self.port, append_log=True
         ).start(timeout=15)
         self.paused = False
         return self

@@ -63,3 +63,19 @@ def test_outside_a_request_the_ids_are_null():
     entry = json.loads(handler.format(record) if handler.filter(record) else "{}")
     assert entry["message"] == "hello world"
     assert (entry["request_id"], entry["user_id"]) == (None, None)
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_under_asgi_the_user_is_read_off_the_event_loop(async_client, alice, captured):
+    """daphne runs the middleware chain async: reading the session there must not touch the
+    database from the event loop (it raised SynchronousOnlyOperation: a 500 on every page)."""
+    await async_client.aforce_login(alice)
+    response = await async_client.get(
+        reverse("kanban:board_detail", args=[987654]), headers={"X-Request-ID": "req-43"}
+    )
+
+    assert response.status_code == 404
+    assert response.headers["X-Request-ID"] == "req-43"
+    entry = json.loads(captured.lines[-1])
+    assert (entry["request_id"], entry["user_id"]) == ("req-43", alice.pk)
