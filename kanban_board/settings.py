@@ -226,8 +226,10 @@ else:
 _SENTINEL_BROKER = ";".join(
     f"sentinel://{host}:{port}/{REDIS_SENTINEL_DB}" for host, port in REDIS_SENTINELS
 )
+# (The embedded mode's in-process broker is named with a host: a bare "memory://" makes
+# kombu warn "No hostname was supplied" on every enqueue, e.g. all through `make seed`.)
 CELERY_BROKER_URL = env.str(
-    "CELERY_BROKER_URL", default=_SENTINEL_BROKER or REDIS_URL or "memory://"
+    "CELERY_BROKER_URL", default=_SENTINEL_BROKER or REDIS_URL or "memory://localhost/"
 )
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_ENABLED)
 CELERY_TASK_EAGER_PROPAGATES = False
@@ -336,7 +338,11 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        # Tasks that run in-process (embedded mode) need no "Task ... succeeded" line each.
+        **({"celery.app.trace": {"level": "WARNING"}} if CELERY_TASK_ALWAYS_EAGER else {}),
+    },
 }
 
 # --- Operations: metrics, e-mail accounting (kanban_board.metrics) -----------------------
