@@ -202,3 +202,24 @@ def test_dead_broker_posting_is_fast_and_the_swept_notification_comes_once(
         time.sleep(3)
     assert Notification.objects.filter(recipient=bob).count() == 1
     print(f"\nposting with a dead broker took {elapsed:.3f}s")
+
+
+def test_a_worker_exports_its_task_metrics(team, alice, bob, broker_url, worker_factory):
+    """CELERY_METRICS_PORT: the worker serves its own Prometheus numbers (it has no Django
+    HTTP server); a task it ran shows up there with its run time."""
+    import urllib.request
+
+    from tests.live import free_port
+
+    port = free_port()
+    worker_factory(CELERY_METRICS_PORT=str(port)).start()
+    with publishing_to(broker_url):
+        message = post_chat_message(room=team, author=alice, content="@bob metrics")
+    wait_for(lambda: notifications_for(message), timeout=30, what="the worker's notification")
+
+    def scraped() -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            return resp.read().decode()
+
+    line = 'taskflow_celery_task_seconds_count{task="messaging.tasks.notify_mentions"} 1.0'
+    wait_for(lambda: line in scraped(), timeout=10, what="the task in the worker's metrics")
