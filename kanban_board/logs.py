@@ -1,9 +1,10 @@
 """Logging: the request id and user id of the HTTP request being served, on every record,
 and a one-line JSON formatter (LOG_FORMAT=json).
 
-`request_context_middleware` (after AuthenticationMiddleware) sets both in context variables,
-which asgiref carries into the threads a request runs in; it honours an incoming
-X-Request-ID (from the proxy) and echoes the id in the response.
+`request_context_middleware` puts the request and its id in context variables, which asgiref
+carries into the threads a request runs in; it honours an incoming X-Request-ID (from the
+proxy) and echoes the id in the response. The user id is read only if the request's user was
+already loaded (by the auth middleware or the view): logging never costs a query.
 """
 
 from __future__ import annotations
@@ -18,13 +19,31 @@ from datetime import UTC, datetime
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
+from django.utils.functional import empty
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
-user_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("user_id", default=None)
+current_request: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar(
+    "current_request", default=None
+)
 
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # LogRecord attributes that are not "extra" fields (and extras that are objects, not data).
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "request", "scope"}
+
+
+def loaded_user_id(request: HttpRequest | None) -> int | None:
+    """The request's user id if something already loaded the user; never loads it (that is
+    a database query, and a log call may run on the event loop)."""
+    if request is None:
+        return None
+    for user in (getattr(request, "_cached_user", None), getattr(request, "_acached_user", None)):
+        if user is not None and user.is_authenticated:
+            return user.pk
+    lazy = request.__dict__.get("user")
+    wrapped = getattr(lazy, "_wrapped", empty) if lazy is not None else empty
+    if wrapped is not empty and wrapped is not None and wrapped.is_authenticated:
+        return wrapped.pk
+    return None
 
 
 class RequestContextFilter(logging.Filter):
@@ -33,9 +52,9 @@ class RequestContextFilter(logging.Filter):
     then come from the request itself."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        request = getattr(record, "request", None)
+        request = current_request.get() or getattr(record, "request", None)
         record.request_id = request_id.get() or getattr(request, "request_id", None)
-        record.user_id = user_id.get() or getattr(request, "log_user_id", None)
+        record.user_id = loaded_user_id(request) if isinstance(request, HttpRequest) else None
         return True
 
 
@@ -60,19 +79,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def _begin(request: HttpRequest, user) -> tuple[contextvars.Token, contextvars.Token, str]:
+def _begin(request: HttpRequest) -> tuple[contextvars.Token, contextvars.Token, str]:
     incoming = request.headers.get("X-Request-ID", "")
     rid = incoming if _INCOMING_ID.match(incoming) else uuid.uuid4().hex
-    uid = user.pk if user is not None and user.is_authenticated else None
-    request.request_id, request.log_user_id = rid, uid
-    return request_id.set(rid), user_id.set(uid), rid
+    request.request_id = rid
+    return request_id.set(rid), current_request.set(request), rid
 
 
 def _end(tokens: tuple[contextvars.Token, contextvars.Token, str], response: HttpResponse):
-    rid_token, uid_token, rid = tokens
+    rid_token, request_token, rid = tokens
     response.headers.setdefault("X-Request-ID", rid)
     request_id.reset(rid_token)
-    user_id.reset(uid_token)
+    current_request.reset(request_token)
     return response
 
 
@@ -80,15 +98,13 @@ def request_context_middleware(get_response: Callable) -> Callable:
     if iscoroutinefunction(get_response):
 
         async def middleware(request: HttpRequest) -> HttpResponse:
-            # The session is read from the database: never from the event loop itself.
-            user = await request.auser() if hasattr(request, "auser") else None
-            tokens = _begin(request, user)
+            tokens = _begin(request)
             return _end(tokens, await get_response(request))
 
         return markcoroutinefunction(middleware)
 
     def sync_middleware(request: HttpRequest) -> HttpResponse:
-        tokens = _begin(request, getattr(request, "user", None))
+        tokens = _begin(request)
         return _end(tokens, get_response(request))
 
     return sync_middleware
