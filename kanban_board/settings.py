@@ -151,8 +151,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # Serve straight from the finders so daphne needs no collectstatic in embedded mode.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
-# Hashed, pre-compressed names (collectstatic writes them and a manifest; `make run`, the
-# compose image and scripts/run_scaled.py run it). WhiteNoise serves a hashed name with
+# Hashed, pre-compressed names (collectstatic writes them and a manifest; `make run`,
+# `make run-scaled` and the Docker image run it). WhiteNoise serves a hashed name with
 # "Cache-Control: max-age=315360000, public, immutable". With DEBUG on, {% static %} gives the
 # plain names, so the embedded mode works before any collectstatic.
 STORAGES = {
