@@ -13,19 +13,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
-from django.db import connection
 from websockets.sync.client import ClientConnection
 
 from messaging.models import ChatMessage, Notification, TaskThreadComment, UserTypingStatus
 from tests.clients import LiveSession, Workspace, open_socket
-from tests.factories import UserFactory
-from tests.live import CeleryWorker, DaphneServer, database_url_for, wait_for, worker_env
+from tests.cluster import Cluster
+from tests.live import CeleryWorker, wait_for, worker_env
 
 pytestmark = pytest.mark.services
 
@@ -36,68 +34,6 @@ INCIDENTAL = frozenset(
 
 
 # --- harness ----------------------------------------------------------------------------
-
-
-@dataclass
-class Cluster:
-    p1: DaphneServer
-    p2: DaphneServer
-    database_url: str
-    redis_url: str
-
-
-def staff_cookie() -> str:
-    """A session cookie of a staff user: /healthz names its backends to staff only."""
-    from django.test import Client
-
-    client = Client()
-    client.force_login(UserFactory(username="healthz-staff", is_staff=True))
-    return f"sessionid={client.cookies['sessionid'].value}"
-
-
-def health(server: DaphneServer, cookie: str) -> dict[str, Any]:
-    import urllib.request
-
-    request = urllib.request.Request(f"{server.url}/healthz", headers={"Cookie": cookie})
-    with urllib.request.urlopen(request, timeout=10) as resp:
-        return json.load(resp)
-
-
-@pytest.fixture
-def start_cluster(
-    postgres,
-    transactional_db,
-    broker_url,
-) -> Iterator[Callable[..., Cluster]]:
-    """Factory: two daphne processes sharing the claimed Redis database and the test
-    database, Celery publishing to that database for real (no eager mode). Keyword arguments
-    are extra environment for both. All are stopped before the database is flushed."""
-    database_url = database_url_for(connection.settings_dict)
-    started: list[DaphneServer] = []
-
-    def start(**extra_env: str) -> Cluster:
-        env = {"CELERY_TASK_ALWAYS_EAGER": "0", "CELERY_BROKER_URL": broker_url, **extra_env}
-        servers = [
-            DaphneServer(database_url=database_url, redis_url=broker_url, extra_env=env)
-            for _ in range(2)
-        ]
-        started.extend(servers)
-        for server in servers:  # both boot at once; started here, in the owning thread
-            server.launch()
-        for server in servers:
-            server.wait_ready(timeout=60)
-        cookie = staff_cookie()
-        for server in servers:
-            report = health(server, cookie)
-            assert report["ok"], report
-            assert report["database"]["backend"] == "postgresql"
-            assert report["channel_layer"]["backend"] == "RedisChannelLayer"
-            assert report["broker"]["backend"] != "eager (in-process)"
-        return Cluster(*servers, database_url=database_url, redis_url=broker_url)
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 @pytest.fixture
