@@ -392,6 +392,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.channels.server": {"level": "WARNING"},
+        # django-axes announces itself at INFO in every process start (`make seed` included).
+        "axes.apps": {"level": "WARNING"},
         # Tasks that run in-process (embedded mode) need no "Task ... succeeded" line each.
         **({"celery.app.trace": {"level": "WARNING"}} if CELERY_TASK_ALWAYS_EAGER else {}),
     },
