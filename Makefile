@@ -9,7 +9,7 @@ DEV_STAMP := $(VENV)/.installed-dev-$(shell cat requirements.txt requirements-de
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: venv venv-dev run run-scaled migrate seed static test test-fast lint fmt screenshots worker beat clean bench bench-quick
+.PHONY: venv venv-dev run run-scaled migrate seed static test test-fast lint fmt screenshots worker beat clean bench bench-quick bench-search
 
 venv: $(STAMP)
 
@@ -80,6 +80,10 @@ bench: venv-dev
 
 bench-quick: venv-dev
 	$(PY) manage.py bench_realtime --quick $(BENCH_ARGS)
+
+# Search benchmark (issue 14): PostgreSQL, 1,000,000 messages; see bench/search.py.
+bench-search: venv-dev
+	$(PY) manage.py bench_search $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .test-db-*.sqlite3* .test-logs staticfiles

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "accounts",
     "kanban",
     "messaging",
+    "search",  # issue 14: full-text search
 ]
 
 MIDDLEWARE = [
@@ -290,6 +291,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # Due-date reminders (kanban.tasks, issue 13): hourly; idempotent per task, kind and date.
+    "send-due-reminders": {
+        "task": "kanban.tasks.send_due_reminders",
+        "schedule": 3600.0,
+        "options": {"expires": 3000},
+    },
 }
 
 # --- Security ---------------------------------------------------------------------------
@@ -368,6 +375,14 @@ WS_MAX_SOCKETS_PER_USER = env.int("WS_MAX_SOCKETS_PER_USER", default=30)
 # changes in that period are coalesced into one trailing frame with the latest state
 # (messaging.presence).
 PRESENCE_RATE_LIMIT = env.str("PRESENCE_RATE_LIMIT", default="2/5s")
+
+# --- Search (issue 14) ------------------------------------------------------------------
+
+# PostgreSQL text search configuration (stemming, stop words) for the index and for queries;
+# after changing it, run `manage.py reindex_search`. SQLite (FTS5) stems English with the porter
+# tokenizer when this is "english" and only folds case and accents otherwise.
+SEARCH_LANGUAGE = env.str("SEARCH_LANGUAGE", default="english")
+SEARCH_PAGE_SIZE = 20
 
 # --- Logging ----------------------------------------------------------------------------
 

@@ -15,5 +15,8 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),  # Prometheus; token or allow-list only
     path("accounts/", include("accounts.urls")),
     path("messaging/", include("messaging.urls")),
+    # Organizations, their audit log and invitation links (issue 9).
+    path("", include("accounts.org_urls")),
+    path("search/", include("search.urls")),  # issue 14
     path("", include("kanban.urls")),
 ]

@@ -5,16 +5,20 @@
   deactivated, keeps their room row (it counts again if they come back) but reads nothing.
 - A task's thread is read (and written) by the readers of the task's board.
 - A room's members are managed by the room's creator and by whoever manages its board.
+- A direct room (issue 10) has no board: its participants read it while they are active
+  members of the room's organization. Nobody manages its members (the same people always
+  get the same room).
 
-`room_reader_rows()` states the room rule once, as room-membership rows; views, consumers
+`room_reader_rows()` states the room rule once, built on the board rule; views, consumers
 (on connect and before every frame), selectors, services, mention resolution and notification
 recipients all go through the functions here, so changing the rule is a change in this file.
 """
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import F, Q, QuerySet
 
+from accounts.access import can_manage_organization
 from accounts.models import User
 from kanban import access as board_access
 from kanban.models import Task
@@ -25,11 +29,22 @@ RoomMember = ChatRoom.members.through
 
 
 def room_reader_rows() -> QuerySet:
-    """Room-membership rows that grant reading: the user may read the room's board."""
-    on_board = board_access.reader_rows().filter(
-        user_id=OuterRef("user_id"), board_id=OuterRef("chatroom__board_id")
+    """Room-membership rows that grant reading (the row itself is the room membership): in a
+    group room the user may read the room's board (`kanban.access.reader_q`); in a direct room
+    (issue 10) the user is an active member of the room's organization.
+
+    Plain joins in one filter (the per-frame re-check builds this query often; see
+    `kanban.access.reader_q`). A row may repeat through the board join, so callers use it
+    only inside `exists()` or `pk__in` subqueries, never as a list."""
+    group = Q(chatroom__room_type=ChatRoom.RoomType.GROUP) & board_access.reader_q(
+        user="user", board="chatroom__board"
     )
-    return RoomMember.objects.filter(Exists(on_board))
+    direct = Q(
+        chatroom__room_type=ChatRoom.RoomType.DIRECT,
+        user__is_active=True,
+        user__memberships__organization=F("chatroom__organization"),
+    )
+    return RoomMember.objects.filter(group | direct)
 
 
 def _user_id(user: User) -> int | None:
@@ -73,6 +88,8 @@ def room_readers(room_id: int) -> QuerySet[User]:
 def can_manage_room(user: User, room: ChatRoom) -> bool:
     """Add and remove room members: the room's creator (while they can read it) and whoever
     manages the room's board."""
+    if room.is_direct:
+        return False
     if room.created_by_id == user.pk and can_read_room(user, room.pk):
         return True
     return board_access.can_manage_board(user, room.board)
@@ -82,11 +99,47 @@ def room_member_candidates(room: ChatRoom) -> QuerySet[User]:
     """Whom the room's member picker may name: readers of the room's board (to add) and the
     room's own members (to remove a stale row). Nobody outside the organization."""
     return User.objects.filter(
-        pk__in=board_access.reader_rows().filter(board_id=room.board_id).values("user_id")
-    ) | User.objects.filter(pk__in=RoomMember.objects.filter(chatroom_id=room.pk).values("user_id"))
+        Q(pk__in=board_access.board_readers(room.board_id).values("pk"))
+        | Q(pk__in=RoomMember.objects.filter(chatroom_id=room.pk).values("user_id"))
+    )
+
+
+def room_organization_id(room: ChatRoom) -> int:
+    """The organization a room belongs to: its own (direct rooms) or its board's."""
+    return room.organization_id or room.board.organization_id
+
+
+def can_moderate_room(user: User, room: ChatRoom) -> bool:
+    """Delete anyone's message in a room: the room's creator, the board's creator and the
+    organization's owners and admins, while they can read the room. In a direct room only
+    the organization's owners and admins (whoever wrote first is not in charge of the
+    others). Authors delete their own messages without being moderators."""
+    if not can_read_room(user, room.pk):
+        return False
+    if not room.is_direct and user.pk in (room.created_by_id, room.board.created_by_id):
+        return True
+    return can_manage_organization(user, room_organization_id(room))
+
+
+def can_moderate_message(user: User, message: ChatMessage) -> bool:
+    return can_moderate_room(user, message.chat_room)
+
+
+def can_moderate_comment(user: User, comment: TaskThreadComment) -> bool:
+    """Delete anyone's comment on a task: the board's creator and the organization's owners
+    and admins, while they can read the thread."""
+    board = comment.task.column.board
+    if not can_read_task_thread(user, comment.task_id):
+        return False
+    return user.pk == board.created_by_id or can_manage_organization(user, board.organization_id)
 
 
 # --- task threads ------------------------------------------------------------------------
+
+
+def readable_task_threads(user: User) -> QuerySet[Task]:
+    """Tasks whose thread the user may read."""
+    return board_access.readable_tasks(user)
 
 
 def can_read_task_thread(user: User, task_id: int) -> bool:

@@ -54,6 +54,20 @@ class PostForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2, "maxlength": settings.MESSAGE_MAX_LENGTH}),
     )
     client_id = forms.CharField(max_length=CLIENT_ID_MAX_LENGTH, required=False)
+    # Chat only (issue 10): the message this one replies to.
+    parent_id = forms.IntegerField(min_value=1, required=False)
+
+
+class EditForm(forms.Form):
+    """The new text of an edited message or comment."""
+
+    content = forms.CharField(strip=False, required=False)
+
+
+class ReactForm(forms.Form):
+    """The emoji to toggle (validated by the reactions service)."""
+
+    emoji = forms.CharField(max_length=64)
 
 
 class MemberForm(forms.Form):
@@ -82,16 +96,21 @@ class MemberForm(forms.Form):
 
 
 class HistoryParamsForm(forms.Form):
-    """`?before=<id>` or `?after=<id>` (not both) and `limit` (1..100, default 50)."""
+    """`?before=<id>`, `?after=<id>`, `?around=<id>` or `?since=<seq>` (one of them) and
+    `limit` (1..100, default 50); chat history also takes `parent=<root id>` (a thread)."""
 
     before = forms.IntegerField(min_value=1, required=False)
     after = forms.IntegerField(min_value=0, required=False)
+    around = forms.IntegerField(min_value=1, required=False)
+    since = forms.IntegerField(min_value=0, required=False)
+    parent = forms.IntegerField(min_value=1, required=False)
     limit = forms.IntegerField(min_value=1, max_value=HISTORY_MAX_LIMIT, required=False)
 
     def clean(self) -> dict:
         cleaned = super().clean()
-        if cleaned.get("before") is not None and cleaned.get("after") is not None:
-            raise ValidationError("Pass either before or after, not both.")
+        given = [k for k in ("before", "after", "around", "since") if cleaned.get(k) is not None]
+        if len(given) > 1:
+            raise ValidationError("Pass only one of before, after, around or since.")
         if cleaned.get("limit") is None:
             cleaned["limit"] = HISTORY_DEFAULT_LIMIT
         return cleaned

@@ -24,10 +24,22 @@ class TaskThreadComment(models.Model):
     client_id = models.CharField(max_length=64, blank=True, default="")
     # When mention notifications were created; null while they are still owed (the sweep's queue).
     mentions_notified_at = models.DateTimeField(null=True, blank=True)
+    # Issue 10: the Markdown rendered (and cleaned) once when the text was saved or edited.
+    html = models.TextField(blank=True, default="")
+    is_edited = models.BooleanField(default=False)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    # Soft delete: the text and html are emptied; the row stays as a tombstone.
+    is_deleted = models.BooleanField(default=False)
+    # The task's change sequence when this row last changed (posted, edited, deleted, reacted):
+    # `history/?since=<seq>` returns every row changed after a sequence a client has seen.
+    seq = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["task", "created_at"])]
+        indexes = [
+            models.Index(fields=["task", "created_at"]),
+            models.Index(fields=["task", "seq"]),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["task", "author", "client_id"],
@@ -44,7 +56,26 @@ class TaskThreadComment(models.Model):
 
 
 class ChatRoom(models.Model):
-    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="chat_rooms")
+    class RoomType(models.TextChoices):
+        GROUP = "group", "Group"
+        DIRECT = "direct", "Direct"
+
+    room_type = models.CharField(max_length=10, choices=RoomType.choices, default=RoomType.GROUP)
+    # A group room belongs to a board; a direct room has none and belongs to an organization
+    # (issue 10), whose members alone can be its participants.
+    board = models.ForeignKey(
+        Board, on_delete=models.CASCADE, related_name="chat_rooms", null=True, blank=True
+    )
+    organization = models.ForeignKey(
+        "accounts.Organization",
+        on_delete=models.CASCADE,
+        related_name="chat_rooms",
+        null=True,
+        blank=True,
+    )
+    # Direct rooms: the participants' ids, sorted and comma-joined. Unique, so the same set
+    # of people always gets the same room, even when two requests race to create it.
+    direct_key = models.CharField(max_length=100, blank=True, default="")
     name = models.CharField(max_length=80)
     description = models.TextField(blank=True)
     created_by = models.ForeignKey(
@@ -57,13 +88,27 @@ class ChatRoom(models.Model):
         ordering = ["board", "name"]
         constraints = [
             models.UniqueConstraint(Lower("name"), "board", name="uniq_room_name_per_board"),
+            models.UniqueConstraint(
+                fields=["direct_key"],
+                condition=Q(room_type="direct"),
+                name="uniq_direct_room_per_people",
+            ),
+            models.CheckConstraint(
+                condition=(Q(room_type="group") & Q(board__isnull=False))
+                | (Q(room_type="direct") & Q(organization__isnull=False) & ~Q(direct_key="")),
+                name="room_type_scope",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"#{self.name}"
+        return self.name if self.is_direct else f"#{self.name}"
 
     def get_absolute_url(self) -> str:
         return reverse("messaging:room_detail", args=[self.pk])
+
+    @property
+    def is_direct(self) -> bool:
+        return self.room_type == self.RoomType.DIRECT
 
 
 class ChatMessage(models.Model):
@@ -78,10 +123,26 @@ class ChatMessage(models.Model):
     )
     client_id = models.CharField(max_length=64, blank=True, default="")
     mentions_notified_at = models.DateTimeField(null=True, blank=True)
+    # Issue 10. A reply's parent is always a top-level message of the same room (one level).
+    parent = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="replies"
+    )
+    reply_count = models.PositiveIntegerField(default=0)
+    last_reply_at = models.DateTimeField(null=True, blank=True)
+    html = models.TextField(blank=True, default="")
+    is_edited = models.BooleanField(default=False)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    is_deleted = models.BooleanField(default=False)
+    # The room's change sequence when this row last changed (see TaskThreadComment.seq).
+    seq = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["chat_room", "created_at"])]
+        indexes = [
+            models.Index(fields=["chat_room", "created_at"]),
+            models.Index(fields=["chat_room", "seq"]),
+            models.Index(fields=["parent", "id"]),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["chat_room", "author", "client_id"],
@@ -100,6 +161,11 @@ class ChatMessage(models.Model):
 class Notification(models.Model):
     class Type(models.TextChoices):
         MENTION = "mention", "Mention"
+        # Due-date reminders (kanban.reminders), linked to their task.
+        DUE_SOON = "due_soon", "Due tomorrow"
+        OVERDUE = "overdue", "Overdue"
+        REPLY = "reply", "Reply"
+        DIRECT_MESSAGE = "direct_message", "Direct message"
 
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
@@ -122,6 +188,9 @@ class Notification(models.Model):
     )
     chat_message = models.ForeignKey(
         ChatMessage, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
+    )
+    task = models.ForeignKey(
+        Task, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     is_read = models.BooleanField(default=False)
@@ -146,7 +215,7 @@ class Notification(models.Model):
         return f"to {self.recipient}: {self.text[:40]}"
 
     def get_absolute_url(self) -> str:
-        target = self.chat_message or self.task_thread_comment
+        target = self.chat_message or self.task_thread_comment or self.task
         return target.get_absolute_url() if target else reverse("messaging:notifications")
 
 
@@ -167,3 +236,77 @@ class UserTypingStatus(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} typing in {self.chat_room}"
+
+
+class ChatMessageEdit(models.Model):
+    """An earlier version of an edited message: the text (and html) it had until `replaced_at`."""
+
+    message = models.ForeignKey(ChatMessage, on_delete=models.CASCADE, related_name="edits")
+    content = models.TextField()
+    html = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField()  # when this version was written
+    replaced_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["message", "id"]
+
+    def __str__(self) -> str:
+        return f"version of {self.message_id} until {self.replaced_at:%Y-%m-%d %H:%M}"
+
+
+class TaskThreadCommentEdit(models.Model):
+    """An earlier version of an edited comment."""
+
+    comment = models.ForeignKey(TaskThreadComment, on_delete=models.CASCADE, related_name="edits")
+    content = models.TextField()
+    html = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField()
+    replaced_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["comment", "id"]
+
+    def __str__(self) -> str:
+        return f"version of {self.comment_id} until {self.replaced_at:%Y-%m-%d %H:%M}"
+
+
+class Reaction(models.Model):
+    """One person's emoji on one message or comment (exactly one of the two is set)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reactions"
+    )
+    emoji = models.CharField(max_length=32)
+    chat_message = models.ForeignKey(
+        ChatMessage, on_delete=models.CASCADE, null=True, blank=True, related_name="reactions"
+    )
+    task_thread_comment = models.ForeignKey(
+        TaskThreadComment,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="reactions",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(chat_message__isnull=True) ^ Q(task_thread_comment__isnull=True),
+                name="reaction_one_target",
+            ),
+            models.UniqueConstraint(
+                fields=["chat_message", "user", "emoji"],
+                condition=Q(chat_message__isnull=False),
+                name="uniq_reaction_per_message",
+            ),
+            models.UniqueConstraint(
+                fields=["task_thread_comment", "user", "emoji"],
+                condition=Q(task_thread_comment__isnull=False),
+                name="uniq_reaction_per_comment",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.emoji}"

@@ -45,6 +45,11 @@ def task_group(task_id: int) -> str:
     return f"task_comments_{task_id}"
 
 
+def board_group(board_id: int) -> str:
+    """Every open board and task page of one board (ws/board/<id>/; frames: kanban.realtime)."""
+    return f"board_{board_id}"
+
+
 def user_group(user_id: int) -> str:
     return f"user_{user_id}"
 
@@ -57,7 +62,28 @@ def iso(dt: datetime) -> str:
 # --- payload builders -------------------------------------------------------------------
 
 
-def chat_message_payload(message: ChatMessage, mentioned: Iterable[str]) -> dict[str, Any]:
+Reactions = list[dict[str, Any]]
+
+
+def _opt_iso(dt: datetime | None) -> str | None:
+    return iso(dt) if dt is not None else None
+
+
+def _post_state(post: ChatMessage | TaskThreadComment, reactions: Reactions) -> dict[str, Any]:
+    """Fields shared by messages and comments (issue 10). A tombstone carries no text."""
+    return {
+        "html": "" if post.is_deleted else post.html,
+        "is_edited": post.is_edited,
+        "edited_at": _opt_iso(post.edited_at),
+        "is_deleted": post.is_deleted,
+        "reactions": [] if post.is_deleted else reactions,
+        "seq": post.seq,
+    }
+
+
+def chat_message_payload(
+    message: ChatMessage, mentioned: Iterable[str], reactions: Reactions = ()
+) -> dict[str, Any]:
     author = message.author
     return {
         "type": "chat_message",
@@ -66,14 +92,20 @@ def chat_message_payload(message: ChatMessage, mentioned: Iterable[str]) -> dict
         "username": author.username,
         "display_name": author.get_display_name(),
         "user_id": author.pk,
-        "message": message.content,
+        "message": "" if message.is_deleted else message.content,
         "timestamp": iso(message.created_at),
-        "mentioned_users": sorted(mentioned),
+        "mentioned_users": [] if message.is_deleted else sorted(mentioned),
         "client_id": message.client_id or None,
+        "parent_id": message.parent_id,
+        "reply_count": message.reply_count,
+        "last_reply_at": _opt_iso(message.last_reply_at),
+        **_post_state(message, list(reactions)),
     }
 
 
-def comment_payload(comment: TaskThreadComment, mentioned: Iterable[str]) -> dict[str, Any]:
+def comment_payload(
+    comment: TaskThreadComment, mentioned: Iterable[str], reactions: Reactions = ()
+) -> dict[str, Any]:
     author = comment.author
     return {
         "type": "new_comment",
@@ -82,11 +114,95 @@ def comment_payload(comment: TaskThreadComment, mentioned: Iterable[str]) -> dic
         "username": author.username,
         "display_name": author.get_display_name(),
         "user_id": author.pk,
-        "comment": comment.content,
+        "comment": "" if comment.is_deleted else comment.content,
         "timestamp": iso(comment.created_at),
-        "mentioned_users": sorted(mentioned),
+        "mentioned_users": [] if comment.is_deleted else sorted(mentioned),
         "client_id": comment.client_id or None,
+        **_post_state(comment, list(reactions)),
     }
+
+
+def thread_updated_payload(root: ChatMessage) -> dict[str, Any]:
+    return {
+        "type": "thread_updated",
+        "message_id": root.pk,
+        "room_id": root.chat_room_id,
+        "reply_count": root.reply_count,
+        "last_reply_at": _opt_iso(root.last_reply_at),
+        "seq": root.seq,
+    }
+
+
+def message_edited_payload(message: ChatMessage, mentioned: Iterable[str]) -> dict[str, Any]:
+    return {
+        "type": "message_edited",
+        "message_id": message.pk,
+        "room_id": message.chat_room_id,
+        "message": message.content,
+        "html": message.html,
+        "edited_at": _opt_iso(message.edited_at),
+        "mentioned_users": sorted(mentioned),
+        "parent_id": message.parent_id,
+        "seq": message.seq,
+    }
+
+
+def comment_edited_payload(comment: TaskThreadComment, mentioned: Iterable[str]) -> dict[str, Any]:
+    return {
+        "type": "comment_edited",
+        "comment_id": comment.pk,
+        "task_id": comment.task_id,
+        "comment": comment.content,
+        "html": comment.html,
+        "edited_at": _opt_iso(comment.edited_at),
+        "mentioned_users": sorted(mentioned),
+        "seq": comment.seq,
+    }
+
+
+def message_deleted_payload(message: ChatMessage) -> dict[str, Any]:
+    return {
+        "type": "message_deleted",
+        "message_id": message.pk,
+        "room_id": message.chat_room_id,
+        "parent_id": message.parent_id,
+        "seq": message.seq,
+    }
+
+
+def comment_deleted_payload(comment: TaskThreadComment) -> dict[str, Any]:
+    return {
+        "type": "comment_deleted",
+        "comment_id": comment.pk,
+        "task_id": comment.task_id,
+        "seq": comment.seq,
+    }
+
+
+def reactions_payload(
+    post: ChatMessage | TaskThreadComment, reactions: Reactions
+) -> dict[str, Any]:
+    """`{"type": "reactions", "message_id", "room_id", "reactions"}` for a message, with
+    `comment_id`/`task_id` for a comment. Also the HTTP answer to a react request."""
+    from .models import ChatMessage
+
+    if isinstance(post, ChatMessage):
+        where = {"message_id": post.pk, "room_id": post.chat_room_id}
+    else:
+        where = {"comment_id": post.pk, "task_id": post.task_id}
+    return {"type": "reactions", **where, "reactions": reactions, "seq": post.seq}
+
+
+def reaction_summary(rows: Iterable[tuple[str, str]]) -> Reactions:
+    """(emoji, username) pairs in reaction order -> [{"emoji", "count", "usernames"}], each
+    emoji in the order it was first used."""
+    grouped: dict[str, list[str]] = {}
+    for emoji, username in rows:
+        grouped.setdefault(emoji, []).append(username)
+    return [
+        {"emoji": emoji, "count": len(names), "usernames": names}
+        for emoji, names in grouped.items()
+    ]
 
 
 def typing_payload(user: User, *, typing: bool) -> dict[str, Any]:
@@ -136,7 +252,10 @@ def forward_event(
     payload: dict[str, Any], *, exclude_user_id: int | None = None, event_type: str = FORWARD
 ) -> dict:
     """A channel-layer event carrying the payload serialized once."""
-    event: dict[str, Any] = {"type": event_type, "text": json.dumps(payload)}
+    # UTF-8 as is (not \uXXXX escapes): a message carries its text twice (text and html), and
+    # a maximal message of emoji escaped would be 12 bytes a character, over the frame limit.
+    # Stored text never holds a lone surrogate (the services refuse them), so this encodes.
+    event: dict[str, Any] = {"type": event_type, "text": json.dumps(payload, ensure_ascii=False)}
     if exclude_user_id is not None:
         event["exclude_user_id"] = exclude_user_id
     return event

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import comments, inbox, notifications, rooms
+from .views import comments, conversations, direct, inbox, notifications, rooms
 
 app_name = "messaging"
 
@@ -35,4 +35,15 @@ urlpatterns: list = [
     ),
     path("notifications/count/", notifications.notification_count, name="notification_count"),
     path("mentions/", notifications.mention_autocomplete, name="mentions"),
+    # Conversations: edit, delete, react, edit history (issue 10).
+    path("message/<int:message_id>/edit/", conversations.message_edit, name="message_edit"),
+    path("message/<int:message_id>/delete/", conversations.message_delete, name="message_delete"),
+    path("message/<int:message_id>/react/", conversations.message_react, name="message_react"),
+    path("message/<int:message_id>/edits/", conversations.message_edits, name="message_edits"),
+    path("comment/<int:comment_id>/edit/", conversations.comment_edit, name="comment_edit"),
+    path("comment/<int:comment_id>/delete/", conversations.comment_delete, name="comment_delete"),
+    path("comment/<int:comment_id>/react/", conversations.comment_react, name="comment_react"),
+    path("comment/<int:comment_id>/edits/", conversations.comment_edits, name="comment_edits"),
+    path("direct/", direct.direct_open, name="direct_open"),
+    path("direct/people/", direct.direct_people, name="direct_people"),
 ]

@@ -223,6 +223,15 @@ class ChatClient:
         self._tasks: set[asyncio.Task] = set()
         self.opened = asyncio.Event()
         self.events: list[tuple[float, str]] = []  # a timeline, for failure reports
+        # Conversations (issue 10): every change up to `synced_seq` is shown (the room's
+        # change sequence numbers reach a socket one by one: a jump means frames were lost).
+        self.synced_seq = 0
+        self._resuming = False
+        self._resume_again = False
+        self._resume_task: asyncio.Task | None = None
+        self.resumes = 0
+        self.actions_sent = 0
+        self.action_posts = 0
 
     def log(self, what: str) -> None:
         self.events.append((round(time.monotonic() % 1000, 2), what))
@@ -307,13 +316,20 @@ class ChatClient:
     # --- frames (thread.js) ---------------------------------------------------------------
 
     async def on_open(self) -> None:
+        # The browser resumes from the page's own sequence number; this client starts with an
+        # empty view, which `since=0` fills (every row of the room, tombstones included).
+        await self.resume()
         await self.backfill()
         self.flush_outbox()
 
     def on_frame(self, data: dict) -> None:
         kind = data.get("type")
+        if isinstance(data.get("seq"), int) and kind != "error":
+            self.live_seq(data["seq"])
         if kind == "chat_message":
             self.receive_live(data)
+        elif kind in ("message_edited", "message_deleted", "reactions", "thread_updated"):
+            self.apply_partial(data)
         elif kind == "ack":
             self.on_ack(data["client_id"], int(data["message_id"]))
         elif kind == "error":
@@ -332,8 +348,113 @@ class ChatClient:
             self.schedule_gap_backfill()
         self.upsert(payload)
 
+    def live_seq(self, seq: int) -> None:
+        """thread.js liveSeq(): the next number advances the watermark; a jump means lost
+        frames: resume from the watermark (soon, once)."""
+        if seq == self.synced_seq + 1 and not self._resuming:
+            self.synced_seq = seq
+        elif seq > self.synced_seq and (self._resume_task is None or self._resume_task.done()):
+
+            async def later() -> None:
+                await asyncio.sleep(GAP_BACKFILL_INTERVAL / 4)
+                await self.resume()
+
+            self._resume_task = self.spawn(later())
+
+    def is_stale(self, message_id: int, payload: dict) -> bool:
+        shown = self.view.get(message_id, {}).get("seq")
+        return (
+            isinstance(shown, int)
+            and isinstance(payload.get("seq"), int)
+            and (payload["seq"] < shown)
+        )
+
+    def apply_partial(self, data: dict) -> None:
+        """thread.js applyEdited / applyDeleted / applyReactions / applyThreadUpdated."""
+        message_id = int(data["message_id"])
+        item = self.view.get(message_id)
+        if item is None or self.is_stale(message_id, data):
+            return
+        item = dict(item, seq=data.get("seq", item.get("seq")))
+        kind = data["type"]
+        if kind == "message_edited":
+            item.update(message=data["message"], html=data["html"], is_edited=True)
+        elif kind == "message_deleted":
+            item.update(message="", html="", is_deleted=True, reactions=[])
+        elif kind == "reactions":
+            item["reactions"] = data["reactions"]
+        else:
+            item["reply_count"] = data["reply_count"]
+        self.view[message_id] = item
+
+    async def resume(self) -> bool:
+        """thread.js resume(): every row changed after the watermark (single-flight)."""
+        if self._resuming:
+            self._resume_again = True
+            return True
+        self._resuming = True
+        self.resumes += 1
+        try:
+            while True:
+                self._resume_again = False
+                from_scratch = self.synced_seq == 0
+                for _ in range(100):
+                    query = urlencode({"since": self.synced_seq, "limit": HISTORY_LIMIT})
+                    try:
+                        status, data = await self.http.get(
+                            self.server.port,
+                            f"{self.endpoints.history_path}?{query}",
+                            session=self.session,
+                        )
+                    except OSError:
+                        status, data = 0, None
+                    if status != 200 or not isinstance(data, dict):
+                        self.log(f"resume failed {status}")
+                        return False
+                    items = data.get("messages") or []
+                    for payload in items:
+                        if not payload.get("parent_id"):
+                            self.upsert(payload)
+                            if from_scratch:  # every row of the room: ids are complete too
+                                self.synced_through = max(
+                                    self.synced_through, int(payload["message_id"])
+                                )
+                        self.synced_seq = max(self.synced_seq, int(payload["seq"]))
+                    if not data.get("has_more") or not items:
+                        break
+                if not self._resume_again:
+                    return True
+        finally:
+            self._resuming = False
+
+    def act(self, frame: dict, path: str, fields: dict) -> None:
+        """thread.js act(): a frame while the socket is open, else the same request over HTTP
+        (its answer is applied like a frame)."""
+        self.actions_sent += 1
+        if self.is_open:
+            self.spawn(self._send_frame(json.dumps(frame)))
+            return
+
+        async def post() -> None:
+            self.action_posts += 1
+            try:
+                status, data = await self.http.post(
+                    self.server.port, path, fields, session=self.session
+                )
+            except OSError:
+                return
+            if status == 200 and isinstance(data, dict):
+                if data.get("type") == "reactions":
+                    self.apply_partial(data)
+                else:
+                    self.upsert(data)
+
+        self.spawn(post())
+
     def upsert(self, payload: dict) -> None:
         message_id = int(payload["message_id"])
+        if self.is_stale(message_id, payload):
+            return
         if message_id in self.view and "timestamp" in self.view[message_id]:
             self.duplicate_frames += 1
         self.view[message_id] = payload
@@ -558,6 +679,148 @@ async def send_paced(
         *(one(c, interval * i / max(1, len(clients))) for i, c in enumerate(clients))
     )
     return sent
+
+
+# --- the live board's protocol (static/js/lib/board-live.js) ---------------------------
+
+
+class BoardClient:
+    """One open board page, in Python: the board socket with reconnect and backoff, frames
+    applied in version order, and a state fetch on every open and on every version gap. Its
+    `columns` (column id -> task ids in order) is what the page shows."""
+
+    def __init__(
+        self, name: str, server: DaphneServer, session: str, board_id: int, http_client: Http
+    ) -> None:
+        self.name = name
+        self.server = server
+        self.session = session
+        self.ws_path = f"/ws/board/{board_id}/"
+        self.state_path = f"/boards/{board_id}/state/"
+        self.http = http_client
+        self.version = 0
+        self.columns: dict[int, list[int]] = {}
+        self.stopped = False
+        self.gone = False
+        self.opens = 0
+        self.connect_failures = 0
+        self.close_codes: Counter[int | None] = Counter()
+        self.frames = 0
+        self.gaps = 0
+        self.resyncs = 0
+        self.resync_failures = 0
+        self._fetching = False
+        self._fetch_again = False
+        self._buffered: list[dict] = []
+        self._tasks: set[asyncio.Task] = set()
+        self.opened = asyncio.Event()
+
+    @property
+    def reconnects(self) -> int:
+        return max(0, self.opens - 1)
+
+    def spawn(self, coro: Awaitable) -> asyncio.Task:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def run(self) -> None:
+        attempt = 0
+        while not self.stopped:
+            try:
+                ws = await connect(
+                    self.server.ws_url + self.ws_path,
+                    origin=self.server.url,
+                    additional_headers={"Cookie": f"sessionid={self.session}"},
+                    open_timeout=10,
+                    close_timeout=2,
+                    proxy=None,
+                    max_queue=None,
+                    compression=None,
+                )
+            except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed):
+                self.connect_failures += 1
+                attempt += 1
+                await asyncio.sleep(ChatClient.backoff(attempt))
+                continue
+            self.opens += 1
+            attempt = 0
+            self.opened.set()
+            self.spawn(self.resync())
+            try:
+                async for raw in ws:
+                    self.receive(json.loads(raw))
+            except ConnectionClosed:
+                pass
+            finally:
+                self.opened.clear()
+            code = ws.close_code
+            self.close_codes[code] += 1
+            if code is not None and 4000 <= code < 5000:
+                self.gone = True
+                return
+            if self.stopped:
+                return
+            attempt += 1
+            await asyncio.sleep(ChatClient.backoff(attempt))
+
+    async def stop(self) -> None:
+        self.stopped = True
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def receive(self, data: dict) -> None:
+        version = data.get("version")
+        if not isinstance(version, int):
+            return  # who's here, errors
+        if self._fetching:
+            self._buffered.append(data)
+            return
+        if version <= self.version:
+            return
+        if version == self.version + 1:
+            self.version = version
+            self.frames += 1
+            self.apply(data)
+            return
+        self.gaps += 1
+        self.spawn(self.resync())
+
+    def apply(self, frame: dict) -> None:
+        for column in frame.get("columns", []):
+            self.columns[column["id"]] = list(column["task_ids"])
+
+    async def resync(self) -> None:
+        if self._fetching:
+            self._fetch_again = True
+            return
+        self._fetching = True
+        try:
+            while True:
+                self._fetch_again = False
+                self.resyncs += 1
+                try:
+                    status, state = await self.http.get(
+                        self.server.port, self.state_path, session=self.session
+                    )
+                except Exception:
+                    status, state = 0, None
+                if status == 200 and not self._fetch_again and state["version"] >= self.version:
+                    self.version = state["version"]
+                    self.columns = {c["id"]: list(c["task_ids"]) for c in state["columns"]}
+                elif status != 200:
+                    self.resync_failures += 1
+                    await asyncio.sleep(0.5)
+                    self._fetch_again = True
+                if not self._fetch_again:
+                    break
+        finally:
+            self._fetching = False
+        buffered, self._buffered = sorted(self._buffered, key=lambda f: f["version"]), []
+        for frame in buffered:
+            self.receive(frame)
 
 
 # --- figures ----------------------------------------------------------------------------

@@ -367,6 +367,161 @@ def test_redis_killed_mid_burst_loses_nothing(healthy, http):
     assert fig.reconnects >= 20, "every socket should have been closed by the outage"
 
 
+# --- (a2) edits, deletions and reactions during a Redis kill (issue 10) -----------------
+
+
+async def conversation_state(room_id: int) -> dict[int, tuple]:
+    """What each top-level message should look like: text, edited, deleted, reactions."""
+    from messaging.selectors.conversations import reactions_by_post
+
+    def load() -> dict[int, tuple]:
+        rows = list(
+            ChatMessage.objects.filter(chat_room_id=room_id, parent__isnull=True).values(
+                "pk", "content", "is_edited", "is_deleted"
+            )
+        )
+        reactions = reactions_by_post("chat_message", [r["pk"] for r in rows])
+        return {
+            r["pk"]: normalized(
+                r["content"], r["is_edited"], r["is_deleted"], reactions.get(r["pk"], [])
+            )
+            for r in rows
+        }
+
+    return await sync_to_async(load)()
+
+
+def normalized(text, is_edited, is_deleted, reactions) -> tuple:
+    """A tombstone shows no text, no "(edited)" and no reactions, whatever it had."""
+    if is_deleted:
+        return ("", False, True, [])
+    return (text, bool(is_edited), False, reactions or [])
+
+
+def shown_state(client: fh.ChatClient) -> dict[int, tuple]:
+    return {
+        message_id: normalized(
+            item.get("message"),
+            item.get("is_edited"),
+            item.get("is_deleted"),
+            item.get("reactions"),
+        )
+        for message_id, item in client.view.items()
+    }
+
+
+def test_edits_deletions_and_reactions_during_a_redis_kill_converge(healthy, http):
+    """10 clients over both daphnes, 40 messages; then for 14 s each client edits, deletes
+    and reacts (one action every 0.4 s: over the socket when open, else over HTTP, as the
+    page does), while Redis is SIGKILLed 4 s in and restarted 3 s later. Broadcasts of the
+    outage are lost; every client must converge on the database (text, edited, deleted,
+    reactions of every message) within 30 s, through `history/?since=`."""
+    import random
+
+    stack = healthy
+    team = make_team(10, "ce")
+    fig = fh.Figures("a2) edits/deletes/reactions, redis SIGKILL")
+    started = time.monotonic()
+    emoji = ["👍", "🎉", "👀", "✅"]
+
+    async def act_for(client: fh.ChatClient, user_index: int, mine: list[int], theirs: list[int]):
+        rng = random.Random(user_index)
+        for step in range(35):
+            kind = step % 3
+            if kind == 0 and mine:
+                target = rng.choice(mine)
+                text = f"edited by {client.name} at {step}"
+                client.act(
+                    {"type": "edit_message", "message_id": target, "message": text},
+                    f"/messaging/message/{target}/edit/",
+                    {"content": text},
+                )
+            elif kind == 1 and len(mine) > 2 and step % 6 == 1:
+                target = mine.pop(rng.randrange(len(mine)))
+                client.act(
+                    {"type": "delete_message", "message_id": target},
+                    f"/messaging/message/{target}/delete/",
+                    {},
+                )
+            else:
+                target, face = rng.choice(theirs), rng.choice(emoji)
+                client.act(
+                    {"type": "react", "message_id": target, "emoji": face},
+                    f"/messaging/message/{target}/react/",
+                    {"emoji": face},
+                )
+            await asyncio.sleep(0.4)
+
+    async def scenario() -> None:
+        crowd = clients_for(team, [stack.a, stack.b], http, 10)
+        crowd.start()
+        try:
+            await crowd.all_open()
+            sent = await fh.send_paced(crowd.clients, per_client=4, interval=0.2, tag="ce")
+            assert await crowd.drained(timeout=30)
+            by_author: dict[str, list[int]] = {}
+            for client in crowd.clients:
+                by_author[client.name] = sorted(client.acked.values())
+            everyone = sorted(i for ids in by_author.values() for i in ids)
+            actions = asyncio.gather(
+                *(
+                    act_for(c, i, list(by_author[c.name]), everyone)
+                    for i, c in enumerate(crowd.clients)
+                )
+            )
+            await asyncio.sleep(4.0)
+            stack.redis.kill()
+            await asyncio.sleep(3.0)
+            stack.redis.start()
+            fault_end = time.monotonic()
+            await actions
+            fig.sent = len(sent)
+            fig.extra["actions"] = sum(c.actions_sent for c in crowd.clients)
+            fig.extra["action_http_posts"] = sum(c.action_posts for c in crowd.clients)
+            matched: dict[str, float] = {}
+            expected: dict[int, tuple] = {}
+            while True:
+                expected = await conversation_state(team.room.pk)
+                now = time.monotonic()
+                for client in crowd.clients:
+                    if shown_state(client) == expected:
+                        matched.setdefault(client.name, now - fault_end)
+                    else:
+                        matched.pop(client.name, None)
+                if len(matched) == len(crowd.clients) or now > fault_end + fh.CONVERGE_SECONDS:
+                    break
+                await asyncio.sleep(0.25)
+            totals = crowd.totals()
+            fig.reconnects = totals["reconnects"]
+            fig.extra["resumes"] = sum(c.resumes for c in crowd.clients)
+            if matched:
+                fig.max_converge_s = max(matched.values())
+            edited = sum(1 for v in expected.values() if v[1] and not v[2])
+            deleted = sum(1 for v in expected.values() if v[2])
+            reacted = sum(1 for v in expected.values() if v[3])
+            fig.extra.update(edited=edited, deleted=deleted, reacted=reacted)
+            assert edited and deleted and reacted, "the scenario changed too little to prove"
+            differing = {
+                c.name: {
+                    k: (shown_state(c).get(k), expected.get(k))
+                    for k in set(expected) | set(shown_state(c))
+                    if shown_state(c).get(k) != expected.get(k)
+                }
+                for c in crowd.clients
+                if c.name not in matched
+            }
+            assert not differing, f"views differ from the database 30 s after: {differing}"
+        finally:
+            await crowd.stop()
+
+    try:
+        run(scenario())
+    finally:
+        record(fig, started, stack)
+    assert_no_crashes(fig)
+    assert fig.reconnects >= 10, "every socket should have been closed by the outage"
+
+
 # --- (b) Redis paused mid-burst ---------------------------------------------------------
 
 
@@ -808,7 +963,151 @@ def test_a_layer_call_from_sync_code_never_waits_on_a_stopped_server_loop():
         loop.close()
 
 
-# --- (g) Redis Sentinel: the primary killed mid-burst, the replica promoted ---------------
+# --- (g) the live board: Redis SIGKILLed during a burst of moves -------------------------
+
+
+def make_board_team(size: int, prefix: str, *, columns: int = 3, tasks_per_column: int = 8):
+    """A board with `size` members, its columns and tasks, and a session per member."""
+    from kanban import services as kanban_services
+    from kanban.models import Column, Task
+
+    team = make_team(size, prefix)
+    board = team.room.board
+    for name in ("To Do", "In Progress", "Done")[:columns]:
+        column = kanban_services.create_column(board=board, name=name, created_by=team.users[0])
+        Task.objects.bulk_create(
+            Task(column=column, title=f"{name} {n}", position=n, created_by=team.users[0])
+            for n in range(tasks_per_column)
+        )
+    column_ids = list(Column.objects.filter(board=board).values_list("pk", flat=True))
+    task_ids = list(Task.objects.filter(column__board=board).values_list("pk", flat=True))
+    return team, board, column_ids, task_ids
+
+
+async def board_orders(board_id: int) -> dict[int, list[int]]:
+    from kanban.models import Column
+
+    def read() -> dict[int, list[int]]:
+        return {
+            column.pk: list(column.tasks.order_by("position").values_list("pk", flat=True))
+            for column in Column.objects.filter(board_id=board_id)
+        }
+
+    return await sync_to_async(read)()
+
+
+async def board_positions_gap_free(board_id: int) -> bool:
+    from kanban.models import Column
+
+    def read() -> bool:
+        return all(
+            list(column.tasks.order_by("position").values_list("position", flat=True))
+            == list(range(column.tasks.count()))
+            for column in Column.objects.filter(board_id=board_id)
+        )
+
+    return await sync_to_async(read)()
+
+
+def test_board_sockets_converge_after_redis_kill_during_a_burst_of_moves(healthy, http):
+    """10 board pages (5 per daphne) watch while 6 members drag cards over HTTP (one move each
+    every 0.3 s for 12 s: 40-120 moves here, depending on load); Redis is SIGKILLed 4 s in and
+    restarted 3 s later.
+    Every page's board must equal the database within 30 s of the restart, positions
+    gap-free."""
+    import random
+
+    stack = healthy
+    team, board, column_ids, task_ids = make_board_team(10, "kg")
+    fig = fh.Figures("g) board: redis SIGKILL mid-moves")
+    started = time.monotonic()
+    servers = [stack.a, stack.b]
+    outcomes: Counter[int] = Counter()
+    saved_at: list[float] = []  # when each successful move's response came back
+    marks: dict[str, float] = {}
+
+    async def mover(index: int, until: float) -> None:
+        rng = random.Random(index)
+        server = servers[index % 2]
+        while time.monotonic() < until:
+            task_id = rng.choice(task_ids)
+            status, _ = await http.post(
+                server.port,
+                reverse("kanban:task_move", args=[task_id]),
+                {"column": rng.choice(column_ids), "position": rng.randint(0, 10)},
+                session=team.sessions[index],
+            )
+            outcomes[status] += 1
+            if status == 200:
+                saved_at.append(time.monotonic())
+            await asyncio.sleep(0.3)
+
+    async def scenario() -> None:
+        pages = [
+            fh.BoardClient(f"b{i:02d}", servers[i % 2], team.sessions[i], board.pk, http)
+            for i in range(10)
+        ]
+        tasks = [asyncio.ensure_future(page.run()) for page in pages]
+        try:
+            await asyncio.wait_for(asyncio.gather(*(p.opened.wait() for p in pages)), 30)
+            burst = asyncio.gather(*(mover(i, time.monotonic() + 12) for i in range(6)))
+            await asyncio.sleep(4.0)
+            marks["kill"] = time.monotonic()
+            stack.redis.kill()
+            await asyncio.sleep(3.0)
+            stack.redis.start()
+            fault_end = marks["restart"] = time.monotonic()
+            await burst
+            matched: dict[str, float] = {}
+            deadline = fault_end + fh.CONVERGE_SECONDS
+            truth: dict[int, list[int]] = {}
+            while len(matched) < len(pages) and time.monotonic() < deadline:
+                truth = await board_orders(board.pk)
+                now = time.monotonic()
+                for page in pages:
+                    if page.columns == truth:
+                        matched.setdefault(page.name, now - fault_end)
+                    else:
+                        matched.pop(page.name, None)
+                await asyncio.sleep(0.2)
+            fig.sent = sum(outcomes.values())
+            fig.saved = outcomes[200]
+            fig.reconnects = sum(p.reconnects for p in pages)
+            fig.extra.update(
+                statuses=dict(outcomes),
+                gaps=sum(p.gaps for p in pages),
+                resyncs=sum(p.resyncs for p in pages),
+                frames=sum(p.frames for p in pages),
+            )
+            if len(matched) == len(pages):
+                fig.max_converge_s = max(matched.values())
+            fig.notes = f"{fig.extra['gaps']} gaps, {fig.extra['resyncs']} state fetches"
+            unconverged = {p.name: p.close_codes for p in pages if p.name not in matched}
+            assert not unconverged, (
+                f"board views differ from the database after 30 s: {unconverged}"
+            )
+            assert not [p.name for p in pages if p.gone], "a board socket was closed as access-gone"
+            assert await board_positions_gap_free(board.pk)
+        finally:
+            for page in pages:
+                await page.stop()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    try:
+        run(scenario())
+    finally:
+        record(fig, started, stack)
+    assert_no_crashes(fig)
+    # Moves were saved on both sides of the outage (how many depends on the machine's load).
+    assert any(t < marks["kill"] for t in saved_at), f"no move before the kill: {dict(outcomes)}"
+    assert any(t > marks["restart"] for t in saved_at), f"no move after it: {dict(outcomes)}"
+    assert set(outcomes) <= {200, 400}, f"no move may fail with a 5xx: {dict(outcomes)}"
+    assert fig.reconnects >= 10, "every board socket should have been closed by the outage"
+
+
+# --- (h) Redis Sentinel: the primary killed mid-burst, the replica promoted ---------------
 
 SENTINEL_MASTER = "taskflow"
 
@@ -892,7 +1191,7 @@ def test_sentinel_promotes_the_replica_when_the_primary_dies_mid_burst(sentinel_
     crashes."""
     stack = sentinel_stack
     team = make_team(20, "kg")
-    fig = fh.Figures("g) sentinel failover mid-burst")
+    fig = fh.Figures("h) sentinel failover mid-burst")
     started = time.monotonic()
     replica_port = stack.replica.port  # type: ignore[attr-defined]
     watcher = stack.sentinels[0]  # type: ignore[attr-defined]

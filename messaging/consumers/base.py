@@ -49,6 +49,12 @@ RATE_LIMITED_FRAMES = {
     "comment": ratelimit.COMMENT,
     "typing": ratelimit.TYPING,
     "stop_typing": ratelimit.TYPING,
+    # Conversations (issue 10): edits, deletions and reactions count like posts.
+    "edit_message": ratelimit.CHAT,
+    "delete_message": ratelimit.CHAT,
+    "edit_comment": ratelimit.COMMENT,
+    "delete_comment": ratelimit.COMMENT,
+    "react": ratelimit.CHAT,
 }
 # A frame longer than this cannot hold a valid message, even one whose every character the
 # client had to escape (a control character becomes the 6 characters of "\u0001"), plus the
@@ -377,6 +383,16 @@ def require_text(data: dict[str, Any], key: str) -> str:
         raise ValidationError(f'"{key}" is required.')
     if not isinstance(value, str):
         raise ValidationError(f'"{key}" must be a string.')
+    return value
+
+
+def require_id(data: dict[str, Any], key: str) -> int:
+    """The positive integer id under `key`, or ValidationError naming the field."""
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if isinstance(value, str) and value.isdigit() and int(value) > 0:
+            return int(value)
+        raise ValidationError(f'"{key}" must be a message id (a positive integer).')
     return value
 
 

@@ -5,19 +5,23 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from channels.db import database_sync_to_async
+from django.core.exceptions import ValidationError
 from django.http import Http404
 
 from messaging import access, presence, realtime
-from messaging.models import ChatRoom
+from messaging.models import ChatMessage, ChatRoom
 from messaging.selectors.rooms import get_room_for
+from messaging.services.editing import delete_chat_message, edit_chat_message
 from messaging.services.posting import post_chat_message
+from messaging.services.reactions import toggle_reaction
 from messaging.services.typing import clear_typing, record_typing
 
-from .base import MessagingConsumer, optional_client_id, require_text
+from .base import MessagingConsumer, optional_client_id, require_id, require_text
 
 
 class ChatRoomConsumer(MessagingConsumer):
-    """Client frames: {"type": "chat_message", "message", "client_id"?}, {"type": "typing"},
+    """Client frames: {"type": "chat_message", "message", "client_id"?, "parent_id"?},
+    {"type": "typing"},
     {"type": "stop_typing"}. Server frames: the payloads built in `messaging.realtime`, an
     `ack` for a message sent with a client_id, and `error`."""
 
@@ -25,6 +29,11 @@ class ChatRoomConsumer(MessagingConsumer):
         "chat_message": "handle_chat_message",
         "typing": "handle_typing",
         "stop_typing": "handle_stop_typing",
+        # Issue 10: {"type": "edit_message", "message_id", "message"},
+        # {"type": "delete_message", "message_id"}, {"type": "react", "message_id", "emoji"}.
+        "edit_message": "handle_edit_message",
+        "delete_message": "handle_delete_message",
+        "react": "handle_react",
     }
     access_gone_message = "You are no longer a member of this room."
 
@@ -60,10 +69,45 @@ class ChatRoomConsumer(MessagingConsumer):
         client_id = optional_client_id(data)
         # The service broadcasts to the whole room (this socket included) after commit.
         message = await database_sync_to_async(post_chat_message)(
-            room=self.room, author=self.user, content=content, client_id=client_id
+            room=self.room,
+            author=self.user,
+            content=content,
+            client_id=client_id,
+            parent_id=data.get("parent_id"),
         )
         if client_id:
             await self.send_json({"type": "ack", "client_id": client_id, "message_id": message.pk})
+
+    def _message(self, data: dict[str, Any]) -> ChatMessage:
+        """The frame's message, in this room (anything else is "no such message")."""
+        message_id = require_id(data, "message_id")
+        message = ChatMessage.objects.filter(pk=message_id, chat_room=self.room).first()
+        if message is None:
+            raise ValidationError("No such message in this room.", code="not_found")
+        message.chat_room = self.room
+        return message
+
+    async def handle_edit_message(self, data: dict[str, Any]) -> None:
+        content = require_text(data, "message")
+
+        def edit() -> None:
+            edit_chat_message(message=self._message(data), editor=self.user, content=content)
+
+        await database_sync_to_async(edit)()  # the room hears message_edited
+
+    async def handle_delete_message(self, data: dict[str, Any]) -> None:
+        def delete() -> None:
+            delete_chat_message(message=self._message(data), deleted_by=self.user)
+
+        await database_sync_to_async(delete)()  # the room hears message_deleted
+
+    async def handle_react(self, data: dict[str, Any]) -> None:
+        emoji = data.get("emoji")
+
+        def react() -> None:
+            toggle_reaction(post=self._message(data), user=self.user, emoji=emoji)
+
+        await database_sync_to_async(react)()  # the room hears reactions
 
     async def handle_typing(self, data: dict[str, Any]) -> None:
         await database_sync_to_async(record_typing)(room=self.room, user=self.user)

@@ -13,18 +13,17 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from kanban_board import metrics
 from messaging import access, realtime
-from messaging.models import ChatMessage, Notification, TaskThreadComment
+from messaging.models import ChatMessage, ChatRoom, Notification, TaskThreadComment
 from messaging.selectors.notifications import unread_count, unread_counts
 
 if TYPE_CHECKING:
     from accounts.models import User
     from kanban.models import Task
-    from messaging.models import ChatRoom
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +61,7 @@ def mention_text(target: ChatMessage | TaskThreadComment) -> str:
     """`alice mentioned you in #General: "..."` / `alice mentioned you on "Title": "..."`."""
     excerpt = _excerpt(target.content)
     if isinstance(target, ChatMessage):
-        where = f"in #{target.chat_room.name}"
+        where = f"in {target.chat_room}"  # "#general", or the people of a direct room
     else:
         where = f'on "{target.task.title}"'
     return f'{target.author.username} mentioned you {where}: "{excerpt}"'
@@ -92,6 +91,30 @@ def _recipients(target: ChatMessage | TaskThreadComment) -> list[User]:
     return list(users.order_by("pk"))
 
 
+def _conversation_recipients(target: ChatMessage) -> list[User]:
+    """Besides the mentioned: for a reply, the root's author and the earlier repliers; in a
+    direct room, the other participants. Only people who can still read the room, never the
+    author. (Issue 10.)"""
+    readers = access.readers_of(target).exclude(pk=target.author_id)
+    if target.chat_room.room_type == target.chat_room.RoomType.DIRECT:
+        return list(readers.order_by("pk"))
+    if target.parent_id is None:
+        return []
+    earlier = ChatMessage.objects.filter(parent_id=target.parent_id, pk__lt=target.pk)
+    thread_people = set(earlier.values_list("author_id", flat=True))
+    thread_people.add(
+        ChatMessage.objects.filter(pk=target.parent_id).values_list("author_id", flat=True)[0]
+    )
+    return list(readers.filter(pk__in=thread_people).order_by("pk"))
+
+
+def conversation_text(target: ChatMessage, kind: str) -> str:
+    excerpt = _excerpt(target.content)
+    if kind == Notification.Type.REPLY:
+        return f'{target.author.username} replied in {target.chat_room}: "{excerpt}"'
+    return f'{target.author.username} sent you a message: "{excerpt}"'
+
+
 @transaction.atomic
 def create_mention_notifications(*, kind: TargetKind, object_id: int) -> int:
     """Create the MENTION notifications owed for one chat message (`kind="chat_message"`) or
@@ -107,17 +130,31 @@ def create_mention_notifications(*, kind: TargetKind, object_id: int) -> int:
     already = set(
         Notification.objects.filter(**{target_field: target}).values_list("recipient_id", flat=True)
     )
-    text = mention_text(target)
+    # One notification per person and target, whatever the reasons: a mention wins.
+    owed: dict[int, tuple[User, str, str]] = {}
+    if isinstance(target, ChatMessage) and not target.is_deleted:
+        kind_ = (
+            Notification.Type.DIRECT_MESSAGE
+            if target.chat_room.room_type == target.chat_room.RoomType.DIRECT
+            else Notification.Type.REPLY
+        )
+        text = conversation_text(target, kind_)
+        for recipient in _conversation_recipients(target):
+            owed[recipient.pk] = (recipient, kind_, text)
+    if not target.is_deleted:
+        text = mention_text(target)
+        for recipient in _recipients(target):
+            owed[recipient.pk] = (recipient, Notification.Type.MENTION, text)
     created = Notification.objects.bulk_create(
         [
             Notification(
                 recipient=recipient,
                 sender=target.author,
-                notification_type=Notification.Type.MENTION,
-                text=text,
+                notification_type=kind_of,
+                text=text_of,
                 **{target_field: target},
             )
-            for recipient in _recipients(target)
+            for recipient, kind_of, text_of in owed.values()
             if recipient.pk not in already
         ]
     )
@@ -174,8 +211,11 @@ def mark_read_for_room(*, user: User, room: ChatRoom) -> int:
 
 @transaction.atomic
 def mark_read_for_task(*, user: User, task: Task) -> int:
-    """Opening a task's thread reads the user's notifications for comments on it."""
-    return _mark_read(user, Notification.objects.filter(task_thread_comment__task=task))
+    """Opening a task's page reads the user's notifications for comments on it and its
+    due-date reminders."""
+    return _mark_read(
+        user, Notification.objects.filter(Q(task_thread_comment__task=task) | Q(task=task))
+    )
 
 
 # --- the sweep --------------------------------------------------------------------------
@@ -198,6 +238,12 @@ def sweep_missed_mentions(*, older_than_seconds: int = 30, limit: int = 500) -> 
         through = model.mentioned_users.through
         owner_field = model.mentioned_users.field.m2m_field_name()
         has_mentions = Exists(through.objects.filter(**{owner_field: OuterRef("pk")}))
+        if model is ChatMessage:  # replies and direct messages owe notifications too
+            has_mentions = (
+                has_mentions
+                | Q(parent__isnull=False)
+                | Q(chat_room__room_type=ChatRoom.RoomType.DIRECT)
+            )
         owed = model.objects.filter(mentions_notified_at__isnull=True, created_at__lt=cutoff)
         owed.filter(~has_mentions).update(mentions_notified_at=now)
         if remaining <= 0:

@@ -16,14 +16,19 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from kanban import services as kanban_services
 from kanban.models import Task
 from kanban_board import metrics
 from messaging import access, realtime
+from messaging.formatting import render_markdown
 from messaging.mentions import extract_mentions
 from messaging.models import ChatMessage, ChatRoom, TaskThreadComment, UserTypingStatus
 from messaging.selectors.rooms import resolve_room_mentions
 from messaging.selectors.threads import resolve_task_mentions
+from messaging.services.changes import lock_thread, next_seq
 from messaging.services.notifications import schedule_mention_notifications
+from messaging.services.replies import attach_reply, owes_reply_notifications, resolve_parent
+from search import services as search_index
 
 CLIENT_ID_MAX_LENGTH = 64
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -88,7 +93,8 @@ def _save_once(
         if existing is not None:
             return existing, False
     # FOR NO KEY UPDATE: excludes other posters, not foreign-key checks on the thread.
-    list(type(thread).objects.select_for_update(no_key=True).filter(pk=thread.pk).values("pk"))
+    lock_thread(thread)
+    fields["seq"] = next_seq(thread)  # under the lock just taken (messaging.services.changes)
     try:
         with transaction.atomic():
             return model.objects.create(**scope, client_id=client_id, **fields), True
@@ -102,10 +108,17 @@ def _save_once(
 @metrics.timed_post("chat_message")
 @transaction.atomic
 def post_chat_message(
-    *, room: ChatRoom, author: User, content: str, client_id: str = ""
+    *,
+    room: ChatRoom,
+    author: User,
+    content: str,
+    client_id: str = "",
+    parent_id: int | None = None,
 ) -> ChatMessage:
-    """Save a message, broadcast it to every member of the room after commit (mentions or
-    not), and owe notifications to the members it mentions.
+    """Save a message (a reply when `parent_id` names a message of the room), broadcast it to
+    every member of the room after commit (mentions or not), and owe notifications to the
+    members it mentions, to the thread's earlier participants (a reply) and to the other
+    participants of a direct room.
 
     Idempotent per (room, author, client_id): a retry returns the first message unchanged.
     """
@@ -113,25 +126,33 @@ def post_chat_message(
     client_id = clean_client_id(client_id)
     if not access.can_read_room_id(user_id=author.pk, room_id=room.pk):
         raise ValidationError("You are not a member of this room.", code="not_member")
+    root = resolve_parent(room=room, parent_id=parent_id)
     mentioned = resolve_room_mentions(room, extract_mentions(content), exclude_user_id=author.pk)
+    owes = bool(mentioned) or owes_reply_notifications(room=room, root=root)
     message, created = _save_once(
         ChatMessage,
         thread=room,
         scope={"chat_room": room, "author": author},
         client_id=client_id,
         content=content,
-        mentions_notified_at=None if mentioned else timezone.now(),
+        parent=root,
+        html=render_markdown(content, mentions=[user.username for user in mentioned]),
+        mentions_notified_at=None if owes else timezone.now(),
     )
     if not created:
         return message
+    search_index.index_message(message)
     if mentioned:
         message.mentioned_users.add(*mentioned)
+    if owes:
         schedule_mention_notifications(kind="chat_message", object_id=message.pk)
     # Sending a message ends the author's typing in this room.
     UserTypingStatus.objects.filter(chat_room=room, user=author).delete()
 
     payload = realtime.chat_message_payload(message, [user.username for user in mentioned])
     realtime.broadcast_on_commit(realtime.room_group(room.pk), payload)
+    if root is not None:
+        attach_reply(room=room, root=root, reply=message)  # the root's count moves: thread_updated
     return message
 
 
@@ -150,16 +171,22 @@ def post_task_comment(
     if not access.can_read_task_thread_id(user_id=author.pk, task_id=task.pk):
         raise ValidationError("You are not a member of this board.", code="not_member")
     mentioned = resolve_task_mentions(task, extract_mentions(content), exclude_user_id=author.pk)
+    # The board's row lock comes before the comment row (which share-locks the task), in the
+    # order every kanban service takes them; the board pages then get the new comment count.
+    board_version = kanban_services.lock_board_for(task=task)
     comment, created = _save_once(
         TaskThreadComment,
         thread=task,
         scope={"task": task, "author": author},
         client_id=client_id,
         content=content,
+        html=render_markdown(content, mentions=[user.username for user in mentioned]),
         mentions_notified_at=None if mentioned else timezone.now(),
     )
+    kanban_services.note_comment_count(task=task, version=board_version)
     if not created:
         return comment
+    search_index.index_comment(comment)
     if mentioned:
         comment.mentioned_users.add(*mentioned)
         schedule_mention_notifications(kind="comment", object_id=comment.pk)

@@ -52,7 +52,32 @@ def test_messages_are_view_only_and_deletable(admin_client, content):
 
     delete = reverse("admin:messaging_chatmessage_delete", args=[message.pk])
     assert admin_client.post(delete, {"post": "yes"}).status_code == 302
-    assert not ChatMessage.objects.exists()
+    # Through the editing service: a tombstone without text, audited.
+    message = ChatMessage.objects.get()
+    assert (message.is_deleted, message.content) == (True, "")
+    from accounts.models import AuditLog
+
+    assert AuditLog.objects.filter(action="message.deleted", target_id=message.pk).exists()
+
+
+def test_admin_shows_direct_rooms_replies_and_edit_history(admin_client, room, alice, bob):
+    from messaging.services.direct import get_or_create_direct_room
+    from messaging.services.editing import edit_chat_message
+
+    direct, _ = get_or_create_direct_room(sender=alice, usernames=["bob"])
+    root = post_chat_message(room=room, author=alice, content="root")
+    reply = post_chat_message(room=room, author=bob, content="first words", parent_id=root.pk)
+    edit_chat_message(message=reply, editor=bob, content="second words")
+    rooms = admin_client.get(
+        reverse("admin:messaging_chatroom_changelist"), {"room_type": "direct"}
+    )
+    assert f"/{direct.pk}/change/" in rooms.content.decode()
+    messages = admin_client.get(
+        reverse("admin:messaging_chatmessage_changelist"), {"parent__isempty": "0"}
+    ).content.decode()
+    assert "second words" in messages and f"/{root.pk}/change/" not in messages
+    page = admin_client.get(reverse("admin:messaging_chatmessage_change", args=[reply.pk]))
+    assert "first words" in page.content.decode()  # the earlier version, in the edit history
 
 
 def test_filters_render(admin_client, content):

@@ -214,8 +214,9 @@ def fuzz(socket: Socket, *, model, final: Callable[[], dict]) -> None:
     def frame(**fields) -> str:
         return json.dumps({"type": valid_type, **fields})
 
-    # On the test itself (it sat on `frame` above, so hypothesis's default 200 ms deadline, a
-    # wall-clock bound that is not the point here, failed the test on a loaded machine).
+    # The settings belong on the property (they sat on `frame`, where they did nothing, so
+    # each example had hypothesis's default 200 ms deadline: a wall-clock bound that is not
+    # the point of this test).
     @hypothesis_settings(
         max_examples=EXAMPLES,
         deadline=None,

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from kanban.selectors import get_task_for
 from messaging import ratelimit
 from messaging.forms import PostForm
+from messaging.selectors import conversations as conversation_selectors
 from messaging.selectors import threads as thread_selectors
 from messaging.services.notifications import mark_read_for_task
 from messaging.services.posting import post_task_comment
@@ -36,7 +37,7 @@ def task_comments(request: HttpRequest, task_id: int) -> HttpResponse:
         save=lambda data: post_task_comment(
             task=task, author=request.user, content=data["content"], client_id=data["client_id"]
         ),
-        payload=thread_selectors.comment_payload,
+        payload=lambda comment: conversation_selectors.comment_payloads([comment])[0],
         location=location,
         render_form=lambda form, status: render(
             request,
@@ -54,5 +55,6 @@ def task_comment_history(request: HttpRequest, task_id: int) -> JsonResponse:
         request,
         key="comments",
         page=lambda **params: thread_selectors.comment_page(task, **params),
-        payload=thread_selectors.comment_payload,
+        payloads=conversation_selectors.comment_payloads,
+        changes=lambda **params: conversation_selectors.task_changes(task, **params),
     )

@@ -71,20 +71,44 @@ def history_response(
     *,
     key: str,
     page: Callable[..., Page],
-    payload: Callable[[Any], dict[str, Any]],
+    payloads: Callable[[list[Any]], list[dict[str, Any]]],
+    changes: Callable[..., Page],
+    thread: Callable[[int], Any] | None = None,
 ) -> JsonResponse:
-    """Validate `before`/`after`/`limit`, fetch one keyset page, answer
-    {key: [...oldest first...], "has_more": bool} or 400 {"error": ...}."""
+    """Validate `before`/`after`/`around`/`since`/`limit` (and `parent` where `thread` is given),
+    fetch one page, answer {key: [...], "has_more": bool} or 400 {"error": ...}.
+
+    `since=<seq>`: every row changed after that sequence number, in sequence order (replies
+    and tombstones included), for a client catching up after its socket was away. Otherwise
+    a keyset page by id, oldest first: of one thread with `parent=<root id>`, else of the
+    top-level rows."""
     params = HistoryParamsForm(request.GET)
     if not params.is_valid():
         return json_error(params.first_error())
-    result = page(
-        before=params.cleaned_data["before"],
-        after=params.cleaned_data["after"],
-        limit=params.cleaned_data["limit"],
-    )
-    items = [payload(item) for item in result.items]
-    return JsonResponse({key: items, "has_more": result.has_more})
+    data = params.cleaned_data
+    if data["since"] is not None:
+        result = changes(since=data["since"], limit=data["limit"])
+        return JsonResponse({key: payloads(result.items), "has_more": result.has_more})
+    extra = {}
+    if data["parent"] is not None:
+        if thread is None:
+            return json_error("parent: this history has no threads.")
+        thread(data["parent"])  # a root the user can read, or 404
+        extra["parent"] = data["parent"]
+    if data["around"] is not None:  # the page around one item (search results link there)
+        result = page(around=data["around"], limit=data["limit"], **extra)
+        if result is None:
+            return json_error("No such item here.", status=404)
+        return JsonResponse(
+            {
+                key: payloads(result.items),
+                "has_more": result.has_more,
+                "has_more_before": result.has_more,
+                "has_more_after": result.has_newer,
+            }
+        )
+    result = page(before=data["before"], after=data["after"], limit=data["limit"], **extra)
+    return JsonResponse({key: payloads(result.items), "has_more": result.has_more})
 
 
 def safe_next(request: HttpRequest, fallback: str) -> str:

@@ -15,6 +15,7 @@ from kanban.selectors import get_board_for
 from messaging import access, ratelimit
 from messaging.forms import ChatRoomForm, MemberForm, PostForm
 from messaging.models import ChatRoom
+from messaging.selectors import conversations as conversation_selectors
 from messaging.selectors import rooms as room_selectors
 from messaging.services.notifications import mark_read_for_room
 from messaging.services.posting import post_chat_message
@@ -55,14 +56,33 @@ def room_create(request: HttpRequest, board_id: int) -> HttpResponse:
     )
 
 
+def _around(request: HttpRequest) -> int | None:
+    """`?around=<message id>` (search results open a room there), if it is a valid id."""
+    value = request.GET.get("around", "")
+    return int(value) if value.isascii() and value.isdigit() and 0 < int(value) < 2**63 else None
+
+
 def _render_room(
     request: HttpRequest, room: ChatRoom, *, form: PostForm | None = None, status: int = 200
 ) -> HttpResponse:
     user = request.user
+    room_seq = conversation_selectors.thread_seq(room)  # first: later changes come via ?since=
+    around = _around(request) if request.method == "GET" else None
+    page = room_selectors.recent_messages(room, user, around=around) if around else None
+    if around and page is None:
+        messages.info(request, "That message is not in this room any more.")
+        around = None
+    page = page or room_selectors.recent_messages(room, user)
+    reactions = conversation_selectors.reactions_by_post("chat_message", (m.pk for m in page.items))
+    for message in page.items:
+        message.reaction_list = reactions.get(message.pk, [])
     context = {
         "room": room,
         "board": room.board,
-        "page": room_selectors.recent_messages(room, user),
+        "around": around,
+        "page": page,
+        "room_seq": room_seq,
+        "can_moderate": access.can_moderate_room(user, room),
         "members": room_selectors.room_members(room),
         "typists": room_selectors.current_typists(room, exclude_user_id=user.pk),
         "can_manage": room_selectors.can_manage_room(user, room),
@@ -90,9 +110,13 @@ def room_send(request: HttpRequest, room_id: int) -> HttpResponse:
         form=PostForm(request.POST),
         limit=ratelimit.hit(bucket=ratelimit.CHAT, user_id=request.user.pk),
         save=lambda data: post_chat_message(
-            room=room, author=request.user, content=data["content"], client_id=data["client_id"]
+            room=room,
+            author=request.user,
+            content=data["content"],
+            client_id=data["client_id"],
+            parent_id=data["parent_id"],
         ),
-        payload=room_selectors.message_payload,
+        payload=lambda message: conversation_selectors.message_payloads([message])[0],
         location=lambda message: f"{room.get_absolute_url()}#message-{message.pk}",
         render_form=lambda form, status: _render_room(request, room, form=form, status=status),
     )
@@ -104,8 +128,10 @@ def room_history(request: HttpRequest, room_id: int) -> JsonResponse:
     return history_response(
         request,
         key="messages",
-        page=lambda **params: room_selectors.message_page(room, **params),
-        payload=room_selectors.message_payload,
+        page=lambda **params: conversation_selectors.message_history_page(room, **params),
+        payloads=conversation_selectors.message_payloads,
+        changes=lambda **params: conversation_selectors.room_changes(room, **params),
+        thread=lambda root_id: conversation_selectors.get_thread_root(room, root_id),
     )
 
 

@@ -1,6 +1,7 @@
 // Chat room page: live messages (lib/thread.js) plus the typing indicator.
 // Loaded on every page that includes it; does nothing without #chat-app.
 
+import { getJSON, postForm } from "./lib/http.js";
 import { LiveThread } from "./lib/thread.js";
 
 const TYPING_THROTTLE_MS = 2000; // send {"type": "typing"} at most this often
@@ -13,6 +14,7 @@ const CHAT = {
   form: "chat-form",
   input: "chat-input",
   older: "load-older",
+  newer: "load-newer",
   status: "connection-status",
   postUrlAttr: "sendUrl",
   idKey: "message_id",
@@ -23,6 +25,12 @@ const CHAT = {
   dataKey: "messageId",
   noun: "message",
   frame: (text, clientId) => ({ type: "chat_message", message: text, client_id: clientId }),
+  editedType: "message_edited",
+  deletedType: "message_deleted",
+  canReply: true,
+  editFrame: (id, text) => ({ type: "edit_message", message_id: id, message: text }),
+  deleteFrame: (id) => ({ type: "delete_message", message_id: id }),
+  reactFrame: (id, emoji) => ({ type: "react", message_id: id, emoji }),
 };
 
 /** Tells the room when I am typing: throttled while I type, stopped when I pause, send or leave. */
@@ -133,8 +141,11 @@ function start(root) {
     expiry
   );
   let sender = null;
+  let panel = null;
   const thread = new LiveThread(root, CHAT, {
     onFrame: (data) => indicator.handle(data),
+    onReply: (payload) => panel && panel.receive(payload),
+    onOpenThread: (rootId) => panel && panel.open(rootId),
     onSubmit: () => sender && sender.stop(),
     onStatus: (status) => {
       if (status === "open") return;
@@ -144,6 +155,84 @@ function start(root) {
   }).start();
   const input = document.getElementById(CHAT.input);
   if (input && thread.socket) sender = new TypingSender(input, (frame) => thread.socket.send(frame));
+  if (document.getElementById("thread-panel")) panel = new ThreadPanel(thread);
+}
+
+/** The thread beside the log: a root's replies, live, and a box to reply (issue 10). */
+class ThreadPanel {
+  constructor(thread) {
+    this.thread = thread;
+    this.el = document.getElementById("thread-panel");
+    this.rootBox = document.getElementById("thread-root");
+    this.log = document.getElementById("thread-log");
+    this.form = document.getElementById("thread-form");
+    this.input = document.getElementById("thread-input");
+    this.rootId = null;
+    thread.wireActions(this.log);
+    document.getElementById("thread-close").addEventListener("click", () => this.close());
+    this.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.send();
+    });
+    this.input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        this.send();
+      }
+    });
+  }
+
+  async open(rootId) {
+    const root = this.thread.items.get(rootId);
+    if (!root) return;
+    this.close();
+    this.rootId = rootId;
+    const preview = document.createElement("div");
+    preview.className = "small text-muted thread-root-text";
+    preview.textContent = `${root.querySelector(".author")?.textContent || ""}: ${root.dataset.text || ""}`;
+    this.rootBox.replaceChildren(preview);
+    this.el.hidden = false;
+    this.input.focus();
+    const url = this.thread.historyQuery({ parent: rootId, limit: 100 });
+    const result = await getJSON(url);
+    if (this.rootId !== rootId || !result.ok || !result.data) return;
+    for (const payload of result.data.messages || []) this.receive(payload);
+  }
+
+  close() {
+    for (const id of [...this.thread.extraItems.keys()]) this.thread.extraItems.delete(id);
+    this.log.replaceChildren();
+    this.rootBox.replaceChildren();
+    this.rootId = null;
+    this.el.hidden = true;
+  }
+
+  receive(payload) {
+    if (this.rootId === null || Number(payload.parent_id) !== this.rootId) return;
+    const id = Number(payload.message_id);
+    let el = this.thread.extraItems.get(id);
+    if (el && this.thread.isStale(el, payload)) return;
+    if (!el) {
+      el = this.thread.createItem();
+      this.thread.extraItems.set(id, el);
+      const after = [...this.log.children].filter((node) => Number(node.dataset.messageId) < id);
+      if (after.length) after[after.length - 1].after(el);
+      else this.log.prepend(el);
+    }
+    this.thread.fill(el, payload);
+  }
+
+  async send() {
+    const text = this.input.value.trim();
+    if (!text || this.rootId === null) return;
+    this.input.value = "";
+    const frame = { type: "chat_message", message: text, parent_id: this.rootId };
+    if (this.thread.socket && this.thread.socket.send(frame)) return;
+    const url = this.thread.root.dataset.sendUrl;
+    const result = await postForm(url, { content: text, parent_id: String(this.rootId) });
+    if (result.ok && result.data) this.receive(result.data);
+    else this.thread.showAlert((result.data && result.data.error) || "Reply not sent. Try again.");
+  }
 }
 
 const root = document.getElementById("chat-app");

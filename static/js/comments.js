@@ -9,6 +9,7 @@ const COMMENTS = {
   form: "comment-form",
   input: "comment-input",
   older: "load-older-comments",
+  newer: "load-newer-comments",
   status: "comment-connection-status",
   postUrlAttr: "postUrl",
   idKey: "comment_id",
@@ -19,6 +20,12 @@ const COMMENTS = {
   dataKey: "commentId",
   noun: "comment",
   frame: (text, clientId) => ({ type: "comment", comment: text, client_id: clientId }),
+  editedType: "comment_edited",
+  deletedType: "comment_deleted",
+  canReply: false,
+  editFrame: (id, text) => ({ type: "edit_comment", comment_id: id, comment: text }),
+  deleteFrame: (id) => ({ type: "delete_comment", comment_id: id }),
+  reactFrame: (id, emoji) => ({ type: "react", comment_id: id, emoji }),
 };
 
 const root = document.getElementById("comment-thread");

@@ -7,8 +7,19 @@
 // endpoint with ?after=<id>. Messages the user sends go through an Outbox, so a send while
 // disconnected is shown as pending and delivered later instead of being lost.
 
-import { getJSON } from "./http.js";
+import { getJSON, postForm } from "./http.js";
 import { Outbox, newClientId } from "./outbox.js";
+import {
+  decorate,
+  editInPlace,
+  renderBody,
+  renderDeleted,
+  renderEdited,
+  renderReactions,
+  renderReplies,
+  showVersions,
+  togglePicker,
+} from "./posts.js";
 import { LiveSocket } from "./socket.js";
 import { AlertList, STATUS_TONES, describeStatus, setText, showLocalTime } from "./thread-ui.js";
 
@@ -29,7 +40,10 @@ const GAP_BACKFILL_INTERVAL_MS = 2000;
  *   liveType: "chat_message"|"new_comment", historyKey: "messages"|"comments",
  *   domPrefix: "message-"|"comment-", dataKey: "messageId"|"commentId",
  *   frame: (text: string, clientId: string) => object,
- *   noun: string,
+ *   noun: string, newer?: string,
+ *   editedType: string, deletedType: string, canReply: boolean,
+ *   editFrame: (id: number, text: string) => object, deleteFrame: (id: number) => object,
+ *   reactFrame: (id: number, emoji: string) => object,
  * }} ThreadKind
  */
 
@@ -38,7 +52,8 @@ export class LiveThread {
    * @param {HTMLElement} root  #chat-app or #comment-thread, carrying the data-* attributes
    * @param {ThreadKind} kind
    * @param {{onFrame?: (data: object) => void, onSubmit?: () => void,
-   *          onStatus?: (status: string) => void}} hooks
+   *          onStatus?: (status: string) => void, onReply?: (payload: object) => void,
+   *          onOpenThread?: (rootId: number) => void}} hooks
    */
   constructor(root, kind, hooks = {}) {
     this.root = root;
@@ -49,6 +64,10 @@ export class LiveThread {
     this.form = document.getElementById(kind.form);
     this.input = document.getElementById(kind.input);
     this.olderButton = document.getElementById(kind.older);
+    this.newerButton = kind.newer ? document.getElementById(kind.newer) : null;
+    // Opened around an item (a search result, ?around=<id>) with newer history not loaded:
+    // until "Load newer" reaches the present, nothing back-fills past the page on its own.
+    this.detached = root.dataset.hasNewer === "true";
     this.statusEl = document.getElementById(kind.status);
     this.userId = Number(root.dataset.userId);
     this.username = root.dataset.username || "";
@@ -65,6 +84,17 @@ export class LiveThread {
     this.lastBackfillAt = 0;
     this.gone = false;
     this.alerts = null; // AlertList, made on first use
+    // Conversations (issue 10): every change of this room/thread up to syncedSeq is shown.
+    // Changes reach the socket numbered one by one, so a jump means frames were lost; a
+    // socket that comes back, or sees a jump, asks history/?since=<syncedSeq> for every row
+    // changed after it (tombstones too).
+    this.syncedSeq = Number(root.dataset.seq) || 0;
+    this.resuming = false;
+    this.resumeAgain = false;
+    this.resumeTimer = null;
+    this.canModerate = root.dataset.canModerate === "true";
+    /** @type {Map<number, HTMLElement>} items outside the log (the open thread's replies) */
+    this.extraItems = new Map();
 
     this.outbox = new Outbox({
       trySend: (entry) => this.socket.send(kind.frame(entry.text, entry.clientId)),
@@ -80,7 +110,9 @@ export class LiveThread {
     if (!this.log || !this.template) return this;
     this.adoptServerRendered();
     this.wireForm();
+    this.wireActions(this.log);
     this.wireOlder();
+    this.wireNewer();
     this.scrollInitially();
     this.socket = new LiveSocket(this.root.dataset.wsPath, {
       onMessage: (data) => this.onFrame(data),
@@ -105,6 +137,7 @@ export class LiveThread {
       if (id === null) continue;
       this.items.set(id, el);
       this.syncedThrough = Math.max(this.syncedThrough, id);
+      this.decorateItem(el);
       const time = el.querySelector("time.ts");
       if (time) showLocalTime(time, time.getAttribute("datetime"));
     }
@@ -131,10 +164,53 @@ export class LiveThread {
     setText(el, ".author", payload.display_name || payload.username);
     setText(el, ".username", payload.username ? `@${payload.username}` : "");
     showLocalTime(el.querySelector("time.ts"), payload.timestamp);
-    setText(el, ".body", payload[this.kind.textKey]);
+    renderBody(el, payload, this.kind.textKey);
     el.classList.toggle("own", Number(payload.user_id) === this.userId);
     const mentioned = Array.isArray(payload.mentioned_users) ? payload.mentioned_users : [];
     el.classList.toggle("mentions-me", this.username !== "" && mentioned.includes(this.username));
+    if (payload.user_id !== undefined) el.dataset.authorId = String(payload.user_id);
+    if (payload.seq !== undefined) el.dataset.seq = String(payload.seq);
+    if (payload.parent_id) el.dataset.parentId = String(payload.parent_id);
+    renderEdited(el, payload.is_edited, payload.is_deleted);
+    if (payload.is_deleted) renderDeleted(el);
+    else el.classList.remove("deleted");
+    if (payload.reactions !== undefined) renderReactions(el, payload.reactions, this.username);
+    if (payload.reply_count !== undefined) renderReplies(el, payload.reply_count);
+    this.decorateItem(el);
+  }
+
+  decorateItem(el) {
+    decorate(el, {
+      mine: Number(el.dataset.authorId) === this.userId,
+      canModerate: this.canModerate,
+      canReply: Boolean(this.kind.canReply) && !el.dataset.parentId,
+    });
+  }
+
+  /** A live frame's sequence number: the next one advances the watermark; a jump means
+   * some frames never arrived, so resume (soon, once). */
+  liveSeq(seq) {
+    const n = Number(seq);
+    if (!Number.isFinite(n)) return;
+    if (n === this.syncedSeq + 1 && !this.resuming) this.syncedSeq = n;
+    else if (n > this.syncedSeq && this.resumeTimer === null) {
+      this.resumeTimer = window.setTimeout(() => {
+        this.resumeTimer = null;
+        this.resume();
+      }, GAP_BACKFILL_INTERVAL_MS / 4);
+    }
+  }
+
+  /** A confirmed item anywhere on the page (the log or the open thread). */
+  findItem(id) {
+    return this.items.get(id) || this.extraItems.get(id) || null;
+  }
+
+  /** Whether `payload` is older than what `el` shows (a late history answer, a stale frame). */
+  isStale(el, payload) {
+    const shown = Number(el.dataset.seq);
+    const incoming = Number(payload.seq);
+    return Number.isFinite(shown) && Number.isFinite(incoming) && incoming < shown;
   }
 
   /** Put a confirmed item in id order: after the last smaller id, before any pending item. */
@@ -168,6 +244,7 @@ export class LiveThread {
     }
     const existing = this.items.get(id);
     if (existing) {
+      if (this.isStale(existing, payload)) return existing;
       this.fill(existing, payload); // e.g. an ack'd item now gets the server's timestamp
       if (pendingEl && pendingEl !== existing) pendingEl.remove();
       return existing;
@@ -186,6 +263,11 @@ export class LiveThread {
   receiveLive(payload) {
     const id = Number(payload[this.kind.idKey]);
     if (!Number.isFinite(id)) return;
+    if (payload.parent_id) {
+      // A reply lives in its thread, not in the log.
+      if (this.hooks.onReply) this.hooks.onReply(payload);
+      return;
+    }
     if (id === this.syncedThrough + 1 && !this.backfilling) this.syncedThrough = id;
     else if (id > this.syncedThrough) this.scheduleGapBackfill();
     this.upsert(payload);
@@ -200,6 +282,16 @@ export class LiveThread {
       this.submit();
     });
     this.input.addEventListener("keydown", (event) => {
+      if (event.key === "ArrowUp" && this.input.value === "" && !event.isComposing) {
+        // Up arrow in an empty box edits my last message (as in Slack).
+        const own = [...this.log.querySelectorAll(".chat-msg.own:not(.pending):not(.deleted)")];
+        const last = own[own.length - 1];
+        if (last) {
+          event.preventDefault();
+          this.startEdit(last);
+        }
+        return;
+      }
       if (event.key !== "Enter" || event.shiftKey || event.isComposing || event.keyCode === 229) return;
       // The mention autocomplete uses Enter to pick a name; it flags its open menu on the
       // textarea and (Tribute) also prevents the default.
@@ -297,7 +389,12 @@ export class LiveThread {
 
   onFrame(data) {
     if (!data || typeof data !== "object") return;
+    if (data.seq !== undefined && data.type !== "error") this.liveSeq(data.seq);
     if (data.type === this.kind.liveType) this.receiveLive(data);
+    else if (data.type === this.kind.editedType) this.applyEdited(data);
+    else if (data.type === this.kind.deletedType) this.applyDeleted(data);
+    else if (data.type === "reactions") this.applyReactions(data);
+    else if (data.type === "thread_updated") this.applyThreadUpdated(data);
     else if (data.type === "ack") this.onAck(data);
     else if (data.type === "error") {
       if (data.client_id && this.pending.has(data.client_id)) {
@@ -310,9 +407,145 @@ export class LiveThread {
   }
 
   async onOpen() {
-    // Also on the first open: anything posted between page render and subscribe is fetched.
+    // Also on the first open: anything posted or changed between page render and subscribe
+    // is fetched: new rows (?after=) and every edit, deletion, reaction and reply (?since=).
+    await this.resume();
     await this.backfill();
     this.outbox.flush();
+  }
+
+  // --- conversations: edits, deletions, reactions, replies (issue 10) ----------------------
+
+  /** Live partial frames apply only if they are not older than what the item shows. */
+  partial(data) {
+    const el = this.findItem(Number(data[this.kind.idKey]));
+    if (!el || this.isStale(el, data)) return null;
+    if (data.seq !== undefined) el.dataset.seq = String(data.seq);
+    return el;
+  }
+
+  applyEdited(data) {
+    const el = this.partial(data);
+    if (!el) return;
+    renderBody(el, { ...data, is_deleted: false }, this.kind.textKey);
+    renderEdited(el, true, false);
+    const mentioned = Array.isArray(data.mentioned_users) ? data.mentioned_users : [];
+    el.classList.toggle("mentions-me", this.username !== "" && mentioned.includes(this.username));
+    const versions = el.querySelector(".versions");
+    if (versions) versions.remove();
+  }
+
+  applyDeleted(data) {
+    const el = this.partial(data);
+    if (!el) return;
+    renderDeleted(el);
+    this.decorateItem(el);
+  }
+
+  applyReactions(data) {
+    const el = this.partial(data);
+    if (el) renderReactions(el, data.reactions, this.username);
+  }
+
+  applyThreadUpdated(data) {
+    const el = this.partial(data);
+    if (el) renderReplies(el, data.reply_count);
+  }
+
+  /** Fetch every row changed after syncedSeq, in sequence order (single-flight). */
+  async resume() {
+    if (!this.historyUrl) return false;
+    if (this.resuming) {
+      this.resumeAgain = true;
+      return true;
+    }
+    this.resuming = true;
+    try {
+      do {
+        this.resumeAgain = false;
+        for (let page = 0; page < MAX_BACKFILL_PAGES; page += 1) {
+          const result = await getJSON(this.historyQuery({ since: this.syncedSeq, limit: HISTORY_LIMIT }));
+          if (!result.ok || !result.data) return false;
+          const key = this.kind.historyKey;
+          const list = Array.isArray(result.data[key]) ? result.data[key] : [];
+          for (const payload of list) {
+            if (payload.parent_id) {
+              if (this.hooks.onReply) this.hooks.onReply(payload);
+            } else {
+              const id = Number(payload[this.kind.idKey]);
+              // Rows above the loaded page stay unloaded; changed ones in it are refreshed.
+              if (this.items.has(id) || id > (this.firstId ?? 0)) this.upsert(payload);
+            }
+            const seq = Number(payload.seq);
+            if (Number.isFinite(seq) && seq > this.syncedSeq) this.syncedSeq = seq;
+          }
+          if (!result.data.has_more || list.length === 0) break;
+        }
+      } while (this.resumeAgain);
+      return true;
+    } finally {
+      this.resuming = false;
+    }
+  }
+
+  actionUrl(attr, id) {
+    const template = this.root.dataset[attr];
+    return template ? template.replace("/0/", `/${id}/`) : null;
+  }
+
+  /** Send a frame if the socket is open, else POST the same request. */
+  async act(frame, attr, id, fields) {
+    if (this.gone) return;
+    if (this.socket && this.socket.send(frame)) return;
+    const url = this.actionUrl(attr, id);
+    if (!url) return;
+    const result = await postForm(url, fields);
+    if (!result.ok) {
+      this.showAlert((result.data && result.data.error) || "That did not work. Try again.");
+      return;
+    }
+    if (result.data && result.data.type === "reactions") this.applyReactions(result.data);
+    else if (result.data && result.data.parent_id) this.hooks.onReply && this.hooks.onReply(result.data);
+    else if (result.data) this.upsert(result.data);
+  }
+
+  async startEdit(el) {
+    const id = this.idOf(el);
+    if (id === null || el.querySelector(".inline-editor")) return;
+    const text = await editInPlace(el, el.dataset.text || "");
+    if (text === null) return;
+    await this.act(this.kind.editFrame(id, text), "editUrl", id, { content: text });
+  }
+
+  /** Clicks on item buttons (in the log, or in another container such as the thread panel). */
+  wireActions(container) {
+    container.addEventListener("click", async (event) => {
+      const button = event.target.closest("button");
+      if (!button || !container.contains(button)) return;
+      const el = button.closest(".chat-msg");
+      if (!el) return;
+      const id = this.idOf(el);
+      if (id === null) return;
+      if (button.dataset.action === "edit") await this.startEdit(el);
+      else if (button.dataset.action === "delete") {
+        if (!window.confirm(`Delete this ${this.kind.noun}? This cannot be undone.`)) return;
+        await this.act(this.kind.deleteFrame(id), "deleteUrl", id, {});
+      } else if (button.dataset.action === "react") togglePicker(el);
+      else if (button.dataset.action === "reply") {
+        if (this.hooks.onOpenThread) this.hooks.onOpenThread(id);
+      } else if (button.classList.contains("pick") || button.classList.contains("reaction")) {
+        const picker = el.querySelector(".emoji-picker");
+        if (picker) picker.remove();
+        const emoji = button.dataset.emoji;
+        await this.act(this.kind.reactFrame(id, emoji), "reactUrl", id, { emoji });
+      } else if (button.classList.contains("edited")) {
+        const url = this.actionUrl("editsUrl", id);
+        const result = url ? await getJSON(url) : { ok: false };
+        if (result.ok && result.data) showVersions(el, result.data.versions || []);
+      } else if (button.classList.contains("replies")) {
+        if (this.hooks.onOpenThread) this.hooks.onOpenThread(id);
+      }
+    });
   }
 
   onStatus(status) {
@@ -357,6 +590,8 @@ export class LiveThread {
    * request made while one runs makes it go round once more. Returns false on failure. */
   async backfill() {
     if (!this.historyUrl) return false;
+    if (this.detached) return true; // "Load newer" catches up, then back-fills
+
     if (this.backfilling) {
       this.backfillAgain = true;
       return true;
@@ -412,6 +647,37 @@ export class LiveThread {
     button.hidden = !hasMore;
   }
 
+  wireNewer() {
+    const button = this.newerButton;
+    if (!button) return;
+    button.hidden = !this.detached;
+    button.addEventListener("click", () => this.loadNewer());
+  }
+
+  /** The next page after the newest contiguous item; at the present, live back-fill resumes. */
+  async loadNewer() {
+    const button = this.newerButton;
+    if (!button || button.disabled || !this.detached) return;
+    button.disabled = true;
+    const result = await getJSON(this.historyQuery({ after: this.syncedThrough, limit: HISTORY_LIMIT }));
+    button.disabled = false;
+    if (!result.ok || !result.data) {
+      this.showAlert(`Could not load newer ${this.kind.noun}s. Try again.`);
+      return;
+    }
+    const list = Array.isArray(result.data[this.kind.historyKey]) ? result.data[this.kind.historyKey] : [];
+    for (const payload of list) {
+      this.upsert(payload, { stickToBottom: false });
+      const id = Number(payload[this.kind.idKey]);
+      if (Number.isFinite(id)) this.syncedThrough = Math.max(this.syncedThrough, id);
+    }
+    if (!result.data.has_more || list.length === 0) {
+      this.detached = false;
+      button.hidden = true;
+      await this.backfill();
+    }
+  }
+
   // --- scrolling and alerts ---------------------------------------------------------------
 
   isNearBottom() {
@@ -424,7 +690,7 @@ export class LiveThread {
 
   scrollInitially() {
     // A notification link (#message-12 / #comment-7) shows that item; otherwise the latest.
-    const hash = window.location.hash.slice(1);
+    const hash = window.location.hash.slice(1) || (this.root.dataset.around ? `${this.kind.domPrefix}${this.root.dataset.around}` : "");
     const target = hash ? document.getElementById(hash) : null;
     if (target && this.log.contains(target)) {
       target.classList.add("highlighted");
