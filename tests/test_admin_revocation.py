@@ -15,7 +15,6 @@ import pytest
 from accounts.models import Membership
 from messaging.consumers.base import ACCESS_GONE
 from tests.admin_forms import change_form_data
-from tests.live import DaphneServer, database_url_for
 from tests.clients import (
     LiveSession,
     Workspace,
@@ -23,6 +22,7 @@ from tests.clients import (
     still_open,
     wait_closed,
 )
+from tests.live import DaphneServer, database_url_for
 
 # The bar for the admin's room-member removal: the socket is closed within a second.
 ADMIN_REMOVAL_DEADLINE = 1.0
