@@ -36,6 +36,8 @@ from asgiref.sync import SyncToAsync, async_to_sync
 from channels_redis.core import RedisChannelLayer as BaseRedisChannelLayer
 from django.core.exceptions import ImproperlyConfigured
 
+from kanban_board import metrics
+
 logger = logging.getLogger(__name__)
 
 
@@ -80,6 +82,7 @@ def note_layer_failure(*, started: float | None = None) -> None:
     that began during the outage still fail for a few seconds; sockets that subscribed on
     the restarted Redis meanwhile stay open, instead of being closed again and again.)"""
     global _failed_call_started
+    metrics.LAYER_FAILURES.inc()
     started = time.monotonic() if started is None else started
     with _lock:
         _failed_call_started = max(_failed_call_started, started)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from kanban_board import metrics
 from messaging import layers
 
 if TYPE_CHECKING:
@@ -292,9 +293,11 @@ def broadcast_on_commit(
     event_type: str = FORWARD,
 ) -> None:
     """Broadcast after the current transaction commits (at once outside a transaction)."""
+    scheduled_at = time.perf_counter()
     transaction.on_commit(
-        lambda: broadcast_now(
-            group, payload, exclude_user_id=exclude_user_id, event_type=event_type
+        lambda: metrics.broadcast_done(
+            scheduled_at,
+            broadcast_now(group, payload, exclude_user_id=exclude_user_id, event_type=event_type),
         ),
         robust=True,
     )

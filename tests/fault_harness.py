@@ -1,10 +1,12 @@
 """The fault tier's machinery: real processes to break, and clients that speak the browser's
 chat protocol, so "every client's view equals the database" is measured, not assumed.
 
-* `RedisServer`: a redis-server of our own on a free loopback port (no persistence), which a
-  scenario can SIGKILL and restart on the same port, SIGSTOP/SIGCONT or FLUSHALL.
-* `CeleryWorker`: `celery -A kanban_board worker` on that Redis and the test database.
-  Both run as bench.servers.ServerProcess (own process group, log file, dies with us).
+* `RedisServer` (tests.live): a redis-server of our own on a free loopback port (no
+  persistence), which a scenario can SIGKILL and restart on the same port, SIGSTOP/SIGCONT or
+  FLUSHALL; replicas and Sentinels of it for the failover scenario.
+* `CeleryWorker`: tests.live's worker with a two-thread pool, on that Redis and the test
+  database. Every process runs as bench.servers.ServerProcess (own process group, log file,
+  dies with us).
 * `ChatClient`: one browser tab of static/js/lib/thread.js + socket.js + outbox.js in Python:
   a socket with the session cookie that reconnects with the same backoff; on every open it
   back-fills `history/?after=<synced through>`, resends unacknowledged messages, and falls
@@ -24,7 +26,6 @@ import json
 import os
 import random
 import secrets
-import signal
 import sys
 import time
 from collections import Counter
@@ -37,8 +38,9 @@ from urllib.parse import urlencode
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from bench.servers import ServerProcess
+from tests import live
 from tests.live import ROOT, DaphneServer, free_port
+from tests.live import RedisServer as RedisServer  # the scenarios reach it as fh.RedisServer
 
 CONVERGE_SECONDS = 30.0  # the issue's bound: every view equals the database this soon
 # Issue 16's bound for scenario (a), Redis killed mid-burst: every client equal to the
@@ -47,70 +49,6 @@ REDIS_KILL_CONVERGE_SECONDS = 10.0
 
 
 # --- processes --------------------------------------------------------------------------
-
-
-class RedisServer:
-    """redis-server on a fixed free port, restartable on that port."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.process: ServerProcess | None = None
-        self.paused = False
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> RedisServer:
-        """Call from the main thread: the child gets PR_SET_PDEATHSIG (bench.servers), which
-        fires when the *thread* that started it exits, e.g. an asyncio.to_thread worker."""
-        cmd = [
-            "redis-server",
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
-            "--save", "",
-            "--appendonly", "no",
-            "--daemonize", "no",
-            "--loglevel", "warning",
-        ]  # fmt: skip
-        self.process = ServerProcess("fault-redis", cmd, os.environ, self.port).start(timeout=15)
-        self.paused = False
-        return self
-
-    @property
-    def running(self) -> bool:
-        proc = self.process.proc if self.process is not None else None
-        return proc is not None and proc.poll() is None
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown, every connection drops; without persistence all data is gone."""
-        assert self.process is not None and self.process.proc is not None
-        self.process.proc.send_signal(signal.SIGKILL)
-        self.process.proc.wait(timeout=10)
-        self.process.proc = None
-
-    def pause(self) -> None:
-        assert self.process is not None and self.process.proc is not None
-        self.process.proc.send_signal(signal.SIGSTOP)
-        self.paused = True
-
-    def resume(self) -> None:
-        if self.paused and self.process is not None and self.process.proc is not None:
-            self.process.proc.send_signal(signal.SIGCONT)
-        self.paused = False
-
-    def client(self):
-        import redis
-
-        return redis.Redis.from_url(self.url, socket_timeout=5)
-
-    def flushall(self) -> None:
-        self.client().flushall()
-
-    def stop(self) -> None:
-        self.resume()
-        if self.process is not None:
-            self.process.stop()
 
 
 def app_env(
@@ -128,39 +66,11 @@ def app_env(
     return env
 
 
-class CeleryWorker:
-    """`celery -A kanban_board worker --pool=threads -c 2` on our Redis and the test DB."""
+class CeleryWorker(live.CeleryWorker):
+    """The fault tier's worker: two threads, like a small production worker."""
 
-    def __init__(self, env: dict[str, str], name: str) -> None:
-        self.env = env
-        self.name = name
-        self.process: ServerProcess | None = None
-
-    def start(self) -> CeleryWorker:
-        cmd = [
-            sys.executable, "-m", "celery", "-A", "kanban_board", "worker",
-            "--pool=threads", "-c", "2",
-            "--without-gossip", "--without-mingle", "--without-heartbeat",
-            "--loglevel=INFO", "-n", f"{self.name}@%h",
-        ]  # fmt: skip
-        self.process = ServerProcess(self.name, cmd, self.env, 0)
-        self.process.start(timeout=90, ready_line=" ready.")
-        return self
-
-    def log(self) -> str:
-        assert self.process is not None
-        return self.process.log_path.read_text(errors="replace")
-
-    def kill(self) -> None:
-        """SIGKILL the whole group: the running tasks are never acknowledged."""
-        assert self.process is not None and self.process.proc is not None
-        os.killpg(self.process.proc.pid, signal.SIGKILL)
-        self.process.proc.wait(timeout=10)
-        self.process.proc = None
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()
+    pool = "threads"
+    concurrency = 2
 
 
 LOG_DIR = ROOT / ".test-logs" / "fault"

@@ -15,14 +15,14 @@ import pytest
 from accounts.models import Membership
 from messaging.consumers.base import ACCESS_GONE
 from tests.admin_forms import change_form_data
-from tests.live import DaphneServer, database_url_for
-from tests.test_security_websocket import (
+from tests.clients import (
     LiveSession,
     Workspace,
     recv_json,
     still_open,
     wait_closed,
 )
+from tests.live import DaphneServer, database_url_for
 
 # The bar for the admin's room-member removal: the socket is closed within a second.
 ADMIN_REMOVAL_DEADLINE = 1.0

@@ -188,7 +188,8 @@ def test_profile_edit_with_an_invalid_email_is_refused(client_for, alice):
 
 # URL names anyone may open. The admin has its own login and is checked separately.
 # The invitation link is public on purpose: a new person signs up there (issue 9).
-PUBLIC = {"accounts:login", "accounts:signup", "healthz", "orgs:invite_accept"}
+# "metrics" needs no login but a scrape token (kanban_board/tests/test_metrics.py).
+PUBLIC = {"accounts:login", "accounts:signup", "healthz", "orgs:invite_accept", "metrics"}
 
 
 def _named_urls(resolver: URLResolver, namespace: str = "") -> Iterator[tuple[str, list[str]]]:

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from kanban_board import metrics
 from messaging import access, realtime
 from messaging.models import ChatMessage, ChatRoom, Notification, TaskThreadComment
 from messaging.selectors.notifications import unread_count, unread_counts
@@ -161,6 +162,7 @@ def create_mention_notifications(*, kind: TargetKind, object_id: int) -> int:
         mentions_notified_at=timezone.now()
     )
     if created:
+        metrics.mention_notifications_created(target.created_at, len(created))
         counts = unread_counts(n.recipient_id for n in created)
         realtime.push_to_users_on_commit(
             [

@@ -19,6 +19,7 @@ from django.utils import timezone
 from accounts.models import User
 from kanban import services as kanban_services
 from kanban.models import Task
+from kanban_board import metrics
 from messaging import access, realtime
 from messaging.formatting import render_markdown
 from messaging.mentions import extract_mentions
@@ -115,6 +116,7 @@ def _add_mentions(post: Post, mentioned: list[User]) -> None:
     through.objects.bulk_create([through(**{column: post.pk, "user_id": u.pk}) for u in mentioned])
 
 
+@metrics.timed_post("chat_message")
 def post_chat_message(
     *,
     room: ChatRoom,
@@ -181,6 +183,7 @@ def post_chat_message(
     return message
 
 
+@metrics.timed_post("comment")
 def post_task_comment(
     *, task: Task, author: User, content: str, client_id: str = ""
 ) -> TaskThreadComment:
