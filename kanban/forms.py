@@ -7,11 +7,12 @@ from typing import Any
 from django import forms
 
 from accounts.models import User
+from kanban_board.forms import FieldNamedErrorsMixin
 
 from .models import Board, Column, Task
 
 
-class BoardForm(forms.ModelForm):
+class BoardForm(FieldNamedErrorsMixin, forms.ModelForm):
     class Meta:
         model = Board
         fields = ("name", "description")
@@ -21,14 +22,14 @@ class BoardForm(forms.ModelForm):
         }
 
 
-class AddMemberForm(forms.Form):
+class AddMemberForm(FieldNamedErrorsMixin, forms.Form):
     username = forms.CharField(
         max_length=150,
         widget=forms.TextInput(attrs={"class": "form-control", "placeholder": "username"}),
     )
 
 
-class ColumnForm(forms.Form):
+class ColumnForm(FieldNamedErrorsMixin, forms.Form):
     name = forms.CharField(
         max_length=Column._meta.get_field("name").max_length,
         widget=forms.TextInput(attrs={"class": "form-control form-control-sm"}),
@@ -55,7 +56,7 @@ class ColumnMoveForm(forms.Form):
         return data
 
 
-class TaskForm(forms.ModelForm):
+class TaskForm(FieldNamedErrorsMixin, forms.ModelForm):
     """Create and edit a task on `board`; only its members can be chosen as assignee."""
 
     class Meta:

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from kanban_board.forms import errors_text
 from messaging.services.notifications import mark_read_for_task
 
 from . import selectors, services
@@ -25,13 +26,7 @@ def _error_text(error: ValidationError) -> str:
 
 
 def _form_errors_text(form: Form) -> str:
-    return " ".join(
-        str(message)
-        for field, errors in form.errors.items()
-        for message in (
-            errors if field == "__all__" else [f"{form.fields[field].label}: {e}" for e in errors]
-        )
-    )
+    return errors_text(form)
 
 
 def _wants_json(request: HttpRequest) -> bool:
