@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: venv run run-scaled migrate seed test test-fast lint fmt screenshots worker beat clean bench bench-quick
+.PHONY: venv run dev run-scaled migrate seed test test-fast lint fmt screenshots worker beat clean bench bench-quick
 
 venv: $(STAMP)
 
@@ -24,11 +24,23 @@ migrate: venv
 seed: migrate
 	$(PY) manage.py seed_demo
 
+# Production-safe by default: DEBUG off (styled error pages, no debug page), the secret key
+# generated once into the git-ignored .secret_key unless DJANGO_SECRET_KEY is set, and
+# cookies without the Secure flag because this serves plain HTTP (behind TLS, set
+# DJANGO_SECURE_COOKIES=1). Any of these can be overridden from the environment.
+run: export DJANGO_DEBUG ?= 0
+run: export DJANGO_SECRET_KEY_FILE ?= .secret_key
+run: export DJANGO_SECURE_COOKIES ?= 0
 run: seed
 	@echo ""
 	@echo "  TaskFlow is starting on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
 	@echo ""
 	$(PY) -m kanban_board.serve -b $(HOST) -p $(PORT)
+
+# Development: DEBUG on (Django's debug pages) and auto-reload on code changes.
+dev: export DJANGO_DEBUG = 1
+dev: seed
+	$(PY) manage.py runserver $(HOST):$(PORT)
 
 # Scaled mode on one machine: daphne on $(PORT) and $(PORT2), a Celery worker and beat, all on
 # REDIS_URL + DATABASE_URL (default: the local Redis DB 0 and PostgreSQL database taskflow).

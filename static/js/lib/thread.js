@@ -8,6 +8,7 @@
 // disconnected is shown as pending and delivered later instead of being lost.
 
 import { getJSON } from "./http.js";
+import { overLimitMessage } from "./composer.js";
 import { Outbox, newClientId } from "./outbox.js";
 import { LiveSocket } from "./socket.js";
 import { AlertList, STATUS_TONES, describeStatus, setText, showLocalTime } from "./thread-ui.js";
@@ -73,7 +74,9 @@ export class LiveThread {
         this.upsert({ user_id: this.userId, ...payload, client_id: clientId }),
       onFailed: (clientId, reason) => this.markFailed(clientId, reason),
       onRetrying: (clientId) => this.markPending(clientId),
+      onWaiting: (clientId, note) => this.markWaiting(clientId, note),
     });
+    this.statusTicker = null;
   }
 
   start() {
@@ -219,6 +222,13 @@ export class LiveThread {
     if (this.gone) return;
     const text = this.input.value.trim();
     if (!text) return;
+    // Too long: keep every character in the box and say why it was not sent.
+    const tooLong = overLimitMessage(text, Number(this.input.dataset.maxLength) || 0);
+    if (tooLong) {
+      this.showAlert(tooLong);
+      this.input.focus();
+      return;
+    }
     this.input.value = "";
     if (this.hooks.onSubmit) this.hooks.onSubmit();
     const clientId = newClientId();
@@ -281,6 +291,19 @@ export class LiveThread {
     el.append(note);
   }
 
+  /** Still unsent, and the reason is the connection: a calm note, not a failure. */
+  markWaiting(clientId, note) {
+    const el = this.pending.get(clientId);
+    if (!el) return;
+    this.clearSendState(el);
+    el.classList.add("pending", "waiting");
+    const div = document.createElement("div");
+    div.className = "send-state small text-body-secondary";
+    div.setAttribute("role", "status");
+    div.textContent = note;
+    el.append(div);
+  }
+
   markPending(clientId) {
     const el = this.pending.get(clientId);
     if (!el) return;
@@ -289,7 +312,7 @@ export class LiveThread {
   }
 
   clearSendState(el) {
-    el.classList.remove("pending", "failed");
+    el.classList.remove("pending", "failed", "waiting");
     for (const note of el.querySelectorAll(".send-state")) note.remove();
   }
 
@@ -329,11 +352,17 @@ export class LiveThread {
 
   showStatus(status) {
     if (!this.statusEl) return;
-    const { text, tone } = describeStatus(status, this.socket);
-    this.statusEl.textContent = text;
-    this.statusEl.dataset.status = status;
-    this.statusEl.classList.remove(...STATUS_TONES);
-    this.statusEl.classList.add(tone);
+    const render = () => {
+      const { text, tone } = describeStatus(status, this.socket);
+      if (this.statusEl.textContent !== text) this.statusEl.textContent = text;
+      this.statusEl.dataset.status = status;
+      this.statusEl.classList.remove(...STATUS_TONES);
+      this.statusEl.classList.add(tone);
+    };
+    render();
+    // "Reconnecting: next try in 8 s" counts down while it waits.
+    window.clearInterval(this.statusTicker);
+    this.statusTicker = status === "closed" ? window.setInterval(render, 1000) : null;
   }
 
   // --- history ----------------------------------------------------------------------------
