@@ -1,10 +1,16 @@
 // Required text fields: a value of only spaces passes the browser's own "required" check
 // and then came back from the server as an error elsewhere on the page. Here it is refused
-// on the field itself, in words that name it ("Column name can't be blank.").
+// on the field itself, in words that name it ("Column name can't be blank."): the name is
+// data-field-name, else the placeholder, else the label.
 
 function labelFor(input) {
   const label = input.id ? document.querySelector(`label[for="${CSS.escape(input.id)}"]`) : null;
-  const text = (label && label.textContent) || input.getAttribute("aria-label") || input.placeholder || "This field";
+  const text =
+    input.dataset.fieldName ||
+    input.placeholder ||
+    (label && label.textContent) ||
+    input.getAttribute("aria-label") ||
+    "This field";
   return text.replace(/\s+/g, " ").trim();
 }
 

@@ -73,8 +73,15 @@ export class Outbox {
   }
 
   attempt(entry) {
-    entry.state = this.options.trySend(entry) ? "sent" : "queued";
-    this.startTimer(entry);
+    if (this.options.trySend(entry)) {
+      entry.state = "sent";
+      this.startTimer(entry);
+    } else if (navigator.onLine === false) {
+      this.wait(entry, OFFLINE_NOTE); // say so now; flush() sends it when the socket is back
+    } else {
+      entry.state = "queued";
+      this.startTimer(entry);
+    }
   }
 
   startTimer(entry) {
