@@ -23,7 +23,8 @@ def field_label(form: forms.BaseForm, name: str) -> str:
 
 
 class FieldNamedErrorsMixin:
-    """Mix into a Form or ModelForm (before the Django base class)."""
+    """Mix into a Form or ModelForm (before the Django base class). Also gives unstyled text
+    inputs and selects Bootstrap's classes, so every form field is a full-size tap target."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -31,6 +32,15 @@ class FieldNamedErrorsMixin:
             label = field.label or pretty_name(name)
             field.label = label
             field.error_messages["required"] = f"{label} can't be blank."
+            widget = field.widget
+            if "class" not in widget.attrs and not widget.is_hidden:
+                if isinstance(widget, forms.Select) and not widget.allow_multiple_selected:
+                    widget.attrs["class"] = "form-select"
+                elif isinstance(widget, forms.Textarea) or (
+                    isinstance(widget, forms.widgets.Input)
+                    and widget.input_type not in ("checkbox", "radio", "file")
+                ):
+                    widget.attrs["class"] = "form-control"
 
 
 def errors_text(form: forms.BaseForm) -> str:

@@ -46,8 +46,6 @@ export function attachCounter(textarea) {
     if (over) textarea.setAttribute("aria-invalid", "true");
     else textarea.removeAttribute("aria-invalid");
   };
-  textarea.addEventListener("input", update);
-  // lib/thread.js clears the box after a send by assigning .value (no input event).
-  textarea.form?.addEventListener("submit", () => window.setTimeout(update, 0));
+  textarea.addEventListener("input", update); // lib/thread.js fires one when it empties the box
   update();
 }

@@ -230,6 +230,8 @@ export class LiveThread {
       return;
     }
     this.input.value = "";
+    // Listeners of the box (its length counter) see it emptied.
+    this.input.dispatchEvent(new Event("input", { bubbles: true }));
     if (this.hooks.onSubmit) this.hooks.onSubmit();
     const clientId = newClientId();
     const el = this.createItem();
