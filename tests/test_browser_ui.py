@@ -441,3 +441,25 @@ def test_dark_mode_toggle_is_remembered_for_the_user(demo, open_as):
     other = open_as("alice", color_scheme="light")
     expect(other.page.locator("html")).to_have_attribute("data-bs-theme", "dark")
     viewer.assert_clean()
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_signed_out_pages_fit_and_pass_axe(
+    transactional_db, browser: Browser, live_daphne, viewport
+):
+    context = browser.new_context(viewport=viewport)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        failures: list[str] = []
+        for path in (reverse("accounts:login"), reverse("accounts:signup")):
+            for scheme in ("light", "dark"):
+                page.emulate_media(color_scheme=scheme)
+                page.goto(f"{live_daphne.url}{path}")
+                expect(page.locator("html")).to_have_attribute("data-bs-theme", scheme)
+                if horizontal_overflow(page) > 0:
+                    failures.append(f"{path} {scheme}: wider than the screen")
+                failures += [f"{path} {scheme}: {v}" for v in axe_violations(page)]
+        assert failures == [], "\n".join(failures)
+    finally:
+        context.close()
