@@ -13,13 +13,24 @@ from django.http import HttpRequest
 
 from messaging import realtime
 
-from .models import User
+from .models import Invitation, User
 
 
 @transaction.atomic
-def sign_up(*, form: UserCreationForm) -> User:
-    """Create the account from a valid sign-up form (the form hashes the password)."""
-    return form.save()
+def sign_up(*, form: UserCreationForm, invitation: Invitation | None = None) -> User:
+    """Create the account from a valid sign-up form (the form hashes the password). Someone
+    arriving by invitation joins its organization; anyone else gets an organization of
+    their own, which they own."""
+    from . import org_services
+
+    user = form.save()
+    if invitation is not None:
+        org_services.accept_invitation(invitation=invitation, user=user)
+    else:
+        org_services.create_organization(
+            name=org_services.personal_organization_name(user), created_by=user
+        )
+    return user
 
 
 @transaction.atomic

@@ -27,7 +27,7 @@ from django.urls import NoReverseMatch, reverse  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from django.utils.crypto import get_random_string  # noqa: E402
 
-from accounts.models import User  # noqa: E402
+from accounts.models import Membership, Organization, User  # noqa: E402
 from kanban.models import Board  # noqa: E402
 from messaging.models import ChatMessage, ChatRoom, Notification  # noqa: E402
 
@@ -81,7 +81,11 @@ def setup(args: dict) -> dict:
     if connection.vendor == "sqlite" and users[0].pk is None:  # older SQLite: no RETURNING
         users = list(User.objects.order_by("pk"))
     bench_users, alice, bob = users[:n], users[n], users[n + 1]
-    board = Board.objects.create(name="Bench board", created_by=alice)
+    organization = Organization.objects.create(name="Bench", slug="bench")
+    Membership.objects.bulk_create(
+        [Membership(organization=organization, user=u) for u in users], batch_size=1000
+    )
+    board = Board.objects.create(name="Bench board", created_by=alice, organization=organization)
     Board.members.through.objects.bulk_create(
         [Board.members.through(board_id=board.pk, user_id=u.pk) for u in users], batch_size=1000
     )

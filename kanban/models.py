@@ -4,8 +4,12 @@ from django.urls import reverse
 
 
 class Board(models.Model):
-    """A kanban board shared by its members. The creator is always a member."""
+    """A kanban board shared by its members, inside one organization (whose members are the
+    only people who can be added). The creator is always a member."""
 
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.PROTECT, related_name="boards"
+    )
     name = models.CharField(max_length=120)
     description = models.TextField(blank=True)
     created_by = models.ForeignKey(

@@ -5,27 +5,27 @@ from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
+from accounts.access import organization_members
 from accounts.models import User
 
+from . import access
 from .models import Board, Column, Task
 
 
 def boards_for(user: User) -> QuerySet[Board]:
-    """Boards the user is a member of."""
-    if not user.is_authenticated:
-        return Board.objects.none()
-    return Board.objects.filter(members=user)
+    """Boards the user may read (kanban.access decides)."""
+    return access.readable_boards(user)
 
 
 def is_board_member(*, user: User, board_id: int) -> bool:
-    return (
-        user.is_authenticated
-        and Board.members.through.objects.filter(board_id=board_id, user_id=user.pk).exists()
-    )
+    """Kept for callers of the old name: `access.can_read_board`."""
+    return access.can_read_board(user, board_id)
 
 
 def get_board_for(user: User, board_id: int) -> Board:
-    board = boards_for(user).select_related("created_by").filter(pk=board_id).first()
+    board = (
+        boards_for(user).select_related("created_by", "organization").filter(pk=board_id).first()
+    )
     if board is None:
         raise Http404("No such board.")
     return board
@@ -44,7 +44,7 @@ def get_column_for(user: User, column_id: int) -> Column:
 
 def get_task_for(user: User, task_id: int) -> Task:
     task = (
-        Task.objects.select_related("column__board", "assignee", "created_by")
+        Task.objects.select_related("column__board__organization", "assignee", "created_by")
         .filter(pk=task_id, column__board__in=boards_for(user))
         .first()
     )
@@ -54,7 +54,18 @@ def get_task_for(user: User, task_id: int) -> Task:
 
 
 def board_members(board: Board) -> QuerySet[User]:
-    return board.members.order_by("username")
+    """The people who can read the board, by username."""
+    return access.board_readers(board.pk).order_by("username")
+
+
+def addable_board_members(board: Board) -> QuerySet[User]:
+    """Members of the board's organization who are not on the board yet (the add-member
+    picker offers nobody else)."""
+    return (
+        organization_members(board.organization_id)
+        .exclude(pk__in=board_members(board).values("pk"))
+        .order_by("username")
+    )
 
 
 def board_summaries_for(user: User) -> QuerySet[Board]:
@@ -68,7 +79,8 @@ def board_summaries_for(user: User) -> QuerySet[Board]:
         .values("n")
     )
     member_count = (
-        Board.members.through.objects.filter(board_id=OuterRef("pk"))
+        access.reader_rows()
+        .filter(board_id=OuterRef("pk"))
         .order_by()
         .values("board_id")
         .annotate(n=Count("pk"))
@@ -76,12 +88,12 @@ def board_summaries_for(user: User) -> QuerySet[Board]:
     )
     return (
         boards_for(user)
-        .select_related("created_by")
+        .select_related("created_by", "organization")
         .annotate(
             task_count=Coalesce(Subquery(task_count), 0),
             member_count=Coalesce(Subquery(member_count), 0),
         )
-        .order_by("name", "pk")
+        .order_by("organization__name", "organization_id", "name", "pk")
     )
 
 

@@ -1,8 +1,9 @@
 """Writes to boards, columns and tasks. Views and commands call these; nothing else saves them.
 
-Rules that hold across the module:
-- Any board member may manage columns and tasks; only the creator may edit or delete the board
-  and manage its members.
+Rules that hold across the module (stated once, in kanban.access):
+- Anyone who can read a board may manage its columns and tasks; the board's creator and the
+  organization's owners and admins may edit or delete it and manage its members.
+- Every board is in one organization, and only that organization's members can be added.
 - Positions are dense: columns of a board and tasks of a column are numbered 0..n-1. Every
   service that adds, removes or moves one renumbers its siblings in the same transaction.
 - Rows whose order changes are locked (`select_for_update`, in primary-key order so two moves
@@ -19,9 +20,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Model
 
-from accounts.models import User
+from accounts import access as org_access
+from accounts import org_services
+from accounts.audit import Action, record_audit
+from accounts.models import Organization, User
 from messaging import realtime
 
+from . import access
 from .models import Board, Column, Task
 
 DEFAULT_COLUMNS = ("To Do", "In Progress", "Done")
@@ -31,7 +36,7 @@ DEFAULT_COLUMNS = ("To Do", "In Progress", "Done")
 
 
 def _is_member(board: Board, user: User) -> bool:
-    return board.members.filter(pk=user.pk).exists()
+    return access.can_read_board(user, board.pk)
 
 
 def _require_member(board: Board, user: User) -> None:
@@ -40,8 +45,10 @@ def _require_member(board: Board, user: User) -> None:
 
 
 def _require_creator(board: Board, user: User, action: str) -> None:
-    if board.created_by_id != user.pk:
-        raise ValidationError(f"Only the board's creator can {action}.")
+    if not access.can_manage_board(user, board):
+        raise ValidationError(
+            f"Only the board's creator or an organization admin can {action}.", code="forbidden"
+        )
 
 
 def _clean_name(value: str, *, label: str, max_length: int) -> str:
@@ -79,14 +86,37 @@ def _tasks_in_order(column_id: int) -> list[Task]:
 
 
 @transaction.atomic
-def create_board(*, name: str, description: str = "", created_by: User) -> Board:
-    """A new board with the default columns; its creator is its first member."""
+def create_board(
+    *,
+    name: str,
+    description: str = "",
+    created_by: User,
+    organization: Organization | None = None,
+) -> Board:
+    """A new board with the default columns in `organization` (which the creator must belong
+    to; without one, the creator's default organization); its creator is its first member."""
+    name = _clean_name(name, label="Board name", max_length=120)
+    if organization is None:
+        organization = org_services.default_organization_for(created_by)
+    elif not org_access.can_read_organization(created_by, organization.pk):
+        raise ValidationError(
+            {"organization": "You can only create boards in your own organizations."},
+            code="not_member",
+        )
     board = Board.objects.create(
-        name=_clean_name(name, label="Board name", max_length=120),
+        organization=organization,
+        name=name,
         description=(description or "").strip(),
         created_by=created_by,
     )
     board.members.add(created_by)
+    record_audit(
+        organization=organization,
+        actor=created_by,
+        action=Action.BOARD_CREATED,
+        target=board,
+        changes={"name": board.name},
+    )
     Column.objects.bulk_create(
         Column(board=board, name=column_name, position=index)
         for index, column_name in enumerate(DEFAULT_COLUMNS)
@@ -97,9 +127,18 @@ def create_board(*, name: str, description: str = "", created_by: User) -> Board
 @transaction.atomic
 def update_board(*, board: Board, name: str, description: str, updated_by: User) -> Board:
     _require_creator(board, updated_by, "edit it")
+    old_name = board.name
     board.name = _clean_name(name, label="Board name", max_length=120)
     board.description = (description or "").strip()
     board.save(update_fields=["name", "description"])
+    if board.name != old_name:
+        record_audit(
+            organization=board.organization_id,
+            actor=updated_by,
+            action=Action.BOARD_RENAMED,
+            target=board,
+            changes={"name": [old_name, board.name]},
+        )
     return board
 
 
@@ -109,6 +148,13 @@ def delete_board(*, board: Board, deleted_by: User) -> None:
     to re-check access, so a live comment thread or chat on it stops at once."""
     _require_creator(board, deleted_by, "delete it")
     member_ids = list(board.members.values_list("pk", flat=True))
+    record_audit(
+        organization=board.organization_id,
+        actor=deleted_by,
+        action=Action.BOARD_DELETED,
+        target=board,
+        changes={"name": board.name},
+    )
     board.delete()
     for user_id in member_ids:
         realtime.signal_access_changed_on_commit(user_id)
@@ -119,14 +165,27 @@ def delete_board(*, board: Board, deleted_by: User) -> None:
 
 @transaction.atomic
 def add_member(*, board: Board, username: str, added_by: User) -> User:
+    """Add a member of the board's organization by username. Someone outside the
+    organization gets the same answer as a name nobody has."""
     _require_creator(board, added_by, "add members")
-    username = (username or "").strip()
-    user = User.objects.filter(username__iexact=username, is_active=True).first()
+    username = (username or "").strip().lstrip("@")
+    user = (
+        org_access.organization_members(board.organization_id)
+        .filter(username__iexact=username)
+        .first()
+    )
     if user is None:
         raise ValidationError(f"No user named “{username}”.")
     if _is_member(board, user):
         raise ValidationError(f"{user.get_display_name()} is already a member of this board.")
     board.members.add(user)
+    record_audit(
+        organization=board.organization_id,
+        actor=added_by,
+        action=Action.BOARD_MEMBER_ADDED,
+        target=board,
+        changes={"user": user.username},
+    )
     return user
 
 
@@ -141,6 +200,13 @@ def remove_member(*, board: Board, user: User, removed_by: User) -> None:
         raise ValidationError(f"{user.get_display_name()} is not a member of this board.")
     board.members.remove(user)
     Task.objects.filter(column__board=board, assignee=user).update(assignee=None)
+    record_audit(
+        organization=board.organization_id,
+        actor=removed_by,
+        action=Action.BOARD_MEMBER_REMOVED,
+        target=board,
+        changes={"user": user.username},
+    )
     realtime.signal_access_changed_on_commit(user.pk)
 
 
@@ -263,9 +329,17 @@ def update_task(
 
 @transaction.atomic
 def delete_task(*, task: Task, deleted_by: User) -> None:
-    _require_member(task.column.board, deleted_by)
+    board = task.column.board
+    _require_member(board, deleted_by)
     column_id = task.column_id
     list(Column.objects.select_for_update().filter(pk=column_id))
+    record_audit(
+        organization=board.organization_id,
+        actor=deleted_by,
+        action=Action.TASK_DELETED,
+        target=task,
+        changes={"title": task.title, "board": board.name},
+    )
     task.delete()
     _renumber(_tasks_in_order(column_id))
 

@@ -3,6 +3,7 @@
 import factory
 from django.contrib.auth import get_user_model
 
+from accounts.models import Membership, Organization
 from kanban.models import Board, Column, Task
 from messaging.models import ChatMessage, ChatRoom, TaskThreadComment
 
@@ -19,8 +20,56 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
 
+class OrganizationFactory(factory.django.DjangoModelFactory):
+    """An organization; owner=<user> makes them its owner, members=[...] adds members."""
+
+    class Meta:
+        model = Organization
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Org {n}")
+    slug = factory.Sequence(lambda n: f"org-{n}")
+
+    @factory.post_generation
+    def owner(self, create: bool, extracted, **kwargs) -> None:
+        if create and extracted is not None:
+            join_organization(self, extracted, role=Membership.Role.OWNER)
+
+    @factory.post_generation
+    def members(self, create: bool, extracted, **kwargs) -> None:
+        if create:
+            for user in extracted or ():
+                join_organization(self, user)
+
+
+def join_organization(organization, user, role: str = Membership.Role.MEMBER) -> Membership:
+    """Make `user` a member of `organization` (a no-op, keeping the role, if they are)."""
+    membership, _ = Membership.objects.get_or_create(
+        organization=organization, user=user, defaults={"role": role}
+    )
+    return membership
+
+
+def home_organization(user) -> Organization:
+    """The user's first organization, or a new one they own (what sign-up would give them)."""
+    membership = Membership.objects.filter(user=user).order_by("pk").first()
+    if membership is not None:
+        return membership.organization
+    return OrganizationFactory(name=f"{user.username}'s workspace", owner=user)
+
+
+def add_board_members(board, *users) -> None:
+    """Put users on a board, joining them to its organization first (as the services
+    require): for tests that arrange data directly."""
+    for user in users:
+        join_organization(board.organization, user)
+    board.members.add(*users)
+
+
 class BoardFactory(factory.django.DjangoModelFactory):
-    """A board whose creator is a member; pass members=[...] to add more."""
+    """A board whose creator is a member, in the creator's first organization (a new one
+    they own if they have none); members=[...] adds more, joining them to the
+    organization. Pass organization=... to choose it."""
 
     class Meta:
         model = Board
@@ -28,12 +77,13 @@ class BoardFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"Board {n}")
     created_by = factory.SubFactory(UserFactory)
+    organization = factory.LazyAttribute(lambda b: home_organization(b.created_by))
 
     @factory.post_generation
     def members(self, create: bool, extracted, **kwargs) -> None:
         if not create:
             return
-        self.members.add(self.created_by, *(extracted or []))
+        add_board_members(self, self.created_by, *(extracted or []))
 
 
 class ColumnFactory(factory.django.DjangoModelFactory):

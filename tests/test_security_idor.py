@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from kanban import services as kanban_services
 from messaging.models import ChatMessage
-from tests.factories import UserFactory
+from tests.factories import UserFactory, add_board_members
 from tests.security_routes import FAST_HASHERS, World, routes, snapshot
 
 ROUTES = routes()
@@ -133,7 +133,7 @@ def test_removed_member_gets_404(route, world, bob):
 @pytest.mark.parametrize("route", ROOM_ROUTES, ids=str)
 def test_board_member_outside_the_room_gets_404(route, world, alice, bob):
     outsider = UserFactory(username="erin")
-    world.board.members.add(outsider)
+    add_board_members(world.board, outsider)
     check_route_as(outsider, world, route)
 
 

@@ -1,5 +1,6 @@
 """Fixtures for the kanban tests: a board created through the service (so it has the default
-columns), owned by alice with bob as a member; carol is on no board."""
+columns), owned by alice with bob as a member, in alice's organization; carol is in the
+organization but on no board."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import pytest
 
 from kanban import services
 from kanban.models import Board, Column, Task
-from tests.factories import TaskFactory
+from tests.factories import TaskFactory, add_board_members, join_organization
 
 
 @pytest.fixture
-def board(alice, bob) -> Board:
+def board(alice, bob, carol) -> Board:
     board = services.create_board(name="Launch", description="", created_by=alice)
-    board.members.add(bob)
+    add_board_members(board, bob)
+    join_organization(board.organization, carol)
     return board
 
 

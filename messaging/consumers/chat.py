@@ -7,9 +7,9 @@ from typing import Any, ClassVar
 from channels.db import database_sync_to_async
 from django.http import Http404
 
-from messaging import realtime
+from messaging import access, realtime
 from messaging.models import ChatRoom
-from messaging.selectors.rooms import get_room_for, is_room_member
+from messaging.selectors.rooms import get_room_for
 from messaging.services.posting import post_chat_message
 from messaging.services.typing import clear_typing, record_typing
 
@@ -39,7 +39,7 @@ class ChatRoomConsumer(MessagingConsumer):
         return True
 
     def allowed_now(self) -> bool:
-        return is_room_member(user_id=self.user.pk, room_id=self.room.pk)
+        return access.can_read_room_id(user_id=self.user.pk, room_id=self.room.pk)
 
     def subscriptions(self) -> list[str]:
         return [realtime.room_group(self.room.pk)]

@@ -9,8 +9,7 @@ from django.http import Http404
 
 from kanban.models import Task
 from kanban.selectors import get_task_for
-from messaging import realtime
-from messaging.selectors.threads import is_task_board_member
+from messaging import access, realtime
 from messaging.services.posting import post_task_comment
 
 from .base import MessagingConsumer, optional_client_id, require_text
@@ -34,7 +33,7 @@ class TaskCommentConsumer(MessagingConsumer):
         return True
 
     def allowed_now(self) -> bool:
-        return is_task_board_member(user_id=self.user.pk, task_id=self.task.pk)
+        return access.can_read_task_thread_id(user_id=self.user.pk, task_id=self.task.pk)
 
     def subscriptions(self) -> list[str]:
         return [realtime.task_group(self.task.pk)]

@@ -1,12 +1,12 @@
-"""Resolving @names to users and suggesting names, always scoped to one room's or one board's
-members: a mention can only reach someone who can read the message it is in."""
+"""Resolving @names to users and suggesting names, always scoped to the readers of one room or
+one board (messaging.access / kanban.access): a mention can only reach someone who can read
+the message it is in, and never anyone outside the organization."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 
@@ -21,12 +21,12 @@ SUGGESTION_LIMIT = 10
 def _members(*, room: ChatRoom | None, board: Board | None) -> QuerySet[User]:
     if (room is None) == (board is None):
         raise ValueError("pass exactly one of room or board")
-    users = get_user_model().objects.all()
+    from kanban.access import board_readers
+    from messaging.access import room_readers
+
     if room is not None:
-        # Room members who are still on the board: a removed board member keeps their room
-        # row (it comes back if they are re-added) but can read nothing there.
-        return users.filter(chat_rooms=room, boards=room.board_id)
-    return users.filter(boards=board)
+        return room_readers(room.pk)
+    return board_readers(board.pk)
 
 
 def mentionable_users(

@@ -28,27 +28,28 @@ from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import User
+from kanban import access as board_access
 from kanban.models import Board
-from kanban.selectors import boards_for
-from messaging import realtime
+from messaging import access, realtime
 from messaging.models import ChatMessage, ChatRoom, UserTypingStatus
 
 from .mentions import mentionable_users
 from .paging import Page, keyset_page
 
-# --- access ------------------------------------------------------------------------------
+# --- access (messaging.access decides; these keep the selector names) -------------------
 
 
 def rooms_for(user: User) -> QuerySet[ChatRoom]:
-    """Rooms the user is a member of, on boards they are still a member of."""
-    if not user.is_authenticated:
-        return ChatRoom.objects.none()
-    return ChatRoom.objects.filter(members=user, board__in=boards_for(user))
+    """Rooms the user may read: `access.readable_rooms`."""
+    return access.readable_rooms(user)
 
 
 def get_room_for(user: User, room_id: int) -> ChatRoom:
     room = (
-        rooms_for(user).select_related("board__created_by", "created_by").filter(pk=room_id).first()
+        rooms_for(user)
+        .select_related("board__created_by", "board__organization", "created_by")
+        .filter(pk=room_id)
+        .first()
     )
     if room is None:
         raise Http404("No such room.")
@@ -56,22 +57,14 @@ def get_room_for(user: User, room_id: int) -> ChatRoom:
 
 
 def is_room_member(*, user_id: int, room_id: int) -> bool:
-    """Whether an active user may still read and write in the room (one query).
-
-    Consumers call this on connect and before every message: membership can be revoked
-    while a socket is open."""
-    return (
-        ChatRoom.objects.filter(
-            pk=room_id, members__pk=user_id, members__is_active=True, board__members__pk=user_id
-        )
-        .order_by()
-        .exists()
-    )
+    """Whether the user may still read and write in the room (one query): consumers call
+    this on connect and before every message. `access.can_read_room` by user id."""
+    return access.can_read_room_id(user_id=user_id, room_id=room_id)
 
 
 def can_manage_room(user: User, room: ChatRoom) -> bool:
-    """The room's creator and the board's creator may add and remove members."""
-    return user.pk in (room.created_by_id, room.board.created_by_id)
+    """The room's creator and whoever manages its board add and remove members."""
+    return access.can_manage_room(user, room)
 
 
 # --- lists -------------------------------------------------------------------------------
@@ -127,15 +120,15 @@ def inbox_rooms_for(user: User) -> QuerySet[ChatRoom]:
 
 
 def room_members(room: ChatRoom) -> QuerySet[User]:
-    """Members who can still see the room (members of its board), by username."""
-    return room.members.filter(boards=room.board_id, is_active=True).order_by("username")
+    """Members who can read the room (`access.room_readers`), by username."""
+    return access.room_readers(room.pk).order_by("username")
 
 
 def addable_members(room: ChatRoom) -> QuerySet[User]:
-    """Board members who are not in the room yet."""
+    """Readers of the room's board who cannot read the room yet."""
     return (
-        User.objects.filter(boards=room.board_id, is_active=True)
-        .exclude(chat_rooms=room)
+        board_access.board_readers(room.board_id)
+        .exclude(pk__in=access.room_readers(room.pk).values("pk"))
         .order_by("username")
     )
 
@@ -143,9 +136,9 @@ def addable_members(room: ChatRoom) -> QuerySet[User]:
 def resolve_room_mentions(
     room: ChatRoom, names: Iterable[str], *, exclude_user_id: int | None = None
 ) -> list[User]:
-    """Users mentioned by name who can read the room (members of it and of its board);
-    unknown names, outsiders and `exclude_user_id` (the author) are silently ignored."""
-    users = mentionable_users(names=names, room=room).filter(boards=room.board_id, is_active=True)
+    """Users mentioned by name who can read the room; unknown names, outsiders and
+    `exclude_user_id` (the author) are silently ignored."""
+    users = mentionable_users(names=names, room=room)
     if exclude_user_id is not None:
         users = users.exclude(pk=exclude_user_id)
     return list(users)

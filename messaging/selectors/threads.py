@@ -11,7 +11,7 @@ from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
 from accounts.models import User
 from kanban.models import Task
-from messaging import realtime
+from messaging import access, realtime
 from messaging.models import TaskThreadComment
 
 from .mentions import mentionable_users
@@ -19,24 +19,17 @@ from .paging import Page, keyset_page
 
 
 def is_task_board_member(*, user_id: int, task_id: int) -> bool:
-    """Whether an active user may still read and write the task's thread (one query)."""
-    return (
-        Task.objects.filter(
-            pk=task_id,
-            column__board__members__pk=user_id,
-            column__board__members__is_active=True,
-        )
-        .order_by()
-        .exists()
-    )
+    """Whether the user may still read and write the task's thread (one query):
+    `access.can_read_task_thread` by user id."""
+    return access.can_read_task_thread_id(user_id=user_id, task_id=task_id)
 
 
 def resolve_task_mentions(
     task: Task, names: Iterable[str], *, exclude_user_id: int | None = None
 ) -> list[User]:
-    """Users mentioned by name who can read the thread (members of the task's board);
-    unknown names, outsiders and `exclude_user_id` (the author) are silently ignored."""
-    users = mentionable_users(names=names, board=task.column.board).filter(is_active=True)
+    """Users mentioned by name who can read the thread; unknown names, outsiders and
+    `exclude_user_id` (the author) are silently ignored."""
+    users = mentionable_users(names=names, board=task.column.board)
     if exclude_user_id is not None:
         users = users.exclude(pk=exclude_user_id)
     return list(users)

@@ -12,12 +12,11 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from messaging import realtime
+from messaging import access, realtime
 from messaging.models import ChatMessage, Notification, TaskThreadComment
 from messaging.selectors.notifications import unread_count, unread_counts
 
@@ -82,20 +81,13 @@ def _load_target(kind: TargetKind, object_id: int) -> ChatMessage | TaskThreadCo
 
 
 def _recipients(target: ChatMessage | TaskThreadComment) -> list[User]:
-    """Active mentioned users who can still read the target (members of its room and board,
-    or of its task's board), minus its author. One query: each join matches at most one row
-    per user, so no DISTINCT is needed."""
-    users = get_user_model().objects.filter(is_active=True).exclude(pk=target.author_id)
+    """Mentioned users who can still read the target (`access.readers_of`: its room's or its
+    task's readers), minus its author. One query."""
+    users = access.readers_of(target).exclude(pk=target.author_id)
     if isinstance(target, ChatMessage):
-        users = users.filter(
-            mentioned_in_messages=target.pk,
-            chat_rooms__messages=target.pk,
-            boards__chat_rooms__messages=target.pk,
-        )
+        users = users.filter(mentioned_in_messages=target.pk)
     else:
-        users = users.filter(
-            mentioned_in_comments=target.pk, boards__columns__tasks__thread_comments=target.pk
-        )
+        users = users.filter(mentioned_in_comments=target.pk)
     return list(users.order_by("pk"))
 
 

@@ -17,11 +17,11 @@ from django.utils import timezone
 
 from accounts.models import User
 from kanban.models import Task
-from messaging import realtime
+from messaging import access, realtime
 from messaging.mentions import extract_mentions
 from messaging.models import ChatMessage, ChatRoom, TaskThreadComment, UserTypingStatus
-from messaging.selectors.rooms import is_room_member, resolve_room_mentions
-from messaging.selectors.threads import is_task_board_member, resolve_task_mentions
+from messaging.selectors.rooms import resolve_room_mentions
+from messaging.selectors.threads import resolve_task_mentions
 from messaging.services.notifications import schedule_mention_notifications
 
 CLIENT_ID_MAX_LENGTH = 64
@@ -109,7 +109,7 @@ def post_chat_message(
     """
     content = clean_content(content)
     client_id = clean_client_id(client_id)
-    if not is_room_member(user_id=author.pk, room_id=room.pk):
+    if not access.can_read_room_id(user_id=author.pk, room_id=room.pk):
         raise ValidationError("You are not a member of this room.", code="not_member")
     mentioned = resolve_room_mentions(room, extract_mentions(content), exclude_user_id=author.pk)
     message, created = _save_once(
@@ -144,7 +144,7 @@ def post_task_comment(
     """
     content = clean_content(content)
     client_id = clean_client_id(client_id)
-    if not is_task_board_member(user_id=author.pk, task_id=task.pk):
+    if not access.can_read_task_thread_id(user_id=author.pk, task_id=task.pk):
         raise ValidationError("You are not a member of this board.", code="not_member")
     mentioned = resolve_task_mentions(task, extract_mentions(content), exclude_user_id=author.pk)
     comment, created = _save_once(

@@ -8,12 +8,12 @@ from collections.abc import Iterable
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from accounts.audit import Action, record_audit
 from accounts.models import User
+from kanban import access as board_access
 from kanban.models import Board
-from kanban.selectors import is_board_member
-from messaging import realtime
+from messaging import access, realtime
 from messaging.models import ChatRoom, UserTypingStatus
-from messaging.selectors.rooms import can_manage_room
 
 ROOM_NAME_MAX_LENGTH = ChatRoom._meta.get_field("name").max_length
 
@@ -43,10 +43,12 @@ def create_chat_room(
             {"name": f"Room names are limited to {ROOM_NAME_MAX_LENGTH} characters."},
             code="too_long",
         )
-    if not is_board_member(user=created_by, board_id=board.pk):
+    if not board_access.can_read_board(created_by, board.pk):
         raise ValidationError("Only members of the board can create rooms.", code="not_member")
     member_ids = {user.pk for user in members} | {created_by.pk}
-    board_member_ids = set(board.members.filter(pk__in=member_ids).values_list("pk", flat=True))
+    board_member_ids = set(
+        board_access.board_readers(board.pk).filter(pk__in=member_ids).values_list("pk", flat=True)
+    )
     if member_ids - board_member_ids:
         raise ValidationError(
             {"members": "Rooms can only include members of the board."}, code="not_member"
@@ -64,11 +66,18 @@ def create_chat_room(
     except IntegrityError as exc:  # a concurrent create took the name
         raise _duplicate_name_error(name) from exc
     room.members.add(*member_ids)
+    record_audit(
+        organization=board.organization_id,
+        actor=created_by,
+        action=Action.ROOM_CREATED,
+        target=room,
+        changes={"name": room.name, "board": board.name, "members": len(member_ids)},
+    )
     return room
 
 
 def _check_manager(room: ChatRoom, acting_user: User) -> None:
-    if not can_manage_room(acting_user, room):
+    if not access.can_manage_room(acting_user, room):
         raise ValidationError(
             "Only the room's creator or the board's creator can manage members.",
             code="forbidden",
@@ -79,13 +88,20 @@ def _check_manager(room: ChatRoom, acting_user: User) -> None:
 def add_room_member(*, room: ChatRoom, user: User, added_by: User) -> bool:
     """Add a board member to the room. Returns False if they were already in it."""
     _check_manager(room, added_by)
-    if not is_board_member(user=user, board_id=room.board_id):
+    if not board_access.can_read_board(user, room.board_id):
         raise ValidationError(
             f"{user.username} is not a member of this board.", code="not_board_member"
         )
     if room.members.filter(pk=user.pk).exists():
         return False
     room.members.add(user)
+    record_audit(
+        organization=room.board.organization_id,
+        actor=added_by,
+        action=Action.ROOM_MEMBER_ADDED,
+        target=room,
+        changes={"user": user.username},
+    )
     return True
 
 
@@ -100,5 +116,12 @@ def remove_room_member(*, room: ChatRoom, user: User, removed_by: User) -> bool:
         return False
     room.members.remove(user)
     UserTypingStatus.objects.filter(chat_room=room, user=user).delete()
+    record_audit(
+        organization=room.board.organization_id,
+        actor=removed_by,
+        action=Action.ROOM_MEMBER_REMOVED,
+        target=room,
+        changes={"user": user.username},
+    )
     realtime.signal_access_changed_on_commit(user.pk)
     return True

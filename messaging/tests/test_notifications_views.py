@@ -18,6 +18,7 @@ from tests.factories import (
     ChatMessageFactory,
     ChatRoomFactory,
     UserFactory,
+    add_board_members,
 )
 
 JSON = {"HTTP_ACCEPT": "application/json"}
@@ -49,7 +50,7 @@ def test_list_shows_own_notifications_newest_first_with_links(room, alice, bob, 
     second = notify(room, alice, bob, "@bob second")
     services.mark_notification_read(notification=first, user=bob)
     room.members.add(carol)
-    room.board.members.add(carol)
+    add_board_members(room.board, carol)
     notify(room, alice, carol, "@carol not for bob")
 
     response = bob_client.get(reverse("messaging:notifications"))
@@ -255,7 +256,7 @@ def mentions(client, **params):
 def crowd(room, alice):
     """15 board members named b00..b14 (all start with "b"), 3 of them in the room."""
     users = [UserFactory(username=f"b{i:02d}", email=f"b{i:02d}@corp.example") for i in range(15)]
-    room.board.members.add(*users)
+    add_board_members(room.board, *users)
     room.members.add(*users[:3])
     return users
 
@@ -339,7 +340,7 @@ def test_mentions_for_a_board_you_are_not_in_is_404(client_for, room, carol):
 
 
 def test_mentions_for_a_room_you_are_not_in_is_404(client_for, room, carol):
-    room.board.members.add(carol)  # on the board, but not in the room
+    add_board_members(room.board, carol)  # on the board, but not in the room
     assert mentions(client_for(carol), q="b", room=room.pk).status_code == 404
 
 

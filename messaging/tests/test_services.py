@@ -15,7 +15,7 @@ from messaging.services import posting
 from messaging.services.posting import post_chat_message, post_task_comment
 from messaging.services.rooms import add_room_member, create_chat_room, remove_room_member
 from messaging.services.typing import clear_typing, record_typing
-from tests.factories import UserFactory
+from tests.factories import UserFactory, add_board_members
 
 pytestmark = pytest.mark.django_db
 
@@ -109,7 +109,7 @@ def test_duplicate_and_differently_cased_mentions_collapse(room, alice, bob, sch
 
 def test_mention_matching_ignores_case_of_stored_username(room, alice):
     shouty = UserFactory(username="Shouty")
-    room.board.members.add(shouty)
+    add_board_members(room.board, shouty)
     room.members.add(shouty)
 
     message = post_chat_message(room=room, author=alice, content="hey @shouty")

@@ -6,14 +6,13 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.models import User
+from kanban import access as board_access
 from kanban.selectors import get_board_for
-from messaging import ratelimit
+from messaging import access, ratelimit
 from messaging.forms import ChatRoomForm, MemberForm, PostForm
 from messaging.models import ChatRoom
 from messaging.selectors import rooms as room_selectors
@@ -34,7 +33,7 @@ def room_list(request: HttpRequest, board_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def room_create(request: HttpRequest, board_id: int) -> HttpResponse:
     board = get_board_for(request.user, board_id)
-    candidates = board.members.filter(is_active=True).exclude(pk=request.user.pk)
+    candidates = board_access.board_readers(board.pk).exclude(pk=request.user.pk)
     form = ChatRoomForm(request.POST or None, candidates=candidates.order_by("username"))
     if request.method == "POST" and form.is_valid():
         try:
@@ -121,8 +120,7 @@ def room_members(request: HttpRequest, room_id: int) -> HttpResponse:
             return json_error(message, status=403)
         messages.error(request, message)
         return redirect(room)
-    candidates = User.objects.filter(Q(boards=room.board_id) | Q(chat_rooms=room)).distinct()
-    form = MemberForm(request.POST, candidates=candidates)
+    form = MemberForm(request.POST, candidates=access.room_member_candidates(room))
     if not form.is_valid():
         text = " ".join(e for errors in form.errors.values() for e in errors)
         if as_json:

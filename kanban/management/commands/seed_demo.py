@@ -1,6 +1,8 @@
-"""`manage.py seed_demo`: demo users and a shared board, so a fresh install has something to
-click on. Idempotent: a second run finds everything in place and changes nothing (existing
-users keep their passwords, existing tasks their state).
+"""`manage.py seed_demo`: demo users, two organizations and their boards, so a fresh install
+has something to click on: "Acme" (alice owns it; bob and carol) with the launch board and its
+chat, and "Globex" (dave owns it; erin) with a board of its own, so the boundary between
+organizations is visible. Idempotent: a second run finds everything in place and changes
+nothing (existing users keep their passwords, existing tasks their state).
 
 The command is a list of steps (`STEPS`); each takes and returns the shared `Demo` record. To
 seed more (a chat room, say), write a step function and append it to `STEPS`.
@@ -16,7 +18,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import User
+from accounts import org_services
+from accounts.models import Membership, Organization, User
 from kanban import services
 from kanban.models import Board, Column, Task
 from messaging.models import ChatMessage, ChatRoom
@@ -31,6 +34,20 @@ USERS = (
     ("alice", "Alice Anders", True),
     ("bob", "Bob Baker", False),
     ("carol", "Carol Chen", False),
+    ("dave", "Dave Duarte", False),
+    ("erin", "Erin Engel", False),
+)
+
+# slug, name, owner, members
+ORGANIZATIONS = (
+    ("acme", "Acme", "alice", ("bob", "carol")),
+    ("globex", "Globex", "dave", ("erin",)),
+)
+ACME_MEMBERS = ("alice", "bob", "carol")
+GLOBEX_BOARD_NAME = "Globex roadmap"
+GLOBEX_TASKS = (
+    ("Draft the Q3 roadmap", "To Do", "erin"),
+    ("Interview three customers", "In Progress", "dave"),
 )
 
 # title, column, assignee, priority, due in days (None = no due date), description
@@ -49,6 +66,7 @@ class Demo:
     """What the steps have created or found so far, and what to tell the operator."""
 
     users: dict[str, User] = field(default_factory=dict)
+    organizations: dict[str, Organization] = field(default_factory=dict)
     board: Board | None = None
     created: list[str] = field(default_factory=list)
 
@@ -71,6 +89,27 @@ def seed_users(demo: Demo) -> Demo:
     return demo
 
 
+def seed_organizations(demo: Demo) -> Demo:
+    for slug, name, owner_name, member_names in ORGANIZATIONS:
+        owner = demo.users[owner_name]
+        organization = Organization.objects.filter(slug=slug).first()
+        if organization is None:
+            organization = org_services.create_organization(name=name, created_by=owner)
+            demo.created.append(f"organization “{name}”")
+        if not Membership.objects.filter(organization=organization, user=owner).exists():
+            Membership.objects.create(
+                organization=organization, user=owner, role=Membership.Role.OWNER
+            )
+            demo.created.append(f"{owner_name} in {name}")
+        for member_name in member_names:
+            member = demo.users[member_name]
+            if not Membership.objects.filter(organization=organization, user=member).exists():
+                org_services.add_member(organization=organization, user=member, added_by=owner)
+                demo.created.append(f"{member_name} in {name}")
+        demo.organizations[slug] = organization
+    return demo
+
+
 def seed_board(demo: Demo) -> Demo:
     alice = demo.users["alice"]
     board = Board.objects.filter(name=BOARD_NAME, created_by=alice).first()
@@ -79,10 +118,11 @@ def seed_board(demo: Demo) -> Demo:
             name=BOARD_NAME,
             description="Everything between today and the public launch.",
             created_by=alice,
+            organization=demo.organizations["acme"],
         )
         demo.created.append(f"board “{BOARD_NAME}”")
     member_ids = set(board.members.values_list("pk", flat=True))
-    for user in demo.users.values():
+    for user in (demo.users[name] for name in ACME_MEMBERS):
         if user.pk not in member_ids:
             services.add_member(board=board, username=user.username, added_by=alice)
             demo.created.append(f"membership of {user.username}")
@@ -137,10 +177,10 @@ def seed_chat(demo: Demo) -> Demo:
             created_by=alice,
             name=ROOM_NAME,
             description="Everyone on the launch board.",
-            members=list(demo.users.values()),
+            members=[demo.users[name] for name in ACME_MEMBERS],
         )
         demo.created.append(f"room #{ROOM_NAME}")
-    for user in demo.users.values():
+    for user in (demo.users[name] for name in ACME_MEMBERS):
         if add_room_member(room=room, user=user, added_by=alice):
             demo.created.append(f"{user.username} in #{ROOM_NAME}")
     for username, client_id, text in CHAT:
@@ -151,11 +191,47 @@ def seed_chat(demo: Demo) -> Demo:
     return demo
 
 
-STEPS: list[Callable[[Demo], Demo]] = [seed_users, seed_board, seed_tasks, seed_chat]
+def seed_globex(demo: Demo) -> Demo:
+    """Globex's own board (dave and erin): nobody at Acme can see it or pick them."""
+    dave, erin = demo.users["dave"], demo.users["erin"]
+    board = Board.objects.filter(name=GLOBEX_BOARD_NAME, created_by=dave).first()
+    if board is None:
+        board = services.create_board(
+            name=GLOBEX_BOARD_NAME,
+            description="Globex's plans: invisible to Acme.",
+            created_by=dave,
+            organization=demo.organizations["globex"],
+        )
+        demo.created.append(f"board “{GLOBEX_BOARD_NAME}”")
+    if not board.members.filter(pk=erin.pk).exists():
+        services.add_member(board=board, username=erin.username, added_by=dave)
+        demo.created.append("membership of erin")
+    existing = set(Task.objects.filter(column__board=board).values_list("title", flat=True))
+    for title, column_name, assignee in GLOBEX_TASKS:
+        column = Column.objects.filter(board=board, name=column_name).order_by("pk").first()
+        if title in existing or column is None:
+            continue
+        services.create_task(
+            column=column, title=title, assignee=demo.users[assignee], created_by=dave
+        )
+        demo.created.append(f"task “{title}”")
+    return demo
+
+
+STEPS: list[Callable[[Demo], Demo]] = [
+    seed_users,
+    seed_organizations,
+    seed_board,
+    seed_tasks,
+    seed_chat,
+    seed_globex,
+]
 
 
 class Command(BaseCommand):
-    help = "Create demo users (alice, bob, carol) and a shared board. Safe to run again."
+    help = (
+        "Create demo users, the Acme and Globex organizations and their boards. Safe to run again."
+    )
 
     def handle(self, *args: object, **options: object) -> None:
         demo = Demo()
@@ -173,7 +249,10 @@ class Command(BaseCommand):
         for username, display_name, is_admin in USERS:
             role = "  staff + superuser: try /admin/" if is_admin else ""
             self.stdout.write(f"  {username:<6} {display_name}{role}")
+        self.stdout.write(
+            "\nOrganizations: Acme (alice owns it; bob, carol), Globex (dave owns it; erin)"
+        )
         if demo.board is not None:
             self.stdout.write(
-                f"\nShared board: “{demo.board.name}” at {demo.board.get_absolute_url()}"
+                f"Shared board: “{demo.board.name}” at {demo.board.get_absolute_url()}"
             )

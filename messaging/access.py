@@ -1,0 +1,118 @@
+"""Who may read and write a chat room or a task's comment thread: the one place that decides.
+
+- A room is read (and written) by its members who can still read its board
+  (`kanban.access`): a member removed from the board, or from the organization, or
+  deactivated, keeps their room row (it counts again if they come back) but reads nothing.
+- A task's thread is read (and written) by the readers of the task's board.
+- A room's members are managed by the room's creator and by whoever manages its board.
+
+`room_reader_rows()` states the room rule once, as room-membership rows; views, consumers
+(on connect and before every frame), selectors, services, mention resolution and notification
+recipients all go through the functions here, so changing the rule is a change in this file.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Exists, OuterRef, QuerySet
+
+from accounts.models import User
+from kanban import access as board_access
+from kanban.models import Task
+
+from .models import ChatMessage, ChatRoom, TaskThreadComment
+
+RoomMember = ChatRoom.members.through
+
+
+def room_reader_rows() -> QuerySet:
+    """Room-membership rows that grant reading: the user may read the room's board."""
+    on_board = board_access.reader_rows().filter(
+        user_id=OuterRef("user_id"), board_id=OuterRef("chatroom__board_id")
+    )
+    return RoomMember.objects.filter(Exists(on_board))
+
+
+def _user_id(user: User) -> int | None:
+    return user.pk if getattr(user, "is_authenticated", False) else None
+
+
+# --- rooms -------------------------------------------------------------------------------
+
+
+def readable_rooms(user: User) -> QuerySet[ChatRoom]:
+    """Every room the user may read."""
+    user_id = _user_id(user)
+    if user_id is None:
+        return ChatRoom.objects.none()
+    return ChatRoom.objects.filter(
+        pk__in=room_reader_rows().filter(user_id=user_id).values("chatroom_id")
+    )
+
+
+def can_read_room(user: User, room_id: int) -> bool:
+    """One query. Reading a room is also posting in it."""
+    user_id = _user_id(user)
+    return user_id is not None and can_read_room_id(user_id=user_id, room_id=room_id)
+
+
+can_post_in_room = can_read_room
+
+
+def can_read_room_id(*, user_id: int, room_id: int) -> bool:
+    """`can_read_room` for callers holding only ids (consumers' per-frame re-check)."""
+    return room_reader_rows().filter(user_id=user_id, chatroom_id=room_id).exists()
+
+
+def room_readers(room_id: int) -> QuerySet[User]:
+    """Everyone who may read the room (whom its mentions, typists and member list show)."""
+    return User.objects.filter(
+        pk__in=room_reader_rows().filter(chatroom_id=room_id).values("user_id")
+    )
+
+
+def can_manage_room(user: User, room: ChatRoom) -> bool:
+    """Add and remove room members: the room's creator (while they can read it) and whoever
+    manages the room's board."""
+    if room.created_by_id == user.pk and can_read_room(user, room.pk):
+        return True
+    return board_access.can_manage_board(user, room.board)
+
+
+def room_member_candidates(room: ChatRoom) -> QuerySet[User]:
+    """Whom the room's member picker may name: readers of the room's board (to add) and the
+    room's own members (to remove a stale row). Nobody outside the organization."""
+    return User.objects.filter(
+        pk__in=board_access.reader_rows().filter(board_id=room.board_id).values("user_id")
+    ) | User.objects.filter(pk__in=RoomMember.objects.filter(chatroom_id=room.pk).values("user_id"))
+
+
+# --- task threads ------------------------------------------------------------------------
+
+
+def can_read_task_thread(user: User, task_id: int) -> bool:
+    """One query. Reading a thread is also commenting on it."""
+    return board_access.can_read_task(user, task_id)
+
+
+def can_read_task_thread_id(*, user_id: int, task_id: int) -> bool:
+    """`can_read_task_thread` for callers holding only ids (consumers' per-frame re-check)."""
+    return board_access.can_read_task_id(user_id=user_id, task_id=task_id)
+
+
+can_comment_on_task = can_read_task_thread
+
+
+def task_thread_readers(task: Task) -> QuerySet[User]:
+    return board_access.task_readers(task)
+
+
+# --- what a mention or notification may reach --------------------------------------------
+
+
+def readers_of(target: ChatMessage | TaskThreadComment) -> QuerySet[User]:
+    """Who may read a message or comment: its room's or its task's readers."""
+    if isinstance(target, ChatMessage):
+        return room_readers(target.chat_room_id)
+    return board_access.board_readers(
+        Task.objects.filter(pk=target.task_id).values("column__board_id")[:1]
+    )
