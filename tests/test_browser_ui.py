@@ -282,30 +282,44 @@ def test_offline_status_pending_wording_and_delivery_when_back(demo, open_as):
     bob.assert_clean()
 
 
-def test_lost_socket_says_reconnecting_with_the_next_try_then_live(demo, open_as):
-    state = SimpleNamespace(refuse=False, first=None)
+def test_lost_socket_says_reconnecting_with_the_next_try_and_retry_now_reconnects(demo, open_as):
+    """The server becomes unreachable (the browser stays online): the status counts down to
+    the next attempt, with growing backoff, and "Retry now" reconnects at once. The page's
+    clock is installed, so no scheduled attempt fires unless the test advances it."""
+    state = SimpleNamespace(refuse=False, first=None, refused=0)
 
     def route(ws: WebSocketRoute) -> None:
         if state.refuse:
+            state.refused += 1
             ws.close(code=1011, reason="test: server unreachable")
             return
         state.first = (ws, ws.connect_to_server())
 
     viewer = open_as("alice", viewport=PHONE)
     page = viewer.page
+    page.clock.install()
     page.route_web_socket(re.compile(r"/ws/chat-room/\d+/$"), route)
     page.goto(room_url(page, demo))
     status = page.locator("#connection-status")
+    retry = page.get_by_role("button", name="Retry now")
     expect(status).to_have_text("Live")
+    expect(retry).to_have_count(0)
 
     state.refuse = True
     page_side, server_side = state.first
     server_side.close()
     page_side.close(code=1011, reason="test: connection lost")
-    expect(status).to_have_text(re.compile(r"^Reconnecting: (next try in \d+ s|trying now)$"))
-    expect(status).to_have_text(re.compile(r"^Reconnecting: next try in [1-9]\d* s$"))
+    expect(status).to_have_text("Reconnecting: next try in 1 s")
+    expect(retry).to_be_visible()
+    page.clock.run_for(1_000)  # attempt 1 (refused)
+    page.clock.run_for(2_000)  # attempt 2 (refused); attempt 3 waits 1.5-2.5 s
+    expect(status).to_have_text(re.compile(r"^Reconnecting: next try in [23] s$"))
+
     state.refuse = False
-    expect(status).to_have_text("Live", timeout=30_000)
+    retry.click()
+    expect(status).to_have_text("Live")
+    expect(retry).to_be_hidden()
+    assert state.refused == 2  # attempts 1 and 2; the reconnect was the button's
     viewer.assert_clean()
 
 

@@ -127,7 +127,17 @@ export class LiveSocket {
     this.status("closed");
   }
 
-  /** Try again now (the "Retry now" button). */
+  /** The connection is known to be dead although the socket looks open: close it and
+   * reconnect with backoff (statuses follow: closed -> connecting -> open). */
+  dropIfStale() {
+    if (this.stopped || !this.isOpen) return;
+    const ws = this.ws;
+    this.ws = null;
+    ws.close();
+    this.reconnectSoon();
+  }
+
+  /** Try again now. */
   retryNow() {
     if (this.stopped || this.isOpen || this.ws !== null) return;
     this.cancelRetry();

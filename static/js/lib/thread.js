@@ -74,7 +74,13 @@ export class LiveThread {
         this.upsert({ user_id: this.userId, ...payload, client_id: clientId }),
       onFailed: (clientId, reason) => this.markFailed(clientId, reason),
       onRetrying: (clientId) => this.markPending(clientId),
-      onWaiting: (clientId, note) => this.markWaiting(clientId, note),
+      onWaiting: (clientId, note) => {
+        this.markWaiting(clientId, note);
+        // Neither the socket nor HTTP got through: a socket that still looks open is dead
+        // (a network that vanished without the browser noticing). Reconnect, so the status
+        // says so and the message goes out with the next successful connection.
+        if (this.socket) this.socket.dropIfStale();
+      },
     });
     this.statusTicker = null;
   }
@@ -362,9 +368,25 @@ export class LiveThread {
       this.statusEl.classList.add(tone);
     };
     render();
+    this.showRetryNow(status === "closed");
     // "Reconnecting: next try in 8 s" counts down while it waits.
     window.clearInterval(this.statusTicker);
     this.statusTicker = status === "closed" ? window.setInterval(render, 1000) : null;
+  }
+
+  /** A "Retry now" button beside the status while a reconnect is scheduled. */
+  showRetryNow(visible) {
+    if (!this.retryButton) {
+      if (!visible) return;
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "btn btn-link btn-sm p-0 retry-now";
+      button.textContent = "Retry now";
+      button.addEventListener("click", () => this.socket && this.socket.retryNow());
+      this.statusEl.after(button);
+      this.retryButton = button;
+    }
+    this.retryButton.hidden = !visible;
   }
 
   // --- history ----------------------------------------------------------------------------
