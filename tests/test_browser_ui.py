@@ -451,6 +451,19 @@ def test_dark_mode_toggle_is_remembered_for_the_user(demo, open_as):
 
     page.reload()
     expect(html).to_have_attribute("data-bs-theme", "dark")
+
+    # The profile's Appearance form: back to following the device (light here), at once.
+    page.goto(f"{viewer_base(page)}{reverse('accounts:profile')}")
+    page.get_by_label("Colour theme").select_option("auto")
+    page.get_by_role("button", name="Save theme").click()
+    expect(page.locator("#app-toasts")).to_contain_text("Theme saved.")
+    expect(html).to_have_attribute("data-bs-theme", "light")
+    assert User.objects.get(username="alice").theme == "auto"
+    page.get_by_label("Colour theme").select_option("dark")
+    page.get_by_role("button", name="Save theme").click()
+    expect(html).to_have_attribute("data-bs-theme", "dark")
+    expect(page.locator("#app-toasts .app-toast")).to_have_count(2)
+
     # Another device, set to light, still gets alice's choice.
     other = open_as("alice", color_scheme="light")
     expect(other.page.locator("html")).to_have_attribute("data-bs-theme", "dark")

@@ -6,6 +6,7 @@ import { postForm } from "./lib/http.js";
 import { attachCounter } from "./lib/composer.js";
 import { installConfirmations } from "./lib/confirm.js";
 import { installBlankChecks } from "./lib/forms.js";
+import { showToast } from "./lib/toast.js";
 
 const root = document.documentElement;
 
@@ -52,6 +53,7 @@ function applyTheme(pref) {
   if (themeToggle) themeToggle.setAttribute("aria-pressed", String(effectiveTheme(pref) === "dark"));
 }
 
+/** Remember the choice (this browser, and the account when signed in); true if saved. */
 async function saveTheme(pref) {
   try {
     window.localStorage.setItem("taskflow-theme", pref);
@@ -59,7 +61,9 @@ async function saveTheme(pref) {
     // Private mode: the server copy still holds it for signed-in people.
   }
   const url = root.dataset.themeUrl;
-  if (url) await postForm(url, { theme: pref });
+  if (!url) return true;
+  const result = await postForm(url, { theme: pref });
+  return result.ok;
 }
 
 if (darkQuery) darkQuery.addEventListener("change", () => applyTheme(root.dataset.themePref || "auto"));
@@ -68,7 +72,9 @@ if (themeToggle) {
   themeToggle.addEventListener("click", () => {
     const next = effectiveTheme(root.dataset.themePref || "auto") === "dark" ? "light" : "dark";
     applyTheme(next);
-    saveTheme(next);
+    saveTheme(next).then((saved) => {
+      if (!saved) showToast("Couldn't save the theme for your account; it applies to this browser for now.");
+    });
   });
 }
 // The profile page's theme form applies at once without leaving the page.
@@ -78,7 +84,9 @@ if (themeForm) {
     event.preventDefault();
     const pref = themeForm.elements.theme.value;
     applyTheme(pref);
-    saveTheme(pref);
+    saveTheme(pref).then((saved) =>
+      showToast(saved ? "Theme saved." : "Couldn't save the theme for your account. Try again."),
+    );
   });
 }
 
