@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from channels.db import database_sync_to_async
 from django.http import Http404
 
-from messaging import access, realtime
+from messaging import access, presence, realtime
 from messaging.models import ChatRoom
 from messaging.selectors.rooms import get_room_for
 from messaging.services.posting import post_chat_message
@@ -45,13 +45,14 @@ class ChatRoomConsumer(MessagingConsumer):
         return [realtime.room_group(self.room.pk)]
 
     async def joined(self) -> None:
-        await self.group_forward(
-            realtime.room_group(self.room.pk), realtime.presence_payload(self.user, joined=True)
+        # Coalesced per user and room (a join/leave flood sends a few frames, not hundreds).
+        await presence.announce(
+            self.channel_layer, room_id=self.room.pk, user=self.user, joined=True
         )
 
     async def left(self) -> None:
-        await self.group_forward(
-            realtime.room_group(self.room.pk), realtime.presence_payload(self.user, joined=False)
+        await presence.announce(
+            self.channel_layer, room_id=self.room.pk, user=self.user, joined=False
         )
 
     async def handle_chat_message(self, data: dict[str, Any]) -> None:
