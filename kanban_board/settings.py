@@ -244,6 +244,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # Due-date reminders (kanban.tasks, issue 13): hourly; idempotent per task, kind and date.
+    "send-due-reminders": {
+        "task": "kanban.tasks.send_due_reminders",
+        "schedule": 3600.0,
+        "options": {"expires": 3000},
+    },
 }
 
 # --- Security ---------------------------------------------------------------------------

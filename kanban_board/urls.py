@@ -13,5 +13,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
     path("messaging/", include("messaging.urls")),
+    # Organizations, their audit log and invitation links (issue 9).
+    path("", include("accounts.org_urls")),
     path("", include("kanban.urls")),
 ]

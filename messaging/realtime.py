@@ -43,6 +43,11 @@ def task_group(task_id: int) -> str:
     return f"task_comments_{task_id}"
 
 
+def board_group(board_id: int) -> str:
+    """Every open board and task page of one board (ws/board/<id>/; frames: kanban.realtime)."""
+    return f"board_{board_id}"
+
+
 def user_group(user_id: int) -> str:
     return f"user_{user_id}"
 

@@ -650,6 +650,148 @@ async def send_paced(
     return sent
 
 
+# --- the live board's protocol (static/js/lib/board-live.js) ---------------------------
+
+
+class BoardClient:
+    """One open board page, in Python: the board socket with reconnect and backoff, frames
+    applied in version order, and a state fetch on every open and on every version gap. Its
+    `columns` (column id -> task ids in order) is what the page shows."""
+
+    def __init__(
+        self, name: str, server: DaphneServer, session: str, board_id: int, http_client: Http
+    ) -> None:
+        self.name = name
+        self.server = server
+        self.session = session
+        self.ws_path = f"/ws/board/{board_id}/"
+        self.state_path = f"/boards/{board_id}/state/"
+        self.http = http_client
+        self.version = 0
+        self.columns: dict[int, list[int]] = {}
+        self.stopped = False
+        self.gone = False
+        self.opens = 0
+        self.connect_failures = 0
+        self.close_codes: Counter[int | None] = Counter()
+        self.frames = 0
+        self.gaps = 0
+        self.resyncs = 0
+        self.resync_failures = 0
+        self._fetching = False
+        self._fetch_again = False
+        self._buffered: list[dict] = []
+        self._tasks: set[asyncio.Task] = set()
+        self.opened = asyncio.Event()
+
+    @property
+    def reconnects(self) -> int:
+        return max(0, self.opens - 1)
+
+    def spawn(self, coro: Awaitable) -> asyncio.Task:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def run(self) -> None:
+        attempt = 0
+        while not self.stopped:
+            try:
+                ws = await connect(
+                    self.server.ws_url + self.ws_path,
+                    origin=self.server.url,
+                    additional_headers={"Cookie": f"sessionid={self.session}"},
+                    open_timeout=10,
+                    close_timeout=2,
+                    proxy=None,
+                    max_queue=None,
+                    compression=None,
+                )
+            except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed):
+                self.connect_failures += 1
+                attempt += 1
+                await asyncio.sleep(ChatClient.backoff(attempt))
+                continue
+            self.opens += 1
+            attempt = 0
+            self.opened.set()
+            self.spawn(self.resync())
+            try:
+                async for raw in ws:
+                    self.receive(json.loads(raw))
+            except ConnectionClosed:
+                pass
+            finally:
+                self.opened.clear()
+            code = ws.close_code
+            self.close_codes[code] += 1
+            if code is not None and 4000 <= code < 5000:
+                self.gone = True
+                return
+            if self.stopped:
+                return
+            attempt += 1
+            await asyncio.sleep(ChatClient.backoff(attempt))
+
+    async def stop(self) -> None:
+        self.stopped = True
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def receive(self, data: dict) -> None:
+        version = data.get("version")
+        if not isinstance(version, int):
+            return  # who's here, errors
+        if self._fetching:
+            self._buffered.append(data)
+            return
+        if version <= self.version:
+            return
+        if version == self.version + 1:
+            self.version = version
+            self.frames += 1
+            self.apply(data)
+            return
+        self.gaps += 1
+        self.spawn(self.resync())
+
+    def apply(self, frame: dict) -> None:
+        for column in frame.get("columns", []):
+            self.columns[column["id"]] = list(column["task_ids"])
+
+    async def resync(self) -> None:
+        if self._fetching:
+            self._fetch_again = True
+            return
+        self._fetching = True
+        try:
+            while True:
+                self._fetch_again = False
+                self.resyncs += 1
+                try:
+                    status, state = await self.http.get(
+                        self.server.port, self.state_path, session=self.session
+                    )
+                except Exception:
+                    status, state = 0, None
+                if status == 200 and not self._fetch_again and state["version"] >= self.version:
+                    self.version = state["version"]
+                    self.columns = {c["id"]: list(c["task_ids"]) for c in state["columns"]}
+                elif status != 200:
+                    self.resync_failures += 1
+                    await asyncio.sleep(0.5)
+                    self._fetch_again = True
+                if not self._fetch_again:
+                    break
+        finally:
+            self._fetching = False
+        buffered, self._buffered = sorted(self._buffered, key=lambda f: f["version"]), []
+        for frame in buffered:
+            self.receive(frame)
+
+
 # --- figures ----------------------------------------------------------------------------
 
 

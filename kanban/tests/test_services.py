@@ -129,8 +129,10 @@ def test_remove_member_unassigns_their_tasks_and_signals_their_sockets(
     assert not board.members.filter(pk=bob.pk).exists()
     task.refresh_from_db()
     assert task.assignee is None
-    assert len(callbacks) == 1
-    call_layer.assert_called_once()
+    # member_removed and the unassigned card to the board, then the access signal to bob.
+    assert len(callbacks) == 3
+    groups = [c.args[1] for c in call_layer.call_args_list]
+    assert groups == [f"board_{board.pk}", f"board_{board.pk}", f"user_{bob.pk}"]
     assert call_layer.call_args.args[1:] == (f"user_{bob.pk}", {"type": "access.changed"})
 
 

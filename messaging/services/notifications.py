@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from messaging import access, realtime
@@ -172,8 +172,11 @@ def mark_read_for_room(*, user: User, room: ChatRoom) -> int:
 
 @transaction.atomic
 def mark_read_for_task(*, user: User, task: Task) -> int:
-    """Opening a task's thread reads the user's notifications for comments on it."""
-    return _mark_read(user, Notification.objects.filter(task_thread_comment__task=task))
+    """Opening a task's page reads the user's notifications for comments on it and its
+    due-date reminders."""
+    return _mark_read(
+        user, Notification.objects.filter(Q(task_thread_comment__task=task) | Q(task=task))
+    )
 
 
 # --- the sweep --------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from kanban import services as kanban_services
 from kanban.models import Task
 from messaging import access, realtime
 from messaging.mentions import extract_mentions
@@ -147,6 +148,9 @@ def post_task_comment(
     if not access.can_read_task_thread_id(user_id=author.pk, task_id=task.pk):
         raise ValidationError("You are not a member of this board.", code="not_member")
     mentioned = resolve_task_mentions(task, extract_mentions(content), exclude_user_id=author.pk)
+    # The board's row lock comes before the comment row (which share-locks the task), in the
+    # order every kanban service takes them; the board pages then get the new comment count.
+    board_version = kanban_services.lock_board_for(task=task)
     comment, created = _save_once(
         TaskThreadComment,
         thread=task,
@@ -155,6 +159,7 @@ def post_task_comment(
         content=content,
         mentions_notified_at=None if mentioned else timezone.now(),
     )
+    kanban_services.note_comment_count(task=task, version=board_version)
     if not created:
         return comment
     if mentioned:
