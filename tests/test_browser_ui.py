@@ -141,7 +141,10 @@ SMALL_TARGETS_JS = """() => {
   const selector = 'button, .btn, .nav-link, input:not([type=hidden]), select, textarea,'
     + ' summary, .page-link, .breadcrumb-item a';
   const small = [];
-  for (const el of document.querySelectorAll(selector)) {
+  for (const control of document.querySelectorAll(selector)) {
+    // A checkbox or radio with its label is one target (the label toggles it).
+    const el = control.matches('.form-check-input') && control.closest('.form-check')
+      ? control.closest('.form-check') : control;
     const box = el.getBoundingClientRect();
     if (box.width === 0 || box.height === 0) continue;
     if (el.closest('dialog:not([open]), [hidden], .visually-hidden')) continue;
@@ -400,10 +403,10 @@ def test_deleting_a_column_asks_first_and_blank_names_are_refused_on_the_field(d
     expect(columns).to_have_count(3)
 
     done = columns.filter(has=page.locator(".column-name", has_text="Done"))
-    done.locator("summary").click()
+    done.get_by_label("Actions for column Done").click()
     done.get_by_role("button", name="Delete column").click()
     dialog = page.get_by_role("dialog", name="Are you sure?")
-    expect(dialog).to_contain_text("Delete the column “Done”?")
+    expect(dialog).to_contain_text("Delete this column? This cannot be undone.")
     page.keyboard.press("Escape")  # Esc is Cancel
     expect(dialog).to_be_hidden()
     expect(columns).to_have_count(3)
