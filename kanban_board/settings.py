@@ -168,9 +168,11 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # `make run-scaled` and the Docker image run it). WhiteNoise serves a hashed name with
 # "Cache-Control: max-age=315360000, public, immutable". With DEBUG on, {% static %} gives the
 # plain names, so the embedded mode works before any collectstatic.
+# A name missing from the manifest (no collectstatic yet, e.g. the server started directly
+# rather than through `make run`) falls back to its plain name (kanban_board.storage).
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "kanban_board.storage.HashedStaticFilesStorage"},
 }
 
 # --- Redis: channel layer, cache, Celery broker -----------------------------------------

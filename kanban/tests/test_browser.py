@@ -200,7 +200,7 @@ def test_screenshot_board_and_task(transactional_db, live_daphne, browser: Brows
         page.goto(f"{live_daphne.url}{board.get_absolute_url()}")
         expect(page.locator(".task-card")).to_have_count(6)
         expect(cards_in(page, "In Progress")).to_have_count(2)
-        expect(page.locator("#board-connection")).to_have_text("Live.")
+        expect(page.locator("#board-connection")).to_have_text("Live")
         # bob is on the board too ("who's here"), and his move shows on alice's board live.
         bob_page = log_in(bob_context, "bob")
         bob_page.goto(f"{live_daphne.url}{board.get_absolute_url()}")

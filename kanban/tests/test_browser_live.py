@@ -102,7 +102,7 @@ def card(scope: Page | Locator, title: str) -> Locator:
 
 
 def wait_live(viewer: Viewer) -> None:
-    expect(viewer.page.locator("#board-connection")).to_have_text("Live.")
+    expect(viewer.page.locator("#board-connection")).to_have_text("Live")
 
 
 def drag(page: Page, source: Locator, target: Locator) -> None:

@@ -23,11 +23,16 @@ def test_a_blocking_receive_longer_than_the_socket_timeout_is_refused():
     assert layer.brpop_timeout == 1
 
 
-def test_each_failure_moves_the_epoch():
-    before = layers.layer_epoch()
-    layers.note_layer_failure()
-    layers.note_layer_failure()
-    assert layers.layer_epoch() == before + 2
+@pytest.mark.asyncio
+async def test_only_a_call_that_began_after_subscribing_counts_as_missed():
+    """A socket subscribed at `since` missed nothing by a failed call that began before it
+    (its back-fill covers that call's event), and is told of one that began after it."""
+    started_before = layers.layer_epoch()
+    since = layers.layer_epoch()
+    layers.note_layer_failure(started=started_before)
+    assert await layers.wait_for_layer_failure(since=since, timeout=0.05) is False
+    layers.note_layer_failure()  # began now: after `since`
+    assert await layers.wait_for_layer_failure(since=since, timeout=0.05) is True
 
 
 @pytest.mark.asyncio

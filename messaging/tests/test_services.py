@@ -62,6 +62,15 @@ def test_message_without_mentions_is_broadcast_to_the_room(
         "timestamp": message.created_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "mentioned_users": [],
         "client_id": None,
+        "parent_id": None,
+        "reply_count": 0,
+        "last_reply_at": None,
+        "html": "<p>Hello team</p>",
+        "is_edited": False,
+        "edited_at": None,
+        "is_deleted": False,
+        "reactions": [],
+        "seq": 1,
     }
 
 
@@ -254,6 +263,12 @@ def test_comment_is_saved_and_broadcast_to_the_task_group(
         "comment": "Great work",
         "mentioned_users": [],
         "client_id": None,
+        "html": "<p>Great work</p>",
+        "is_edited": False,
+        "edited_at": None,
+        "is_deleted": False,
+        "reactions": [],
+        "seq": 1,
     }
     assert comment.mentions_notified_at is not None
 

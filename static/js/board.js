@@ -12,6 +12,7 @@ import { BoardLive } from "./lib/board-live.js";
 import { fillCard, retarget } from "./lib/card.js";
 import { isActive, matches, readFilter } from "./lib/filters.js";
 import { postForm } from "./lib/http.js";
+import { describeStatus } from "./lib/thread-ui.js";
 import { Viewers } from "./lib/viewers.js";
 
 const board = document.getElementById("board");
@@ -441,8 +442,8 @@ class LiveBoard {
 
   onStatus(status) {
     if (this.statusEl) {
-      this.statusEl.textContent =
-        status === "open" ? "Live." : status === "gone" ? "" : "Reconnecting… changes by others will appear when it is back.";
+      // The same wording as the chat and comment threads (Live / Reconnecting / Offline).
+      this.statusEl.textContent = status === "gone" ? "" : describeStatus(status).text;
       this.statusEl.dataset.status = status;
     }
     if (status !== "open") this.viewers.clear();

@@ -7,6 +7,7 @@
 import { BoardLive } from "./lib/board-live.js";
 import { longDate, renderLabels, retarget, setBadge } from "./lib/card.js";
 import { postForm } from "./lib/http.js";
+import { describeStatus } from "./lib/thread-ui.js";
 import { Viewers } from "./lib/viewers.js";
 
 const root = document.getElementById("task-live");
@@ -265,7 +266,7 @@ class LiveTask {
 
   onStatus(status) {
     if (this.statusEl) {
-      this.statusEl.textContent = status === "open" ? "Live." : status === "gone" ? "" : "Reconnecting…";
+      this.statusEl.textContent = status === "gone" ? "" : describeStatus(status).text;
       this.statusEl.dataset.status = status;
     }
     if (status !== "open") this.viewers.clear();
