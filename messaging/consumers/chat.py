@@ -64,7 +64,9 @@ class ChatRoomConsumer(MessagingConsumer):
         )
 
     async def handle_chat_message(self, data: dict[str, Any]) -> None:
-        content = require_text(data, "message")
+        # With files (issue 12) the text may be left out.
+        content = data.get("message", "") if data.get("attachment_ids") else None
+        content = require_text(data, "message") if content is None else content
         client_id = optional_client_id(data)
         # The service broadcasts to the whole room (this socket included) after commit.
         message = await database_sync_to_async(post_chat_message)(
@@ -73,6 +75,7 @@ class ChatRoomConsumer(MessagingConsumer):
             content=content,
             client_id=client_id,
             parent_id=data.get("parent_id"),
+            attachment_ids=data.get("attachment_ids"),
         )
         if client_id:
             await self.send_json({"type": "ack", "client_id": client_id, "message_id": message.pk})

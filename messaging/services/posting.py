@@ -24,6 +24,7 @@ from messaging.models import ChatMessage, ChatRoom, TaskThreadComment, UserTypin
 from messaging.selectors.rooms import resolve_room_mentions
 from messaging.selectors.threads import resolve_task_mentions
 from messaging.services.changes import lock_thread, next_seq
+from messaging.services import attachments as attachment_service
 from messaging.services.notifications import schedule_mention_notifications
 from messaging.services.replies import attach_reply, owes_reply_notifications, resolve_parent
 
@@ -33,12 +34,13 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 Post = TypeVar("Post", ChatMessage, TaskThreadComment)
 
 
-def clean_content(content: str) -> str:
-    """Stripped text, or ValidationError if it is empty or longer than MESSAGE_MAX_LENGTH."""
+def clean_content(content: str, *, allow_empty: bool = False) -> str:
+    """Stripped text, or ValidationError if it is empty (unless `allow_empty`: a message
+    carrying files) or longer than MESSAGE_MAX_LENGTH."""
     if not isinstance(content, str):
         raise ValidationError("Message text must be a string.", code="invalid")
     content = content.strip()
-    if not content:
+    if not content and not allow_empty:
         raise ValidationError("Write something first: the message is empty.", code="empty")
     limit = settings.MESSAGE_MAX_LENGTH
     if len(content) > limit:
@@ -110,6 +112,7 @@ def post_chat_message(
     content: str,
     client_id: str = "",
     parent_id: int | None = None,
+    attachment_ids: list[int] | None = None,
 ) -> ChatMessage:
     """Save a message (a reply when `parent_id` names a message of the room), broadcast it to
     every member of the room after commit (mentions or not), and owe notifications to the
@@ -117,8 +120,11 @@ def post_chat_message(
     participants of a direct room.
 
     Idempotent per (room, author, client_id): a retry returns the first message unchanged.
+    `attachment_ids` (issue 12): the author's unsent uploads of the room's organization; the
+    text may then be empty. Any other id refuses the whole message.
     """
-    content = clean_content(content)
+    attachment_ids = attachment_service.clean_attachment_ids(attachment_ids)
+    content = clean_content(content, allow_empty=bool(attachment_ids))
     client_id = clean_client_id(client_id)
     if not access.can_read_room_id(user_id=author.pk, room_id=room.pk):
         raise ValidationError("You are not a member of this room.", code="not_member")
@@ -137,6 +143,11 @@ def post_chat_message(
     )
     if not created:
         return message
+    files = attachment_service.claim_attachments(
+        ids=attachment_ids, owner=author, organization_id=access.room_organization_id(room)
+    )
+    for attachment in files:  # one by one: the through rows keep the order they were sent in
+        message.attachments.add(attachment)
     if mentioned:
         message.mentioned_users.add(*mentioned)
     if owes:
@@ -144,7 +155,11 @@ def post_chat_message(
     # Sending a message ends the author's typing in this room.
     UserTypingStatus.objects.filter(chat_room=room, user=author).delete()
 
-    payload = realtime.chat_message_payload(message, [user.username for user in mentioned])
+    payload = realtime.chat_message_payload(
+        message,
+        [user.username for user in mentioned],
+        attachments=[attachment_service.attachment_item(a) for a in files],
+    )
     realtime.broadcast_on_commit(realtime.room_group(room.pk), payload)
     if root is not None:
         attach_reply(room=room, root=root, reply=message)  # the root's count moves: thread_updated
@@ -153,14 +168,21 @@ def post_chat_message(
 
 @transaction.atomic
 def post_task_comment(
-    *, task: Task, author: User, content: str, client_id: str = ""
+    *,
+    task: Task,
+    author: User,
+    content: str,
+    client_id: str = "",
+    attachment_ids: list[int] | None = None,
 ) -> TaskThreadComment:
     """Save a comment on a task, broadcast it to everyone watching the thread after commit,
     and owe notifications to the board members it mentions.
 
     Idempotent per (task, author, client_id): a retry returns the first comment unchanged.
+    `attachment_ids`: as for chat messages (issue 12).
     """
-    content = clean_content(content)
+    attachment_ids = attachment_service.clean_attachment_ids(attachment_ids)
+    content = clean_content(content, allow_empty=bool(attachment_ids))
     client_id = clean_client_id(client_id)
     if not access.can_read_task_thread_id(user_id=author.pk, task_id=task.pk):
         raise ValidationError("You are not a member of this board.", code="not_member")
@@ -176,10 +198,21 @@ def post_task_comment(
     )
     if not created:
         return comment
+    files = attachment_service.claim_attachments(
+        ids=attachment_ids,
+        owner=author,
+        organization_id=task.column.board.organization_id,
+    )
+    for attachment in files:
+        comment.attachments.add(attachment)
     if mentioned:
         comment.mentioned_users.add(*mentioned)
         schedule_mention_notifications(kind="comment", object_id=comment.pk)
 
-    payload = realtime.comment_payload(comment, [user.username for user in mentioned])
+    payload = realtime.comment_payload(
+        comment,
+        [user.username for user in mentioned],
+        attachments=[attachment_service.attachment_item(a) for a in files],
+    )
     realtime.broadcast_on_commit(realtime.task_group(task.pk), payload)
     return comment

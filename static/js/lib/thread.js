@@ -7,6 +7,7 @@
 // endpoint with ?after=<id>. Messages the user sends go through an Outbox, so a send while
 // disconnected is shown as pending and delivered later instead of being lost.
 
+import { AttachmentTray, applyAttachmentReady, renderAttachments, wireLightbox } from "./attachments.js";
 import { getJSON, postForm } from "./http.js";
 import { Outbox, newClientId } from "./outbox.js";
 import {
@@ -93,7 +94,11 @@ export class LiveThread {
     this.extraItems = new Map();
 
     this.outbox = new Outbox({
-      trySend: (entry) => this.socket.send(kind.frame(entry.text, entry.clientId)),
+      trySend: (entry) => {
+        const frame = kind.frame(entry.text, entry.clientId);
+        if (entry.attachmentIds && entry.attachmentIds.length) frame.attachment_ids = entry.attachmentIds;
+        return this.socket.send(frame);
+      },
       postUrl: root.dataset[kind.postUrlAttr] || (this.form && this.form.action),
       onConfirmed: (clientId, payload) =>
         this.upsert({ user_id: this.userId, ...payload, client_id: clientId }),
@@ -105,6 +110,9 @@ export class LiveThread {
   start() {
     if (!this.log || !this.template) return this;
     this.adoptServerRendered();
+    // Issue 12: files (paperclip, drop, paste) and image previews in a lightbox.
+    if (this.form && this.root.dataset.uploadUrl) this.tray = new AttachmentTray(this.root, this.form, this.log);
+    wireLightbox(this.root);
     this.wireForm();
     this.wireActions(this.log);
     this.wireOlder();
@@ -170,6 +178,7 @@ export class LiveThread {
     if (payload.is_deleted) renderDeleted(el);
     else el.classList.remove("deleted");
     if (payload.reactions !== undefined) renderReactions(el, payload.reactions, this.username);
+    if (payload.attachments !== undefined) renderAttachments(el, payload.is_deleted ? [] : payload.attachments);
     if (payload.reply_count !== undefined) renderReplies(el, payload.reply_count);
     this.decorateItem(el);
   }
@@ -305,7 +314,12 @@ export class LiveThread {
   submit() {
     if (this.gone) return;
     const text = this.input.value.trim();
-    if (!text) return;
+    if (this.tray && this.tray.busy) {
+      this.showAlert("Wait for the uploads to finish (or cancel them), then send.");
+      return;
+    }
+    const files = this.tray ? this.tray.take() : { ids: [], items: [] };
+    if (!text && !files.ids.length) return;
     this.input.value = "";
     if (this.hooks.onSubmit) this.hooks.onSubmit();
     const clientId = newClientId();
@@ -316,13 +330,14 @@ export class LiveThread {
       user_id: this.userId,
       timestamp: new Date().toISOString(),
       [this.kind.textKey]: text,
+      attachments: files.items,
     });
     el.classList.add("pending");
     el.dataset.clientId = clientId;
     this.pending.set(clientId, el);
     this.log.append(el);
     this.scrollToBottom();
-    this.outbox.add(text, clientId);
+    this.outbox.add(text, clientId, files.ids);
   }
 
   myDisplayName() {
@@ -390,6 +405,7 @@ export class LiveThread {
     else if (data.type === this.kind.deletedType) this.applyDeleted(data);
     else if (data.type === "reactions") this.applyReactions(data);
     else if (data.type === "thread_updated") this.applyThreadUpdated(data);
+    else if (data.type === "attachment_ready") applyAttachmentReady(this.root, data);
     else if (data.type === "ack") this.onAck(data);
     else if (data.type === "error") {
       if (data.client_id && this.pending.has(data.client_id)) {
