@@ -183,3 +183,21 @@ def test_outsider_gets_404_not_a_link(s3, room, alice, dave, client_for):
     ).json()
     refused = client_for(dave).get(body["url"])
     assert refused.status_code == 404 and "Location" not in refused
+
+
+def test_ensure_attachment_bucket_creates_a_missing_bucket(s3, settings):
+    from django.core.management import call_command
+
+    name = f"fresh-{uuid.uuid4().hex[:8]}"
+    settings.ATTACHMENT_S3_BUCKET = name
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            **settings.STORAGES["default"],
+            "OPTIONS": {**settings.STORAGES["default"]["OPTIONS"], "bucket_name": name},
+        },
+    }
+    out = io.StringIO()
+    call_command("ensure_attachment_bucket", "--timeout", "20", stdout=out)
+    assert f"bucket {name} is ready" in out.getvalue()
+    s3["client"].head_bucket(Bucket=name)  # raises if it is missing
