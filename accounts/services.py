@@ -6,8 +6,10 @@ re-check it (`realtime.signal_access_changed_on_commit`); consumers close the on
 longer pass (the user is inactive, or the socket's session is gone).
 """
 
+from django.conf import settings
 from django.contrib.auth import logout, update_session_auth_hash
 from django.contrib.auth.forms import PasswordChangeForm, UserCreationForm
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 
@@ -20,9 +22,11 @@ from .models import Invitation, User
 def sign_up(*, form: UserCreationForm, invitation: Invitation | None = None) -> User:
     """Create the account from a valid sign-up form (the form hashes the password). Someone
     arriving by invitation joins its organization; anyone else gets an organization of
-    their own, which they own."""
+    their own, which they own. With SIGNUP_OPEN off only an invitation creates accounts."""
     from . import org_services
 
+    if invitation is None and not settings.SIGNUP_OPEN:
+        raise ValidationError("Sign-up is closed; ask for an invitation.")
     user = form.save()
     if invitation is not None:
         org_services.accept_invitation(invitation=invitation, user=user)

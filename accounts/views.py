@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from . import services
+from . import services, signup_limits
 from .forms import ProfileForm, SignUpForm
 
 
@@ -15,8 +15,18 @@ from .forms import ProfileForm, SignUpForm
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("kanban:board_list")
+    if not signup_limits.signup_open():
+        status = 403 if request.method == "POST" else 200
+        context = {"closed_message": signup_limits.CLOSED_MESSAGE}
+        return render(request, "accounts/signup.html", context, status=status)
     form = SignUpForm(request.POST or None)
+    if request.method == "POST" and signup_limits.over_rate(request):
+        form.add_error(None, signup_limits.rate_message())
+        return render(request, "accounts/signup.html", {"form": form}, status=429)
     if request.method == "POST" and form.is_valid():
+        if not signup_limits.count_signup(request):
+            form.add_error(None, signup_limits.rate_message())
+            return render(request, "accounts/signup.html", {"form": form}, status=429)
         user = services.sign_up(form=form)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, f"Welcome to TaskFlow, {user.get_display_name()}!")

@@ -7,6 +7,7 @@ setting is listed in `.env.example`.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -276,6 +277,38 @@ CHAT_PAGE_SIZE = 50
 # going to twice the limit is closed (messaging.ratelimit, messaging.consumers.base).
 CHAT_RATE_LIMIT = env.str("CHAT_RATE_LIMIT", default="20/10s")
 TYPING_RATE_LIMIT = env.str("TYPING_RATE_LIMIT", default="30/10s")
+
+# --- Abuse limits (issue 9: log-in throttling, sign-up, sockets, presence) --------------
+# Failed log-ins on /accounts/login/ and /admin/login/ are counted by django-axes per IP
+# address AND username together: after LOGIN_FAILURE_LIMIT failures (each within
+# LOGIN_LOCKOUT_MINUTES of the previous one) that pair is refused for LOGIN_LOCKOUT_MINUTES,
+# and the log-in page says to wait. A stranger elsewhere cannot lock the real user out: the
+# user's own address is another pair. A successful log-in resets the count. Attempts live in
+# the database (axes' AccessAttempt, visible in the admin), so every process shares them.
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last: it turns a lock-out into the page
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out pair
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the wait never grows past the cool-off
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # failures are what we need; no row per successful log-in
+# Open sign-up can be switched off (invitations still work); sign-ups per IP address are
+# limited to SIGNUP_RATE_LIMIT ("<count>/<period>", as CHAT_RATE_LIMIT).
+SIGNUP_OPEN = env.bool("SIGNUP_OPEN", default=True)
+SIGNUP_RATE_LIMIT = env.str("SIGNUP_RATE_LIMIT", default="5/h")
+# Open WebSockets per user, across every daphne process (Redis with REDIS_URL, else this
+# process); the handshake past the cap is refused (messaging.socketcap).
+WS_MAX_SOCKETS_PER_USER = env.int("WS_MAX_SOCKETS_PER_USER", default=30)
+# Join/leave frames per user per room: at most PRESENCE_RATE_LIMIT go out at once; further
+# changes in that period are coalesced into one trailing frame with the latest state
+# (messaging.presence).
+PRESENCE_RATE_LIMIT = env.str("PRESENCE_RATE_LIMIT", default="2/5s")
 
 # --- Attachments (issue 12: files in conversations) -------------------------------------
 

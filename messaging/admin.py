@@ -39,7 +39,7 @@ class ChatMessageInline(admin.TabularInline):
     def get_queryset(self, request: HttpRequest) -> QuerySet[ChatMessage]:
         queryset = super().get_queryset(request).select_related("author")
         room_id = (request.resolver_match.kwargs if request.resolver_match else {}).get("object_id")
-        if room_id is None or not str(room_id).isdigit():
+        if room_id is None or not (str(room_id).isascii() and str(room_id).isdigit()):
             return queryset.none()
         newest = (
             ChatMessage.objects.filter(chat_room_id=room_id)

@@ -92,9 +92,11 @@ class MemberForm(forms.Form):
     def clean_user(self) -> User:
         value = self.cleaned_data["user"].strip().lstrip("@")
         queryset = self.candidates
+        # An id is ASCII digits only: isdigit() also accepts "²" and "①", which int() refuses.
+        user_id = int(value) if value.isascii() and value.isdigit() else None
         user = (
-            queryset.filter(pk=int(value)).first()
-            if value.isdigit()
+            queryset.filter(pk=user_id).first()
+            if user_id is not None
             else queryset.filter(username__iexact=value).first()
         )
         if user is None:

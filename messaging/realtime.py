@@ -256,7 +256,10 @@ def forward_event(
     payload: dict[str, Any], *, exclude_user_id: int | None = None, event_type: str = FORWARD
 ) -> dict:
     """A channel-layer event carrying the payload serialized once."""
-    event: dict[str, Any] = {"type": event_type, "text": json.dumps(payload)}
+    # UTF-8 as is (not \uXXXX escapes): a message carries its text twice (text and html), and
+    # a maximal message of emoji escaped would be 12 bytes a character, over the frame limit.
+    # Stored text never holds a lone surrogate (the services refuse them), so this encodes.
+    event: dict[str, Any] = {"type": event_type, "text": json.dumps(payload, ensure_ascii=False)}
     if exclude_user_id is not None:
         event["exclude_user_id"] = exclude_user_id
     return event

@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 from django.core.exceptions import ValidationError
 from django.http import Http404
 
-from messaging import access, realtime
+from messaging import access, presence, realtime
 from messaging.models import ChatMessage, ChatRoom
 from messaging.selectors.rooms import get_room_for
 from messaging.services.editing import delete_chat_message, edit_chat_message
@@ -54,13 +54,14 @@ class ChatRoomConsumer(MessagingConsumer):
         return [realtime.room_group(self.room.pk)]
 
     async def joined(self) -> None:
-        await self.group_forward(
-            realtime.room_group(self.room.pk), realtime.presence_payload(self.user, joined=True)
+        # Coalesced per user and room (a join/leave flood sends a few frames, not hundreds).
+        await presence.announce(
+            self.channel_layer, room_id=self.room.pk, user=self.user, joined=True
         )
 
     async def left(self) -> None:
-        await self.group_forward(
-            realtime.room_group(self.room.pk), realtime.presence_payload(self.user, joined=False)
+        await presence.announce(
+            self.channel_layer, room_id=self.room.pk, user=self.user, joined=False
         )
 
     async def handle_chat_message(self, data: dict[str, Any]) -> None:
