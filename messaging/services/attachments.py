@@ -206,7 +206,9 @@ def create_attachment(*, upload: File, uploader: User, organization_id: int) -> 
                 width=width,
                 height=height,
                 preview=(
-                    Attachment.Preview.PENDING if is_raster(content_type) else Attachment.Preview.NONE
+                    Attachment.Preview.PENDING
+                    if is_raster(content_type)
+                    else Attachment.Preview.NONE
                 ),
             )
             if attachment.preview == Attachment.Preview.PENDING:
@@ -273,10 +275,7 @@ def discard_attachments(attachments: Iterable[Attachment]) -> int:
     """Drop rows and doom their files (deleted from storage after commit)."""
     attachments = list(attachments)
     keys = [
-        key
-        for a in attachments
-        for key in (a.file.name, a.image.name, a.thumbnail.name)
-        if key
+        key for a in attachments for key in (a.file.name, a.image.name, a.thumbnail.name) if key
     ]
     Attachment.objects.filter(pk__in=[a.pk for a in attachments]).delete()
     doom_keys(keys)

@@ -23,8 +23,8 @@ from messaging.mentions import extract_mentions
 from messaging.models import ChatMessage, ChatRoom, TaskThreadComment, UserTypingStatus
 from messaging.selectors.rooms import resolve_room_mentions
 from messaging.selectors.threads import resolve_task_mentions
-from messaging.services.changes import lock_thread, next_seq
 from messaging.services import attachments as attachment_service
+from messaging.services.changes import lock_thread, next_seq
 from messaging.services.notifications import schedule_mention_notifications
 from messaging.services.replies import attach_reply, owes_reply_notifications, resolve_parent
 

@@ -99,8 +99,9 @@ def test_upload_answers_201_with_the_named_fields(alice_client, room, alice):
 
 
 def test_content_type_comes_from_the_bytes_not_the_client(alice_client, room):
-    forged_png = upload(alice_client, b"<html><script>x</script>", "a.png", room=room,
-                        content_type="image/png")
+    forged_png = upload(
+        alice_client, b"<html><script>x</script>", "a.png", room=room, content_type="image/png"
+    )
     assert forged_png.json()["content_type"] == "text/html"
     real_png = upload(alice_client, png_bytes(), "a.txt", room=room, content_type="text/plain")
     assert real_png.json()["content_type"] == "image/png"
@@ -169,7 +170,7 @@ def test_asgi_guard_answers_413_before_reading_the_body(settings):
 
 def test_asgi_guard_cuts_a_chunked_body_off_at_the_limit(settings):
     settings.ATTACHMENT_MAX_BYTES = 1000
-    sent, reads, seen = _asgi_upload([], [b"x" * 16384] * 100)  # 1.6 MB, no length
+    _, reads, seen = _asgi_upload([], [b"x" * 16384] * 100)  # 1.6 MB, no length
     assert seen[-1] == "http.disconnect"
     assert reads <= 6  # 64 KB envelope + 1000 bytes: stopped after a few chunks, not 100
 
@@ -252,10 +253,17 @@ def test_a_message_may_carry_files_and_no_text(
         message = send(room, alice, b.pk, a.pk)
     assert message.content == ""
     assert set(message.attachments.all()) == {a, b}
-    payload = [p for p in group.payloads() if p["type"] == "chat_message"][0]
+    payload = next(p for p in group.payloads() if p["type"] == "chat_message")
     assert [x["name"] for x in payload["attachments"]] == ["two.txt", "one.txt"]
     assert set(payload["attachments"][0]) == {
-        "id", "name", "size", "content_type", "url", "thumbnail_url", "width", "height"
+        "id",
+        "name",
+        "size",
+        "content_type",
+        "url",
+        "thumbnail_url",
+        "width",
+        "height",
     }
 
 
@@ -267,8 +275,9 @@ def test_empty_text_without_files_is_still_refused(room, alice):
 
 
 @pytest.mark.parametrize("case", ["someone_else", "sent_already", "other_org", "missing", "eleven"])
-def test_bad_attachment_ids_refuse_the_whole_message(case, uploaded, room, alice, bob,
-                                                     client_for, settings):
+def test_bad_attachment_ids_refuse_the_whole_message(
+    case, uploaded, room, alice, bob, client_for, settings
+):
     from django.core.exceptions import ValidationError
 
     mine = uploaded(b"mine", "mine.txt")
@@ -315,8 +324,9 @@ def test_comment_form_takes_attachment_ids(alice_client, task, django_capture_on
     with django_capture_on_commit_callbacks(execute=True):
         a = upload(alice_client, png_bytes(), "shot.png", task=task).json()
     url = reverse("messaging:task_comments", args=[task.pk])
-    response = alice_client.post(url, {"content": "see", "attachment_ids": a["attachment_id"]},
-                                 **JSON)
+    response = alice_client.post(
+        url, {"content": "see", "attachment_ids": a["attachment_id"]}, **JSON
+    )
     assert response.status_code == 201
     item = response.json()["attachments"][0]
     assert item["thumbnail_url"] == f"/messaging/attachments/{a['attachment_id']}/thumbnail/"
@@ -365,8 +375,9 @@ def test_removed_member_loses_files_at_once(uploaded, room, alice, bob, client_f
     assert bob_client.get(room.get_absolute_url()).status_code == 404
 
 
-def test_comment_attachment_readable_by_board_readers(alice_client, task, carol, dave,
-                                                      client_for, alice):
+def test_comment_attachment_readable_by_board_readers(
+    alice_client, task, carol, dave, client_for, alice
+):
     a = upload(alice_client, b"doc", "doc.txt", task=task).json()
     post_task_comment(task=task, author=alice, content="", attachment_ids=[a["attachment_id"]])
     assert client_for(carol).get(a["url"]).status_code == 200
@@ -387,7 +398,9 @@ def test_download_headers(uploaded, alice_client):
 
 # --- hostile files -----------------------------------------------------------------------
 
-SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+SVG = (
+    b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+)
 HTML = b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>"
 
 
@@ -519,8 +532,9 @@ def test_deleting_a_message_deletes_its_files_after_commit(
     assert history.json()["messages"][-1]["attachments"] == []
 
 
-def test_sweep_removes_unsent_uploads_after_a_day(uploaded, room, alice,
-                                                  django_capture_on_commit_callbacks):
+def test_sweep_removes_unsent_uploads_after_a_day(
+    uploaded, room, alice, django_capture_on_commit_callbacks
+):
     old, fresh, sent = uploaded(b"old"), uploaded(b"fresh"), uploaded(b"sent")
     send(room, alice, sent.pk, content="x")
     Attachment.objects.filter(pk__in=[old.pk, sent.pk]).update(
@@ -533,8 +547,9 @@ def test_sweep_removes_unsent_uploads_after_a_day(uploaded, room, alice,
     assert not default_storage.exists(old.file.name)
 
 
-def test_sweep_retries_deletions_that_failed(uploaded, monkeypatch,
-                                             django_capture_on_commit_callbacks):
+def test_sweep_retries_deletions_that_failed(
+    uploaded, monkeypatch, django_capture_on_commit_callbacks
+):
     a = uploaded(b"x")
     key = a.file.name
 

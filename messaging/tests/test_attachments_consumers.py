@@ -98,8 +98,9 @@ async def test_comment_frame_with_files(task, alice, carol):
 
 
 async def test_other_organization_upload_cannot_be_sent(room, alice):
-    elsewhere = await sync_to_async(lambda: __import__("tests.factories").factories
-                                    .OrganizationFactory(owner=alice).pk)()
+    elsewhere = await sync_to_async(
+        lambda: __import__("tests.factories").factories.OrganizationFactory(owner=alice).pk
+    )()
     upload = await make_upload(alice, elsewhere)
     a = await connected(alice, room_path(room))
     await send(a, {"type": "chat_message", "message": "x", "attachment_ids": [upload]})

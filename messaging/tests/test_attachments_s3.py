@@ -65,17 +65,30 @@ def seaweedfs():
     log = open(Path(workdir) / "weed.log", "wb")  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(
         [
-            binary, "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={workdir}",
-            f"-master.port={ports['master']}", f"-volume.port={ports['volume']}",
-            f"-filer.port={ports['filer']}", "-s3", f"-s3.port={ports['s3']}",
-            "-volume.max=0", "-master.volumeSizeLimitMB=64",
+            binary,
+            "server",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-dir={workdir}",
+            f"-master.port={ports['master']}",
+            f"-volume.port={ports['volume']}",
+            f"-filer.port={ports['filer']}",
+            "-s3",
+            f"-s3.port={ports['s3']}",
+            "-volume.max=0",
+            "-master.volumeSizeLimitMB=64",
         ],
-        stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=workdir,
     )
     endpoint = f"http://127.0.0.1:{ports['s3']}"
     client = boto3.client(
-        "s3", endpoint_url=endpoint, aws_access_key_id="taskflow",
-        aws_secret_access_key="taskflow", region_name="us-east-1",
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="taskflow",
+        aws_secret_access_key="taskflow",
+        region_name="us-east-1",
         config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"),
     )
     bucket = f"taskflow-{uuid.uuid4().hex[:8]}"
@@ -83,7 +96,9 @@ def seaweedfs():
     try:
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"weed exited: {(Path(workdir) / 'weed.log').read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"weed exited: {(Path(workdir) / 'weed.log').read_text()[-2000:]}"
+                )
             try:
                 client.create_bucket(Bucket=bucket)
                 client.put_object(Bucket=bucket, Key="probe", Body=b"ok")
@@ -168,8 +183,9 @@ def test_upload_download_and_delete_through_the_object_store(
         assert got.headers["Content-Type"] == "application/octet-stream"
     thumb = client_for(bob).get(attachment.get_absolute_url() + "thumbnail/")
     with urllib.request.urlopen(thumb["Location"], timeout=10) as got:
-        with Image.open(io.BytesIO(got.read())) as image:
-            assert image.size == (50, 40)
+        thumbnail = got.read()
+    with Image.open(io.BytesIO(thumbnail)) as image:
+        assert image.size == (50, 40)
 
     with django_capture_on_commit_callbacks(execute=True):
         delete_chat_message(message=message, deleted_by=alice)
@@ -178,9 +194,11 @@ def test_upload_download_and_delete_through_the_object_store(
 
 def test_outsider_gets_404_not_a_link(s3, room, alice, dave, client_for):
     """The presigned link is issued only after the access check."""
-    body = client_for(alice).post(
-        UPLOAD, {"file": SimpleUploadedFile("a.txt", b"private"), "room": room.pk}, **JSON
-    ).json()
+    body = (
+        client_for(alice)
+        .post(UPLOAD, {"file": SimpleUploadedFile("a.txt", b"private"), "room": room.pk}, **JSON)
+        .json()
+    )
     refused = client_for(dave).get(body["url"])
     assert refused.status_code == 404 and "Location" not in refused
 

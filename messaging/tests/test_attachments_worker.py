@@ -34,7 +34,13 @@ def _png(size, mode="RGB") -> bytes:
 
 
 def test_real_worker_makes_previews_and_survives_a_bomb(
-    team, alice, bob, broker_url, worker_factory, settings, tmp_path  # noqa: F811
+    team,  # noqa: F811
+    alice,
+    bob,
+    broker_url,  # noqa: F811
+    worker_factory,  # noqa: F811
+    settings,
+    tmp_path,
 ):
     settings.MEDIA_ROOT = str(tmp_path)
     settings.CHANNEL_LAYERS = {

@@ -14,8 +14,8 @@ from types import SimpleNamespace
 
 import pytest
 from django.db import connection
-from playwright.sync_api import Browser, expect
 from PIL import Image
+from playwright.sync_api import Browser, expect
 
 from messaging.models import Attachment
 from tests.factories import BoardFactory, ChatRoomFactory, UserFactory
@@ -95,8 +95,8 @@ PASTE = """([b64, name]) => {
   const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
   const data = new DataTransfer();
   data.items.add(new File([bytes], name, { type: "image/png" }));
-  const event = new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true });
-  document.querySelector("#chat-input").dispatchEvent(event);
+  const init = { clipboardData: data, bubbles: true, cancelable: true };
+  document.querySelector("#chat-input").dispatchEvent(new ClipboardEvent("paste", init));
 }"""
 
 
@@ -120,7 +120,9 @@ def test_alice_pastes_an_image_bob_sees_it_live_and_opens_it_full_size(team, ope
         "() => { const i = document.querySelector('#chat-log .att-image img');"
         " return i && i.complete && i.naturalWidth > 0; }"
     )
-    assert bob.page.evaluate("document.querySelector('#chat-log .att-image img').naturalWidth") == 400
+    assert (
+        bob.page.evaluate("document.querySelector('#chat-log .att-image img').naturalWidth") == 400
+    )
     preview.click()
     full = bob.page.locator(".att-lightbox img")
     expect(full).to_be_visible()
@@ -143,8 +145,12 @@ def test_large_upload_shows_progress_and_can_be_cancelled(team, open_as, tmp_pat
     cdp.send("Network.enable")
     cdp.send(
         "Network.emulateNetworkConditions",
-        {"offline": False, "latency": 0, "downloadThroughput": -1,
-         "uploadThroughput": 1024 * 1024},  # 1 MB/s
+        {
+            "offline": False,
+            "latency": 0,
+            "downloadThroughput": -1,
+            "uploadThroughput": 1024 * 1024,
+        },  # 1 MB/s
     )
     big = tmp_path / "dataset.bin"
     big.write_bytes(os.urandom(6 * 1024 * 1024))
