@@ -54,6 +54,12 @@ def _embedded_infrastructure(request, settings):
     celery_app.conf.task_always_eager = eager
 
 
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path_factory):
+    """Issue 12: uploaded files go to a temporary MEDIA_ROOT, never into the checkout."""
+    settings.MEDIA_ROOT = str(tmp_path_factory.getbasetemp() / "media")
+
+
 # --- services tier ----------------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from messaging.models import Notification
 from tests.factories import (
+    AttachmentFactory,
     BoardFactory,
     ChatMessageFactory,
     ChatRoomFactory,
@@ -92,6 +93,7 @@ class World:
     comment: Any = None
     notification: Any = None
     removable: Any = None  # a member the owner may remove (user_id routes)
+    attachment: Any = None  # issue 12: a file sent with `message`
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -111,6 +113,12 @@ class World:
             chat_message=world.message,
         )
         world.removable = world.members[-1] if world.members else owner
+        world.attachment = AttachmentFactory(
+            uploaded_by=speaker,
+            organization=world.board.organization,
+            attached_at=world.message.created_at,
+        )
+        world.message.attachments.add(world.attachment)
         return world
 
     def kwargs(self) -> dict[str, int]:
@@ -125,6 +133,7 @@ class World:
             "user_id": self.removable.pk,
             "message_id": self.message.pk,
             "comment_id": self.comment.pk,
+            "attachment_id": self.attachment.pk,
         }
 
     def url_for_name(self, name: str) -> str:
