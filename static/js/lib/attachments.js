@@ -6,31 +6,12 @@
 
 import { csrfToken } from "./http.js";
 
-// Bootstrap Icons paths (MIT), drawn as inline SVG: no emoji font needed.
-const PAPERCLIP =
-  "M4.5 3a2.5 2.5 0 0 1 5 0v9a1.5 1.5 0 0 1-3 0V5a.5.5 0 0 1 1 0v7a.5.5 0 0 0 1 0V3a1.5 1.5 0 1 0-3 0v9a2.5 2.5 0 0 0 5 0V5a.5.5 0 0 1 1 0v7a3.5 3.5 0 1 1-7 0z";
-const FILE =
-  "M14 4.5V14a2 2 0 0 1-2 2H4a2 2 0 0 1-2-2V2a2 2 0 0 1 2-2h5.5zm-3 0A1.5 1.5 0 0 1 9.5 3V1H4a1 1 0 0 0-1 1v12a1 1 0 0 0 1 1h8a1 1 0 0 0 1-1V4.5z";
-
-function icon(d) {
-  const ns = "http://www.w3.org/2000/svg";
-  const svg = document.createElementNS(ns, "svg");
-  svg.setAttribute("viewBox", "0 0 16 16");
-  svg.setAttribute("width", "16");
-  svg.setAttribute("height", "16");
-  svg.setAttribute("fill", "currentColor");
-  svg.setAttribute("aria-hidden", "true");
-  const path = document.createElementNS(ns, "path");
-  path.setAttribute("d", d);
-  svg.append(path);
-  return svg;
-}
-
-export function formatSize(bytes) {
-  const n = Number(bytes) || 0;
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
-  return `${(n / (1024 * 1024)).toFixed(1)} MB`;
+/** An icon drawn by CSS (a data: SVG background in app.css): no markup, no emoji font. */
+function icon(kind) {
+  const span = document.createElement("span");
+  span.className = kind;
+  span.setAttribute("aria-hidden", "true");
+  return span;
 }
 
 /** One attachment's element: a preview (thumbnail ready), a placeholder, or a file card. */
@@ -60,8 +41,7 @@ export function attachmentElement(item) {
     el.className = "att att-card";
     el.href = item.url;
     el.setAttribute("download", "");
-    const glyph = icon(FILE);
-    glyph.classList.add("att-icon");
+    const glyph = icon("att-icon");
     const name = document.createElement("span");
     name.className = "att-name";
     name.textContent = item.name;
@@ -196,7 +176,7 @@ export class AttachmentTray {
     this.button.className = "btn btn-outline-secondary att-button";
     this.button.title = "Attach files";
     this.button.setAttribute("aria-label", "Attach files");
-    this.button.append(icon(PAPERCLIP));
+    this.button.append(icon("att-clip"));
     const submit = form.querySelector("[type=submit]");
     if (submit) submit.before(this.button, this.input);
     else form.append(this.button, this.input);
