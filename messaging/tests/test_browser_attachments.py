@@ -198,8 +198,8 @@ def test_screenshot_attachments(team, open_as, browser, tmp_path):
     expect(alice.page.locator(".att-upload .att-note")).to_have_text("ready")
     alice.page.locator("#chat-input").fill("and the report")
     alice.page.locator("#chat-input").press("Enter")
-    expect(bob.page.locator("#chat-log .att-card")).to_have_count(1)
-    expect(bob.page.locator("#chat-log .att-image img")).to_have_count(1)
+    expect(bob.page.locator("#chat-log .att-card")).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
+    expect(bob.page.locator("#chat-log .att-image img")).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
     bob.page.wait_for_function(
         "() => Array.from(document.querySelectorAll('#chat-log img')).every(i => i.complete)"
     )

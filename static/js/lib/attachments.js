@@ -14,6 +14,13 @@ function icon(kind) {
   return span;
 }
 
+export function formatSize(bytes) {
+  const n = Number(bytes) || 0;
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / (1024 * 1024)).toFixed(1)} MB`;
+}
+
 /** One attachment's element: a preview (thumbnail ready), a placeholder, or a file card. */
 export function attachmentElement(item) {
   let el;
