@@ -35,6 +35,16 @@ def require(condition: bool, tier: str, reason: str) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _no_pushback_from_earlier_tests():
+    """messaging.pushback remembers how long the process's last post took: one slow post in
+    an earlier test (a busy CI machine) must not make this test's posts answer slow_down."""
+    from messaging import pushback
+
+    pushback.gate.last_latency = 0.0
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _embedded_infrastructure(request, settings):
     """Default-tier tests use the in-memory layer, a local cache and eager Celery, whatever
     REDIS_URL says; `services`/`worker` tests opt into the real ones with fixtures."""
@@ -52,6 +62,16 @@ def _embedded_infrastructure(request, settings):
     celery_app.conf.task_always_eager = True
     yield
     celery_app.conf.task_always_eager = eager
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_names(settings):
+    """Tests run with DEBUG off and no collectstatic: {% static %} gives the plain names
+    (ops: production uses hashed ones, kanban_board/tests/test_static.py covers them)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -96,6 +116,40 @@ def redis_layer(redis_url, settings):
     return settings.CHANNEL_LAYERS
 
 
+# Worker and scale-out tests (ops): a Redis database of their own so parallel runs never
+# share a queue, a layer or a cache.
+REDIS_CLAIM_KEY = "taskflow:test-claim"
+
+
+@pytest.fixture
+def broker_url(redis_url):
+    """A Redis database of our own on the REDIS_URL server (claimed with a SET NX key in DBs
+    15..1), released, with the keys we left, after the test."""
+    import uuid
+    from urllib.parse import urlsplit, urlunsplit
+
+    import redis
+
+    parts = urlsplit(redis_url)
+    token = uuid.uuid4().hex
+    for db in range(15, 0, -1):
+        url = urlunsplit(parts._replace(path=f"/{db}"))
+        client = redis.Redis.from_url(url)
+        try:
+            if client.set(REDIS_CLAIM_KEY, token, nx=True, ex=900):
+                break
+        except redis.ResponseError:  # server has fewer databases
+            continue
+    else:
+        require(False, "worker", "no free Redis database (1-15) to run a worker test in")
+    yield url
+    for pattern in ("celery*", "unacked*", "_kombu*", "asgi*", ":1:*"):
+        for key in client.scan_iter(pattern):
+            client.delete(key)
+    if client.get(REDIS_CLAIM_KEY) == token.encode():
+        client.delete(REDIS_CLAIM_KEY)
+
+
 @pytest.fixture
 def postgres(django_db_setup):
     from django.db import connection
@@ -106,6 +160,61 @@ def postgres(django_db_setup):
         "DATABASE_URL does not name a PostgreSQL database",
     )
     return connection
+
+
+# --- channel layer -----------------------------------------------------------------------
+
+
+class GroupListener:
+    """A channel subscribed to groups on the current channel layer (in-memory by default),
+    for asserting what a service broadcast: `events()` drains the raw events waiting."""
+
+    def __init__(self, *groups: str) -> None:
+        from asgiref.sync import async_to_sync
+        from channels.layers import get_channel_layer
+
+        self.layer = get_channel_layer()
+        self.channel = async_to_sync(self.layer.new_channel)()
+        for group in groups:
+            async_to_sync(self.layer.group_add)(group, self.channel)
+
+    def events(self, timeout: float = 0.1) -> list[dict]:
+        import asyncio
+
+        from asgiref.sync import async_to_sync
+
+        out: list[dict] = []
+
+        async def drain() -> None:
+            while True:
+                try:
+                    out.append(await asyncio.wait_for(self.layer.receive(self.channel), timeout))
+                except TimeoutError:
+                    return
+
+        async_to_sync(drain)()
+        return out
+
+    def payloads(self, timeout: float = 0.1) -> list[dict]:
+        """The JSON payloads of the prepared-text events waiting (room/thread broadcasts and
+        per-user pushes alike)."""
+        import json
+
+        from messaging import realtime
+
+        kinds = (realtime.FORWARD, realtime.USER_PUSH)
+        return [json.loads(e["text"]) for e in self.events(timeout) if e["type"] in kinds]
+
+    def access_changes(self, timeout: float = 0.1) -> int:
+        from messaging import realtime
+
+        return sum(1 for e in self.events(timeout) if e["type"] == realtime.ACCESS_CHANGED)
+
+
+@pytest.fixture
+def listen():
+    """Factory: listen("chat_room_1", ...) -> a GroupListener on those groups."""
+    return GroupListener
 
 
 # --- users and clients ------------------------------------------------------------------

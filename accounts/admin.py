@@ -1,10 +1,23 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from . import services
-from .models import User
+from .models import AuditLog, Membership, Organization, User
+
+
+class ServicePasswordChangeForm(AdminPasswordChangeForm):
+    """The admin's "change password" for another user, through `services.set_password`, so
+    the user's open sockets close like their sessions stop working."""
+
+    def save(self, commit: bool = True) -> User:
+        if not commit:
+            return super().save(commit=False)
+        usable = self.cleaned_data.get("set_usable_password", True)
+        password = self.cleaned_data.get("password1") if usable else None
+        return services.set_password(user=self.user, password=password)
 
 
 @admin.register(User)
@@ -15,6 +28,7 @@ class UserAdmin(DjangoUserAdmin):
     fieldsets = (*DjangoUserAdmin.fieldsets, ("TaskFlow", {"fields": ("display_name",)}))
     add_fieldsets = (*DjangoUserAdmin.add_fieldsets, ("TaskFlow", {"fields": ("display_name",)}))
     actions = ["deactivate_users"]
+    change_password_form = ServicePasswordChangeForm
 
     @admin.action(description="Deactivate selected users (and close their live connections)")
     def deactivate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
@@ -35,3 +49,57 @@ class UserAdmin(DjangoUserAdmin):
         super().save_model(request, obj, form, change)
         if deactivating:
             services.deactivate_user(user=obj)
+
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
+        """Deleting a user closes their open sockets too (services.delete_user)."""
+        services.delete_user(user=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            services.delete_user(user=user)
+
+
+class MembershipInline(admin.TabularInline):
+    """Read-only: people join by invitation and are managed on the organization's page
+    (accounts.org_services keeps the last owner and closes removed members' sockets)."""
+
+    model = Membership
+    fields = ("user", "role", "joined_at")
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "created_at")
+    search_fields = ("name", "slug")
+    readonly_fields = ("name", "slug", "created_at")
+    inlines = (MembershipInline,)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(admin.ModelAdmin):
+    """Append-only: staff read the log; nobody adds, edits or deletes a row here."""
+
+    list_display = ("created_at", "organization", "actor_label", "action", "target_label")
+    list_filter = ("action", "organization", "created_at")
+    search_fields = ("actor_label", "target_label", "organization__name")
+    list_select_related = ("organization",)
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

@@ -104,6 +104,7 @@ class AuditLog(models.Model):
 
     class Action(models.TextChoices):
         ORG_CREATED = "org.created", "Organization created"
+        ORG_RENAMED = "org.renamed", "Organization renamed"
         MEMBER_INVITED = "member.invited", "Member invited"
         MEMBER_JOINED = "member.joined", "Member joined"
         MEMBER_ROLE_CHANGED = "member.role_changed", "Member role changed"

@@ -81,6 +81,24 @@ def create_organization(*, name: str, created_by: User) -> Organization:
     return organization
 
 
+@transaction.atomic
+def rename_organization(*, organization: Organization, name: str, renamed_by: User) -> Organization:
+    """Owners and admins rename it; the slug (its address) stays."""
+    _require_manager(organization, renamed_by)
+    old = organization.name
+    organization.name = _clean_name(name)
+    if organization.name != old:
+        organization.save(update_fields=["name"])
+        record_audit(
+            organization=organization,
+            actor=renamed_by,
+            action=Action.ORG_RENAMED,
+            target=organization,
+            changes={"name": [old, organization.name]},
+        )
+    return organization
+
+
 def personal_organization_name(user: User) -> str:
     return f"{user.get_display_name()}'s workspace"[:NAME_MAX_LENGTH]
 

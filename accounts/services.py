@@ -83,3 +83,26 @@ def deactivate_user(*, user: User) -> User:
         user.save(update_fields=["is_active"])
     realtime.signal_access_changed_on_commit(user.pk)
     return user
+
+
+@transaction.atomic
+def set_password(*, user: User, password: str | None) -> User:
+    """Set (or, with None, disable) a user's password for them: the admin's password reset.
+    Every session of the user stops authenticating (the stored hash changes) and their open
+    sockets are asked to re-check, so they close too."""
+    if password is None:
+        user.set_unusable_password()
+    else:
+        user.set_password(password)
+    user.save(update_fields=["password"])
+    realtime.signal_access_changed_on_commit(user.pk)
+    return user
+
+
+@transaction.atomic
+def delete_user(*, user: User) -> None:
+    """Delete an account (the admin's delete). Their open sockets re-check after commit and
+    close: the session they were opened with no longer names a user."""
+    user_id = user.pk
+    user.delete()
+    realtime.signal_access_changed_on_commit(user_id)

@@ -70,18 +70,7 @@ class BareRoomConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=event["text"])
 
 
-class NoHopRoomConsumer(BareRoomConsumer):
-    """Diagnostic (target `bare-fwd`): group events skip the `aclose_old_connections()` hop
-    that Channels' dispatch makes before every handler, to price that hop alone."""
-
-    async def dispatch(self, message: dict) -> None:
-        if message["type"] == "forward":
-            await self.forward(message)
-            return
-        await super().dispatch(message)
-
-
-CONSUMER = NoHopRoomConsumer if os.environ.get("BENCH_BARE_NOHOP") == "1" else BareRoomConsumer
+CONSUMER = BareRoomConsumer
 
 
 async def ok(scope: dict, receive, send) -> None:

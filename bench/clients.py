@@ -3,7 +3,9 @@
 A process holds named sets of sockets (one per target, so every target stays connected while
 the steps alternate between them) and obeys commands from the orchestrator over a pipe:
 
-    ("connect", name, [(url, headers), ...], origin, first_sid) -> {"ok", "errors", "seconds"}
+    ("connect", name, [(url, headers), ...], origin, first_sid, history)
+                                                            -> {"ok", "errors", "seconds"}
+    ("backfill", name)                                      -> {"fetched", "recovered"}
     ("close", name or None)                                      -> {"closed"}
     ("run", name, step, rate, seconds, start_at_ns)              -> {"sent", "lag_ms", ...}
     ("stats", step)                                         -> {"received", "idle_s"}
@@ -16,6 +18,14 @@ time.monotonic_ns() just before the send. CLOCK_MONOTONIC is system-wide on Linu
 receiver in another process computes send-to-receive latency from it directly. Receivers find
 the text inside whatever JSON frame the server sends (our payload or the client's own frame
 echoed by the baselines) without parsing the JSON, so the generator stays cheap.
+
+Back-fill, as the page does it (static/js/lib/thread.js): for a socket set opened with a
+`history` path (ours), each socket keeps `through`, the highest message id up to which it has
+everything. A live message with id through+1 advances it; a higher id is a gap, and the socket
+fetches `history/?after=<through>` (page by page), at most once per GAP_BACKFILL_INTERVAL_S.
+After each step every socket back-fills once more (the page does so on its next message or
+reconnect). A message that arrives only through a back-fill counts as `recovered`; one that
+neither arrives live nor through a back-fill is really lost.
 """
 
 from __future__ import annotations
@@ -40,6 +50,10 @@ MARK = '"bench '
 # (--websocket_connect_timeout), so a large storm of connects fails on a busy machine.
 CONNECT_CONCURRENCY = 8
 CONNECT_ATTEMPTS = 3
+# The page back-fills a gap at most this often (GAP_BACKFILL_INTERVAL_MS in thread.js).
+GAP_BACKFILL_INTERVAL_S = 2.0
+HISTORY_LIMIT = 100
+BACKFILL_CONCURRENCY = 8
 
 
 def bench_frame(step: str, sender: int, seq: int, t_ns: int) -> str:
@@ -51,14 +65,83 @@ def bench_frame(step: str, sender: int, seq: int, t_ns: int) -> str:
 
 
 class StepStats:
-    __slots__ = ("echo", "first_ns", "last_ns", "lat", "received")
+    __slots__ = (
+        "acked",
+        "bf",
+        "echo",
+        "first_ns",
+        "last_ns",
+        "lat",
+        "received",
+        "recovered",
+        "refused",
+    )
 
     def __init__(self) -> None:
         self.lat = array.array("I")  # microseconds, every delivery
         self.echo = array.array("I")  # microseconds, deliveries of a socket's own messages
+        self.bf = array.array("I")  # microseconds, history back-fill requests during the step
         self.received = 0
+        self.recovered = 0  # deliveries that came only through a back-fill
+        self.refused = 0  # sends answered with a slow_down error frame (nothing saved)
+        self.acked = 0  # sends the server acknowledged (saved)
         self.first_ns = 0
         self.last_ns = 0
+
+
+class History:
+    """Where a socket set back-fills from: the history endpoint, with each socket's cookie."""
+
+    def __init__(self, port: int, path: str) -> None:
+        self.port = port
+        self.path = path
+        self.cookies: dict[int, str] = {}
+
+
+class Sync:
+    """One socket's back-fill state (the page's syncedThrough)."""
+
+    __slots__ = ("above", "again", "busy", "last_bf", "recovered", "through")
+
+    def __init__(self, through: int) -> None:
+        self.through = through
+        self.above: set[int] = set()  # ids received live above through+1
+        self.recovered: dict[int, str] = {}  # id -> step, for ids fetched before they arrived
+        self.last_bf = 0.0
+        self.busy = False
+        self.again = False
+
+
+async def http_get_json(port: int, path: str, cookie: str) -> tuple[int, Any]:
+    """A minimal HTTP/1.1 GET on loopback (the generator has no HTTP client library)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(
+            (
+                f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\n"
+                "Accept: application/json\r\nConnection: close\r\n\r\n"
+            ).encode()
+        )
+        await writer.drain()
+        data = await reader.read()
+    finally:
+        writer.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    if b"transfer-encoding: chunked" in head.lower():
+        body = _unchunk(body)
+    return status, (json.loads(body) if status == 200 else body[:200])
+
+
+def _unchunk(body: bytes) -> bytes:
+    out, i = bytearray(), 0
+    while True:
+        j = body.index(b"\r\n", i)
+        size = int(body[i:j].split(b";")[0], 16)
+        if size == 0:
+            return bytes(out)
+        out += body[j + 2 : j + 2 + size]
+        i = j + 2 + size + 2
 
 
 class Worker:
@@ -66,6 +149,9 @@ class Worker:
         self.conn = conn
         self.index = index
         self.sets: dict[str, list[tuple[int, ClientConnection]]] = {}
+        self.history: dict[str, History] = {}
+        self.sync: dict[int, Sync] = {}
+        self.set_of: dict[int, str] = {}
         self.readers: dict[str, list[asyncio.Task]] = {}
         self.steps: dict[str, StepStats] = {}
         self.collected: set[str] = set()
@@ -120,9 +206,10 @@ class Worker:
         targets: Sequence[tuple[str, dict[str, str]]],
         origin: str | None,
         first_sid: int,
+        history: tuple[int, str] | None = None,
     ) -> None:
         """(Re)open socket set `name`: one socket per (url, headers), sender ids from
-        first_sid up."""
+        first_sid up; with `history` (port, path) its sockets back-fill like the page."""
         await self.cmd_close(name, reply=False)
         started = time.monotonic()
         gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
@@ -157,6 +244,20 @@ class Worker:
             *(open_one(first_sid + i, url, h) for i, (url, h) in enumerate(targets))
         )
         sockets = self.sets[name] = [s for s in opened if s is not None]
+        if history is not None and sockets:
+            hist = self.history[name] = History(*history)
+            for i, (_url, hdrs) in enumerate(targets):
+                hist.cookies[first_sid + i] = hdrs.get("Cookie", "")
+            # As the page renders: everything up to the newest message is already shown.
+            status, data = await http_get_json(
+                hist.port, f"{hist.path}?limit=1", hist.cookies[sockets[0][0]]
+            )
+            if status != 200:
+                raise RuntimeError(f"history answered {status}: {data!r}")
+            newest = max((m["message_id"] for m in data["messages"]), default=0)
+            for sid, _ws in sockets:
+                self.sync[sid] = Sync(newest)
+                self.set_of[sid] = name
         self.readers[name] = [asyncio.create_task(self.read(sid, ws)) for sid, ws in sockets]
         self.reply(
             {
@@ -173,6 +274,10 @@ class Worker:
                 task.cancel()
         names = list(self.sets) if name is None else [name]
         sockets = [s for n in names for s in self.sets.pop(n, [])]
+        for n in names:
+            self.history.pop(n, None)
+        for sid, _ws in sockets:
+            self.sync.pop(sid, None)
         readers = [t for n in names for t in self.readers.pop(n, [])]
         if sockets:
             await asyncio.gather(
@@ -194,6 +299,9 @@ class Worker:
         sent = send_errors = 0
         lag_max = 0
         socks = self.sets.get(name, [])
+        probe = None
+        if step.startswith("h") and name in self.history and socks and self.probe_s > 0:
+            probe = asyncio.create_task(self.probe(name, step, socks[0][0], start_at_ns, seconds))
         for i in range(n):
             if not socks:
                 break
@@ -211,6 +319,8 @@ class Worker:
                 sent += 1
             except ConnectionClosed:
                 send_errors += 1
+        if probe is not None:
+            await probe
         self.reply(
             {
                 "step": step,
@@ -221,11 +331,130 @@ class Worker:
             }
         )
 
+    probe_s = 0.25
+
+    async def probe(self, name: str, step: str, sid: int, start_at_ns: int, seconds: float):
+        """While the step sends: a back-fill request (?after= this socket's position, one
+        page) every `probe_s`, timed. Its answer is discarded: it measures, it does not sync."""
+        hist = self.history[name]
+        await asyncio.sleep(max(0.0, (start_at_ns - time.monotonic_ns()) / 1e9))
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            sync = self.sync.get(sid)
+            if sync is None:
+                return
+            t0 = time.monotonic_ns()
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                status, _ = await http_get_json(
+                    hist.port,
+                    f"{hist.path}?after={sync.through}&limit={HISTORY_LIMIT}",
+                    hist.cookies[sid],
+                )
+                if status == 200:
+                    self.step_stats(step).bf.append((time.monotonic_ns() - t0) // 1000)
+            await asyncio.sleep(self.probe_s)
+
+    def step_stats(self, step: str) -> StepStats:
+        st = self.steps.get(step)
+        if st is None:
+            st = self.steps[step] = StepStats()
+            st.first_ns = time.monotonic_ns()
+        return st
+
+    async def cmd_backfill(self, name: str) -> None:
+        """Every socket of set `name` back-fills once (after a step: what the page does on its
+        next message or reconnect)."""
+        gate = asyncio.Semaphore(BACKFILL_CONCURRENCY)
+        before = sum(len(s.recovered) for s in self.sync.values())
+
+        async def one(sid: int) -> None:
+            async with gate:
+                await self.backfill(sid)
+
+        await asyncio.gather(*(one(sid) for sid, _ in self.sets.get(name, [])))
+        after = sum(len(s.recovered) for s in self.sync.values())
+        self.reply({"recovered": after - before})
+
+    async def backfill(self, sid: int) -> None:
+        """Fetch everything after the socket's `through`, page by page (single-flight)."""
+        sync = self.sync.get(sid)
+        name = self.set_of.get(sid)
+        if sync is None or name not in self.history:
+            return
+        if sync.busy:
+            sync.again = True
+            return
+        hist = self.history[name]
+        sync.busy = True
+        try:
+            while True:
+                sync.again = False
+                sync.last_bf = time.monotonic()
+                for _page in range(1000):
+                    path = f"{hist.path}?after={sync.through}&limit={HISTORY_LIMIT}"
+                    try:
+                        status, data = await http_get_json(hist.port, path, hist.cookies[sid])
+                    except (OSError, ValueError, IndexError):
+                        return
+                    if status != 200:
+                        return
+                    items = data["messages"]
+                    for item in items:
+                        mid = item["message_id"]
+                        if mid <= sync.through or mid in sync.above:
+                            continue
+                        text = item["message"]
+                        if text.startswith("bench "):
+                            step = text.split(" ", 2)[1]
+                            sync.recovered[mid] = step
+                            self.step_stats(step).recovered += 1
+                    if items:
+                        sync.through = max(sync.through, max(m["message_id"] for m in items))
+                        sync.above = {i for i in sync.above if i > sync.through}
+                    if not data.get("has_more") or not items:
+                        break
+                if not sync.again:
+                    return
+        finally:
+            sync.busy = False
+
+    def live_id(self, sid: int, mid: int, step: str) -> bool:
+        """Note a live message id; False when it is a copy of one already delivered."""
+        sync = self.sync[sid]
+        if mid in sync.recovered:  # it came live after all
+            st = self.steps.get(sync.recovered.pop(mid))
+            if st is None:  # its step is reported already, this one as recovered
+                return False
+            st.recovered -= 1
+            return True
+        if mid <= sync.through or mid in sync.above:
+            return False
+        if mid == sync.through + 1 and not sync.busy:
+            sync.through = mid
+            while sync.through + 1 in sync.above:
+                sync.through += 1
+                sync.above.discard(sync.through)
+        else:
+            sync.above.add(mid)
+            if not sync.busy:
+                wait = sync.last_bf + GAP_BACKFILL_INTERVAL_S - time.monotonic()
+                task = asyncio.get_running_loop().call_later(
+                    max(0.0, wait), lambda: self.spawn(self.backfill(sid))
+                )
+                del task
+        return True
+
+    def spawn(self, coro) -> None:
+        task = asyncio.create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
     async def cmd_stats(self, step: str) -> None:
         st = self.steps.get(step)
         self.reply(
             {
                 "received": st.received if st else 0,
+                "answered": (st.acked + st.refused) if st else 0,
                 "idle_s": time.monotonic() - self.last_recv,
             }
         )
@@ -236,8 +465,11 @@ class Worker:
         self.reply(
             {
                 "received": st.received,
+                "recovered": st.recovered,
+                "refused": st.refused,
                 "lat": st.lat.tobytes(),
                 "echo": st.echo.tobytes(),
+                "bf": st.bf.tobytes(),
                 "first_ns": st.first_ns,
                 "last_ns": st.last_ns,
                 "other": dict(self.other),
@@ -257,6 +489,7 @@ class Worker:
 
     async def read(self, sid: int, ws: ClientConnection) -> None:
         steps = self.steps
+        synced = sid in self.sync
         try:
             async for text in ws:
                 now = time.monotonic_ns()
@@ -269,6 +502,12 @@ class Worker:
                     continue
                 j = text.find('"', i + 7)
                 step, sender, _seq, t_ns = text[i + 7 : j].split(" ")
+                if synced:
+                    k = text.find('"message_id": ')
+                    if k >= 0:
+                        mid = int(text[k + 14 : text.index(",", k)])
+                        if not self.live_id(sid, mid, step):
+                            continue
                 st = steps.get(step)
                 if st is None:
                     if step in self.collected:
@@ -293,6 +532,17 @@ class Worker:
             kind = str(json.loads(text).get("type", "?"))
         except (ValueError, AttributeError):
             kind = "non-json"
+        if kind == "ack":
+            with contextlib.suppress(ValueError, KeyError, IndexError):
+                client_id = json.loads(text)["client_id"]
+                self.step_stats(client_id[1:].split("-")[0]).acked += 1
+                return
+        if kind == "error" and '"slow_down"' in text:
+            # Pushback: the send was refused before saving (client_id "b<step>-<sid>-<seq>").
+            with contextlib.suppress(ValueError, KeyError, IndexError):
+                client_id = json.loads(text)["client_id"]
+                self.step_stats(client_id[1:].split("-")[0]).refused += 1
+                return
         self.other[kind] += 1
         if kind == "error" and len(self.error_samples) < 3:
             self.error_samples.append(text[:200])

@@ -8,23 +8,19 @@ from urllib.parse import urlsplit, urlunsplit
 
 from . import report
 
-SWEEP_TARGETS = ("raw", "bare", "bare-fwd", "pubsub", "memory", "ours", "ours-exp")
+SWEEP_TARGETS = ("raw", "bare", "pubsub", "memory", "ours")
 ALL_TARGETS = (*SWEEP_TARGETS, "idle", "mention", "history")
-# Diagnostics, run on request (--only): ours-exp measures proposed consumer changes by
-# monkeypatch, bare-fwd prices Channels' per-event connection clean-up hop.
-DIAGNOSTIC_TARGETS = ("ours-exp", "bare-fwd")
-DEFAULT_TARGETS = tuple(t for t in ALL_TARGETS if t not in DIAGNOSTIC_TARGETS)
+# The layer comparisons (pubsub, memory) run on request (--only): the issue's table needs raw,
+# bare and ours, and every target costs each repetition minutes.
+DEFAULT_TARGETS = ("raw", "bare", "ours", "idle", "mention", "history")
 QUICK_TARGETS = ("raw", "bare", "ours", "idle", "mention", "history")
-NEEDS_DB = ("ours", "ours-exp", "idle", "mention", "history")
+NEEDS_DB = ("ours", "idle", "mention", "history")
 TARGET_TITLES = {
     "raw": "raw websockets broadcast server (bench/raw_server.py)",
     "bare": "bare Channels consumer, RedisChannelLayer (bench/asgi_baseline.py)",
-    "bare-fwd": "DIAGNOSTIC: bare consumer, forward events skip aclose_old_connections",
     "pubsub": "bare Channels consumer, RedisPubSubChannelLayer",
     "memory": "bare Channels consumer, InMemoryChannelLayer",
     "ours": "our ChatRoomConsumer (ws/chat-room/<id>/: session auth, origin check, DB write)",
-    "ours-exp": "EXPERIMENT: our consumer with the recommended changes monkeypatched in "
-    "(bench/asgi_experiment.py)",
 }
 
 
@@ -49,15 +45,25 @@ def default_pg_url() -> str:
 @dataclass
 class Config:
     quick: bool = False
-    clients: int = 100
+    # Room sizes (sockets in the room), each swept `repeat` times; the repetitions interleave
+    # (20, 100, 20, 100, ...) and the summary takes the median of each figure.
+    rooms: list[int] = field(default_factory=lambda: [20, 100])
+    repeat: int = 3
+    clients: int = 20  # the room size of the sweep in progress (set by the run)
     procs: int = 3
-    steps: list[float] = field(default_factory=lambda: [2.5, 5, 10, 20, 40, 80, 160, 320, 640])
-    duration: float = 4.0  # seconds of sending per step
+    steps: list[float] = field(default_factory=lambda: [5, 10, 20, 40, 80, 160, 320, 640])
+    duration: float = 3.0  # seconds of sending per step
     min_step_messages: int = 30  # ...or longer, so that a step sends at least this many
-    warmup: float = 2.0
+    warmup: float = 1.5
     drain: float = 3.0  # how long after the last send a delivery still counts
-    quiesce_max: float = 15.0  # how long to let a backlog drain before the next step
-    echo_seconds: float = 8.0
+    quiesce_max: float = 10.0  # how long to let a backlog drain before the next step
+    echo_seconds: float = 6.0
+    # After the sweep, one step at this multiple of ours's knee: loss is counted after the
+    # clients back-fill with ?after= exactly as the page does.
+    overload_factor: float = 4.0
+    # ours: how long after a step to wait for every send to be acknowledged or refused
+    # before the clients back-fill (an overloaded server is still saving its backlog).
+    answer_wait: float = 60.0
     targets: list[str] = field(default_factory=lambda: list(DEFAULT_TARGETS))
     idle_clients: int = 1000
     idle_room_size: int = 10
@@ -70,24 +76,22 @@ class Config:
     # Failed steps before a sweep stops: 2, so one step spoiled by a burst of load from other
     # processes does not end a target's sweep.
     stop_after_failures: int = 2
-    refine: int = 2  # extra steps bisecting between the knee and the next step
+    refine: int = 1  # extra steps bisecting between the knee and the next step
     redis_url: str = field(default_factory=lambda: default_redis_url())
     pg_url: str = field(default_factory=lambda: default_pg_url())
     db_name: str = "taskflow_bench"
     sqlite: bool = False
     keep_db: bool = False
     json_out: str | None = None
+    plot: str | None = None  # the chart (docs/bench.png by default for a full run)
     profile_dir: str | None = None  # py-spy the daphne targets' rate sweeps into this folder
-    # Patches for target ours-exp (bench/asgi_experiment.py). `fwd` alone: in one interleaved
-    # run it lifted the knee 1.41x; `fwd,pool` did not move it (1.01x) in another.
-    experiment: str = "fwd"
-    trace_dir: str | None = None  # run `ours` with per-stage timestamps (bench/asgi_trace.py)
 
     @classmethod
     def quick_defaults(cls) -> Config:
         return cls(
             quick=True,
-            clients=20,
+            rooms=[20],
+            repeat=1,
             procs=2,
             steps=[10, 40, 160],
             duration=1.5,

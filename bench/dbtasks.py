@@ -66,8 +66,8 @@ def _sessions(users: list[User]) -> dict[int, str]:
 
 @transaction.atomic
 def setup(args: dict) -> dict:
-    """Users bench0000.., alice and bob; one board with all of them; rooms `ours` and
-    `ours-exp` (the first `load_members` users; one room per sweep target), `idle-<k>` (the
+    """Users bench0000.., alice and bob; one board with all of them; room `ours` (the
+    first `load_members` users), `idle-<k>` (the
     first `idle_members` users in rooms of `idle_room_size`, user i in room i //
     idle_room_size), `mention` (alice, bob) and `history` (alice). Returns ids and session
     keys."""
@@ -100,7 +100,6 @@ def setup(args: dict) -> dict:
 
     rooms = {
         "ours": room("load", bench_users[: args["load_members"]]).pk,
-        "ours-exp": room("load-exp", bench_users[: args["load_members"]]).pk,
         "mention": room("mention", [alice, bob]).pk,
         "history": room("history", [alice]).pk,
     }

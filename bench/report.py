@@ -48,11 +48,26 @@ class StepResult:
     generator_cpu: float = math.nan  # % of one core, the busiest client process
     machine_busy: float = math.nan  # % of all CPUs busy (every process on the machine)
     sender_lag_ms: float = 0.0  # how far the busiest sender fell behind its schedule
+    refused: int = 0  # sends refused with slow_down (nothing saved, so nothing owed)
+    recovered: int = 0  # deliveries that came only through the clients' back-fill
+    backfilled: bool = False  # the clients back-fill (ours): `lost` is after back-fill
+    backfill_p50: float = math.nan  # history ?after= requests while the step sent, ms
+    backfill_p99: float = math.nan
+    backfill_n: int = 0
     notes: list[str] = field(default_factory=list)
 
     @property
     def expected(self) -> int:
-        return self.sent * self.members
+        return (self.sent - self.refused) * self.members
+
+    @property
+    def lost(self) -> int:
+        """Deliveries owed that never arrived. For ours the clients back-fill after the drain
+        window, so whatever had not arrived live by then is recovered or lost; for the
+        baselines (no history) a delivery after the drain window counts as late, not lost."""
+        if self.backfilled:
+            return max(0, self.expected - self.received - self.recovered)
+        return max(0, self.expected - self.received - self.late)
 
     @property
     def reach(self) -> float:
@@ -63,7 +78,7 @@ class StepResult:
 
     def as_dict(self) -> dict:
         d = asdict(self)
-        d.update(expected=self.expected, reach=self.reach, passes=self.passes())
+        d.update(expected=self.expected, reach=self.reach, passes=self.passes(), lost=self.lost)
         return d
 
 
@@ -108,6 +123,10 @@ STEP_COLUMNS = (
     ("p99 ms", 8),
     ("max ms", 8),
     ("reach", 6),
+    ("refused", 7),
+    ("recov", 6),
+    ("lost", 5),
+    ("bf p99", 7),
     ("srv CPU", 7),
     ("srv wait", 8),
     ("gen CPU", 7),
@@ -121,7 +140,9 @@ def step_table(title: str, steps: Sequence[StepResult], p99_limit_ms: float = P9
     srv CPU: the server process (% of one core); srv wait: % of the time its main thread
     (the event loop) sat runnable waiting for a CPU (starved by other processes); gen CPU:
     the busiest client process; machine: % of all CPUs busy during the step, every process
-    counted."""
+    counted. refused: sends answered slow_down; recov: deliveries that came only through the
+    clients' ?after= back-fill; lost: owed and never arrived, live or back-filled; bf p99:
+    history back-fill requests made while the step sent."""
     lines = [title]
     header = " ".join(name.rjust(width) for name, width in STEP_COLUMNS)
     lines += [header, "-" * len(header)]
@@ -135,6 +156,10 @@ def step_table(title: str, steps: Sequence[StepResult], p99_limit_ms: float = P9
             fmt(s.p99),
             fmt(s.max),
             fmt(s.reach, 3),
+            str(s.refused),
+            str(s.recovered) if s.backfilled else "-",
+            str(s.lost),
+            fmt(s.backfill_p99),
             fmt(s.server_cpu, 0) + "%",
             fmt(s.server_wait, 0) + "%",
             fmt(s.generator_cpu, 0) + "%",
@@ -160,12 +185,13 @@ def step_explanations(s: StepResult, p99_limit_ms: float = P99_LIMIT_MS) -> list
     out: list[str] = []
     missing = s.expected - s.received
     if missing > 0:
-        lost = max(0, missing - s.late)
-        parts = [f"reach {s.reach:.3f}: {missing} of {s.expected} deliveries missing"]
-        if s.late:
+        parts = [f"reach {s.reach:.3f}: {missing} of {s.expected} deliveries not live in time"]
+        if s.backfilled:
+            parts.append(f"{s.recovered} came through the clients' back-fill")
+        elif s.late:
             parts.append(f"{s.late} arrived after the drain window (server backlog)")
-        if lost:
-            parts.append(f"{lost} never arrived (dropped)")
+        if s.lost:
+            parts.append(f"{s.lost} never arrived (lost)")
         out.append("; ".join(parts))
     elif s.expected == 0:
         out.append("nothing was sent")

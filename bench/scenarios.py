@@ -64,6 +64,8 @@ class SweepResult:
     error: str | None = None
     notes: list[str] = field(default_factory=list)
     machine: dict[str, float] = field(default_factory=dict)
+    overload: StepResult | None = None  # ours at overload_factor x its knee
+    history_step: StepResult | None = None  # ours at its knee, with back-fill requests
 
     @property
     def knee(self) -> StepResult | None:
@@ -98,6 +100,8 @@ class SweepResult:
             "error": self.error,
             "notes": self.notes,
             "machine": self.machine,
+            "overload": self.overload.as_dict() if self.overload else None,
+            "history_step": self.history_step.as_dict() if self.history_step else None,
         }
 
 
@@ -119,6 +123,7 @@ class Bench:
         self.env: dict[str, str] = {}
         self.results: dict[str, Any] = {"config": asdict(cfg)}
         self.sweeps_by_target: dict[str, SweepResult] = {}
+        self.runs: list[dict[str, Any]] = []
         self.cpu_mark: list[tuple[float, float]] = []  # (wall, cpu_s) per client process
 
     # --- the run ------------------------------------------------------------------------
@@ -129,13 +134,15 @@ class Bench:
             self._prepare()
             targets = [t for t in SWEEP_TARGETS if t in self.cfg.targets]
             if targets:
-                self._guarded("sweeps", lambda: self.sweeps(targets))
+                self.repeated_sweeps(targets)
             for name, fn in (("idle", extras.idle), ("mention", extras.mention)):
                 if name in self.cfg.targets:
                     self._guarded(name, lambda fn=fn: fn(self))
             if "history" in self.cfg.targets:
                 self._guarded("history", lambda: extras.history(self))
             print_summary(self)
+            if self.cfg.plot or not self.cfg.quick:
+                self._guarded("plot", self.plot)
         finally:
             self._cleanup()
             signal.signal(signal.SIGTERM, previous)
@@ -144,6 +151,28 @@ class Bench:
                 json.dump(_plain(self.results), f, indent=2)
             self.emit(f"JSON results: {self.cfg.json_out}")
         return self.results
+
+    def repeated_sweeps(self, targets: list[str]) -> None:
+        """Every room size, `repeat` times, interleaved (20, 100, 20, 100, ...): machine load
+        that drifts over the run falls on every size and repetition alike. Each sweep keeps
+        its results in `self.runs`; the summary takes medians."""
+        cfg = self.cfg
+        for rep in range(cfg.repeat):
+            for size in cfg.rooms:
+                cfg.clients = size
+                self.emit("")
+                self.emit(f"==== room of {size} sockets, repetition {rep + 1} of {cfg.repeat}")
+                self.sweeps_by_target = {}
+                self._guarded("sweeps", lambda: self.sweeps(targets))
+                self.runs.append({"size": size, "rep": rep, "targets": dict(self.sweeps_by_target)})
+        self.results["runs"] = self.runs
+
+    def plot(self) -> None:
+        from .plot import write_chart
+
+        path = self.cfg.plot or os.path.join("docs", "bench.png")
+        write_chart(self.runs, path, p99_limit_ms=self.cfg.p99_limit_ms)
+        self.emit(f"chart: {path}")
 
     def _guarded(self, name: str, fn: Callable[[], Any]) -> None:
         """A failing scenario is reported and the run goes on to the next one."""
@@ -192,7 +221,7 @@ class Bench:
                 self.env,
                 "setup",
                 {
-                    "load_members": cfg.clients,
+                    "load_members": max(cfg.rooms),
                     "idle_members": idle_members,
                     "idle_room_size": cfg.idle_room_size,
                 },
@@ -227,7 +256,12 @@ class Bench:
     # --- client pool helpers ------------------------------------------------------------
 
     def connect_clients(
-        self, name: str, urls: list[str], headers: list[dict[str, str]], origin: str | None
+        self,
+        name: str,
+        urls: list[str],
+        headers: list[dict[str, str]],
+        origin: str | None,
+        history: tuple[int, str] | None = None,
     ) -> tuple[int, float, dict[str, int]]:
         """Open socket set `name`, one socket per url, spread over the client processes;
         (opened, seconds, errors)."""
@@ -237,7 +271,7 @@ class Bench:
         url_parts = split(list(zip(urls, headers, strict=True)), P)
         first = 0
         for i, part in enumerate(url_parts):
-            self.pool.send(i, "connect", name, part, origin, first)
+            self.pool.send(i, "connect", name, part, origin, first, history)
             first += len(part)
         replies = [self.pool.recv(i, timeout=120) for i in range(P)]
         errors: Counter[str] = Counter()
@@ -300,6 +334,9 @@ class Bench:
         """Send at `rate` msgs/s (over all senders) for `seconds`, wait for the deliveries,
         collect latencies. Returns the step and the sender-side echo latencies (us)."""
         assert self.pool is not None
+        # Every sweep (room size x repetition) gets tags of its own: the clients remember
+        # the steps they reported, and count a later frame of one as late.
+        tag = f"{tag}x{len(self.runs)}"
         P = len(self.pool)
         rates = [rate] + [0.0] * (P - 1) if only_first_process else [rate / P] * P
         meter = CpuMeter(server.pid)
@@ -318,6 +355,24 @@ class Bench:
             if got >= expected:
                 break
             time.sleep(0.05)
+        notes: list[str] = []
+        backfilled = target == "ours"
+        if backfilled:
+            # The page keeps a message until the server answers it (ack, or slow_down) and
+            # back-fills on its next message or reconnect. So: wait for every send to be
+            # answered (saved or refused; an overloaded server is still saving its backlog),
+            # then back-fill; what is still missing after that is really lost.
+            answer_by = time.monotonic() + self.cfg.answer_wait
+            while time.monotonic() < answer_by:
+                stats = self.pool.request_all("stats", tag)
+                if sum(r["answered"] for r in stats) >= sent:
+                    break
+                time.sleep(0.1)
+            else:
+                notes.append(
+                    f"not every send was answered within {self.cfg.answer_wait:g} s of the step"
+                )
+            self.pool.request_all("backfill", target, timeout=120)
         collected = self.pool.request_all("collect", tag, timeout=120)
         server_cpu = meter.read()
         server_wait = meter.waited()
@@ -325,16 +380,18 @@ class Bench:
         generator_cpu = self._generator_cpu(collected)
         lat = array.array("I")
         echo = array.array("I")
+        bf = array.array("I")
         for r in collected:
             lat.extend(_ms(r["lat"]))
             echo.extend(_ms(r["echo"]))
+            bf.extend(_ms(r["bf"]))
+        bf_stats = report.summarize_latencies([us / 1000 for us in bf])
         received = sum(r["received"] for r in collected)
         last_ns = max((r["last_ns"] for r in collected), default=0)
         # The send window, stretched by deliveries that trail it (never shorter: the last
         # send of a step is due 1/rate before its end).
         window = max(seconds, (last_ns - start_at) / 1e9)
         stats = report.summarize_latencies([us / 1000 for us in lat])
-        notes: list[str] = []
         others: Counter[str] = Counter()
         samples: list[str] = []
         closed: Counter[str] = Counter()
@@ -384,6 +441,12 @@ class Bench:
             generator_cpu=generator_cpu,
             machine_busy=machine_busy,
             sender_lag_ms=lag_ms,
+            refused=sum(r["refused"] for r in collected),
+            recovered=sum(r["recovered"] for r in collected),
+            backfilled=backfilled,
+            backfill_p50=bf_stats["p50"],
+            backfill_p99=bf_stats["p99"],
+            backfill_n=bf_stats["n"],
             notes=notes,
         )
         over = server.new_log_lines("channels over capacity")
@@ -402,19 +465,12 @@ class Bench:
         if target == "raw":
             srv = raw_server(self.env)
             return srv, lambda i: f"ws://127.0.0.1:{srv.port}/", False
-        if target in ("bare", "bare-fwd", "pubsub", "memory"):
-            layer = {"bare": "redis", "bare-fwd": "redis"}.get(target, target)
-            srv = baseline_app(self.env, layer, nohop=target == "bare-fwd")
+        if target in ("bare", "pubsub", "memory"):
+            layer = {"bare": "redis"}.get(target, target)
+            srv = baseline_app(self.env, layer)
             return srv, lambda i: f"ws://127.0.0.1:{srv.port}/ws/bare/{target}/", False
-        if target in ("ours", "ours-exp"):
-            experiment = self.cfg.experiment if target == "ours-exp" else None
-            trace = self.cfg.trace_dir if target == "ours" else None
-            if trace:
-                os.makedirs(trace, exist_ok=True)
-                for old in os.listdir(trace):
-                    if old.startswith("trace-") and old.endswith(".log"):
-                        os.remove(os.path.join(trace, old))
-            srv = our_app(self.env, experiment=experiment, trace_dir=trace)
+        if target == "ours":
+            srv = our_app(self.env)
             room = self.fixtures["rooms"][target]
             return srv, lambda i: f"ws://127.0.0.1:{srv.port}/ws/chat-room/{room}/", True
         raise ValueError(target)
@@ -433,8 +489,7 @@ class Bench:
         live: list[_Live] = []
         for target in targets:
             result = self.sweeps_by_target[target] = SweepResult(target)
-            self.results.setdefault("targets", {})[target] = result
-            if target.startswith("ours") and not route_exists("ws/chat-room/"):
+            if target == "ours" and not route_exists("ws/chat-room/"):
                 result.error = "not measured: ws/chat-room/<id>/ is not in messaging/routing.py"
                 self.emit(f"{target}: {result.error}")
                 continue
@@ -445,7 +500,11 @@ class Bench:
                 headers = self.session_headers(users) if needs_session else [{}] * n
                 origin = f"http://127.0.0.1:{server.port}"
                 urls = [url_for(i) for i in range(n)]
-                opened, secs, errors = self.connect_clients(target, urls, headers, origin)
+                history = None
+                if target == "ours":
+                    room = self.fixtures["rooms"]["ours"]
+                    history = (server.port, f"/messaging/room/{room}/history/")
+                opened, secs, errors = self.connect_clients(target, urls, headers, origin, history)
                 result.connect_s = secs
                 if opened < n:
                     raise RuntimeError(f"only {opened} of {n} sockets connected: {errors}")
@@ -484,6 +543,8 @@ class Bench:
             each(lambda lv, i=i, rate=rate: self._sweep_step(lv, f"s{i}", rate, i))
         for j in range(cfg.refine):
             each(lambda lv, j=j: self._refine_step(lv, j))
+        each(self._history_step)
+        each(self._overload_step)
         for lv in live:
             self._finish(lv)
         self.close_clients()
@@ -500,7 +561,7 @@ class Bench:
 
     def _echo(self, lv: _Live) -> None:
         """1 msg/s from one client process: the sender's own broadcast is the round trip."""
-        if lv.target not in ("raw", "bare", "bare-fwd", "ours", "ours-exp"):
+        if lv.target not in ("raw", "bare", "ours"):
             return
         cfg, result = self.cfg, lv.result
         light, echo = self._step(
@@ -564,6 +625,40 @@ class Bench:
             self.emit(f".. refining the knee of {lv.target}")
         self._sweep_step(lv, f"r{j}", mid, -1)
 
+    def _history_step(self, lv: _Live) -> None:
+        """Ours at its knee again, while one socket per client process back-fills
+        (GET history/?after=<its position>) every 0.25 s: the back-fill p99 while the room
+        takes posts. A step of its own, so the probe's requests load no sweep step."""
+        if lv.target != "ours" or lv.result.knee is None:
+            return
+        rate = lv.result.knee.rate
+        seconds = max(self.cfg.duration, self.cfg.min_step_messages / rate)
+        step, _ = self._step(lv.target, "hours", rate, seconds, self.cfg.clients, lv.server)
+        lv.sent += step.sent
+        lv.result.history_step = step
+        self.emit(
+            f"   ours     back-fill while posting at {rate:g} msgs/s: p50 "
+            f"{fmt(step.backfill_p50)} ms, p99 {fmt(step.backfill_p99)} ms "
+            f"(n={step.backfill_n}); deliveries p99 {fmt(step.p99)} ms"
+        )
+
+    def _overload_step(self, lv: _Live) -> None:
+        """Ours at `overload_factor` x its knee: pushback and back-fill must leave nothing
+        lost (counted after the clients back-fill as the page does)."""
+        if lv.target != "ours":
+            return
+        knee = lv.result.knee
+        rate = (knee.rate if knee else self.cfg.steps[0]) * self.cfg.overload_factor
+        self.emit(f".. overload: ours at {rate:g} msgs/s ({self.cfg.overload_factor:g}x its knee)")
+        seconds = max(self.cfg.duration, self.cfg.min_step_messages / rate)
+        step, _ = self._step(lv.target, "oours", rate, seconds, self.cfg.clients, lv.server)
+        lv.sent += step.sent
+        lv.result.overload = step
+        self.emit(
+            f"   ours     {fmt(step.deliveries_per_s, 0):>8} deliv/s  p99 {fmt(step.p99):>8} ms"
+            f"  refused {step.refused}  recovered {step.recovered}  lost {step.lost}"
+        )
+
     def _finish(self, lv: _Live) -> None:
         """Stop the profiler, count saved messages, print the target's table."""
         cfg, result = self.cfg, lv.result
@@ -578,16 +673,10 @@ class Bench:
             )
         if lv.profiler is not None:
             self._stop_profiler(lv)
-        if lv.target.startswith("ours") and self.db is not None:
+        if lv.target == "ours" and self.db is not None:
             room = self.fixtures["rooms"][lv.target]
             saved = self.db.task(self.env, "messages_saved", {"room": room})["count"]
             result.notes.append(f"{saved} chat messages saved in the room for {lv.sent} sent")
-        if lv.target == "ours" and cfg.trace_dir:
-            from .trace_report import summarize as trace_summary
-
-            self.emit(f"   trace ({cfg.trace_dir}; e=echo, w=warm-up, s=steps, r=refinement):")
-            for line in trace_summary(cfg.trace_dir).splitlines():
-                self.emit(f"   {line}")
         if result.error:
             result.notes.append(f"stopped early: {result.error}")
         self.emit(report.step_table(f"-- {lv.target}: rate sweep", result.steps, cfg.p99_limit_ms))

@@ -123,12 +123,23 @@ class CpuMeter:
 class ServerProcess:
     """A child process in its own process group, with its output in a log file."""
 
-    def __init__(self, name: str, cmd: list[str], env: Mapping[str, str], port: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        cmd: list[str],
+        env: Mapping[str, str],
+        port: int,
+        *,
+        log_path: Path | None = None,
+        append_log: bool = False,
+    ) -> None:
         self.name = name
         self.cmd = cmd
         self.env = dict(env)
         self.port = port
-        self.log_path = LOG_DIR / f"{name}-{port}.log"
+        self.log_path = log_path or LOG_DIR / f"{name}-{port}.log"
+        # A restarted server may keep one log (tests read it from remembered offsets).
+        self.append_log = append_log
         self.proc: subprocess.Popen | None = None
         self.seen: dict[str, int] = {}
 
@@ -138,8 +149,22 @@ class ServerProcess:
         return self.proc.pid
 
     def start(self, *, timeout: float = 30.0, ready_line: str | None = None) -> ServerProcess:
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "wb") as log:
+        self.spawn()
+        try:
+            if ready_line:
+                self._wait_for_line(ready_line, timeout)
+            else:
+                self._wait_for_port(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def spawn(self) -> ServerProcess:
+        """Start the process without waiting for it. Call from a thread that outlives it: the
+        kernel kills the child when the thread that started it exits (PR_SET_PDEATHSIG)."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab" if self.append_log else "wb") as log:
             self.proc = subprocess.Popen(
                 self.cmd,
                 cwd=ROOT,
@@ -150,14 +175,6 @@ class ServerProcess:
                 start_new_session=True,
                 preexec_fn=_child_setup,
             )
-        try:
-            if ready_line:
-                self._wait_for_line(ready_line, timeout)
-            else:
-                self._wait_for_port(timeout)
-        except BaseException:
-            self.stop()
-            raise
         return self
 
     def _check_alive(self) -> None:
@@ -272,24 +289,17 @@ def daphne(
     return ServerProcess(name, cmd, env, port)
 
 
-def our_app(
-    env: Mapping[str, str], *, experiment: str | None = None, trace_dir: str | None = None
-) -> ServerProcess:
-    """Our app; with `experiment`, the recommended changes monkeypatched in
-    (bench/asgi_experiment.py); with `trace_dir`, per-stage timestamps (bench/asgi_trace.py)."""
-    if experiment is not None:
-        app = "bench.asgi_experiment:application"
-        return daphne("daphne-ours-exp", app, {**env, "BENCH_EXPERIMENT": experiment})
-    if trace_dir is not None:
-        app = "bench.asgi_trace:application"
-        return daphne("daphne-ours-trace", app, {**env, "BENCH_TRACE_DIR": trace_dir})
-    return daphne("daphne-ours", "kanban_board.asgi:application", env)
+def our_app(env: Mapping[str, str]) -> ServerProcess:
+    """Our app, launched as production launches it: `python -m kanban_board.serve`."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "kanban_board.serve", "-b", "127.0.0.1", "-p", str(port)]
+    return ServerProcess("daphne-ours", cmd, env, port)
 
 
-def baseline_app(env: Mapping[str, str], layer: str, *, nohop: bool = False) -> ServerProcess:
-    env = {**env, "BENCH_LAYER": layer, "BENCH_BARE_NOHOP": "1" if nohop else "0"}
-    name = f"daphne-bare-{layer}" + ("-nohop" if nohop else "")
-    return daphne(name, "bench.asgi_baseline:application", env)
+def baseline_app(env: Mapping[str, str], layer: str) -> ServerProcess:
+    return daphne(
+        f"daphne-bare-{layer}", "bench.asgi_baseline:application", {**env, "BENCH_LAYER": layer}
+    )
 
 
 def raw_server(env: Mapping[str, str]) -> ServerProcess:

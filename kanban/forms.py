@@ -6,9 +6,11 @@ from typing import Any
 
 from django import forms
 
-from accounts.models import User
+from accounts.access import readable_organizations
+from accounts.models import Organization, User
 
-from .models import Board, Column, Task
+from .access import board_readers
+from .models import Board, ChecklistItem, Column, Label, Task
 
 
 class BoardForm(forms.ModelForm):
@@ -21,10 +23,31 @@ class BoardForm(forms.ModelForm):
         }
 
 
+class BoardCreateForm(BoardForm):
+    """A new board also picks its organization, among the creator's own."""
+
+    organization = forms.ModelChoiceField(
+        queryset=Organization.objects.none(),
+        required=False,  # left out: the creator's first organization (or a new own one)
+        empty_label=None,
+        widget=forms.Select(attrs={"class": "form-select"}),
+        help_text="Only members of this organization can be added to the board.",
+    )
+
+    class Meta(BoardForm.Meta):
+        fields = ("organization", "name", "description")
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["organization"].queryset = readable_organizations(user).order_by("name")
+
+
 class AddMemberForm(forms.Form):
     username = forms.CharField(
         max_length=150,
-        widget=forms.TextInput(attrs={"class": "form-control", "placeholder": "username"}),
+        widget=forms.TextInput(
+            attrs={"class": "form-control", "placeholder": "username", "list": "addable-members"}
+        ),
     )
 
 
@@ -60,8 +83,9 @@ class TaskForm(forms.ModelForm):
 
     class Meta:
         model = Task
-        fields = ("title", "description", "assignee", "priority", "due_date")
+        fields = ("title", "description", "assignee", "priority", "due_date", "labels")
         widgets = {
+            "labels": forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
             "title": forms.TextInput(attrs={"class": "form-control", "autofocus": True}),
             "description": forms.Textarea(attrs={"class": "form-control", "rows": 5}),
             "assignee": forms.Select(attrs={"class": "form-select"}),
@@ -72,9 +96,11 @@ class TaskForm(forms.ModelForm):
     def __init__(self, *args: Any, board: Board, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         assignee = self.fields["assignee"]
-        assignee.queryset = board.members.order_by("username")
+        assignee.queryset = board_readers(board.pk).order_by("username")
         assignee.label_from_instance = User.get_display_name
         assignee.empty_label = "Unassigned"
+        self.fields["labels"].queryset = board.labels.order_by("name", "pk")
+        self.fields["labels"].required = False
         # The board page's quick-add form sends only a title.
         self.fields["priority"].required = False
 
@@ -88,3 +114,48 @@ class TaskMoveForm(forms.Form):
 
     column = forms.IntegerField(min_value=1)
     position = forms.IntegerField(min_value=0, required=False)
+
+
+class LabelForm(forms.Form):
+    name = forms.CharField(
+        label="Name",
+        max_length=Label._meta.get_field("name").max_length,
+        widget=forms.TextInput(attrs={"class": "form-control form-control-sm"}),
+    )
+    colour = forms.ChoiceField(
+        label="Colour",
+        choices=Label.Colour.choices,
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+
+
+class TaskLabelsForm(forms.Form):
+    """The labels a task should carry: any of its board's (none clears them)."""
+
+    labels = forms.ModelMultipleChoiceField(
+        label="Labels", queryset=Label.objects.none(), required=False
+    )
+
+    def __init__(self, *args: Any, board: Board, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["labels"].queryset = board.labels.all()
+
+
+class ChecklistItemForm(forms.Form):
+    text = forms.CharField(
+        label="Checklist item",
+        max_length=ChecklistItem._meta.get_field("text").max_length,
+        widget=forms.TextInput(attrs={"class": "form-control form-control-sm"}),
+    )
+
+
+class ChecklistDoneForm(forms.Form):
+    done = forms.TypedChoiceField(
+        label="Done",
+        choices=[("true", "done"), ("false", "not done")],
+        coerce=lambda v: v == "true",
+    )
+
+
+class PositionForm(forms.Form):
+    position = forms.IntegerField(label="Position", min_value=0)

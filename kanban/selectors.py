@@ -9,7 +9,7 @@ from accounts.access import organization_members
 from accounts.models import User
 
 from . import access
-from .models import Board, Column, Task
+from .models import Board, ChecklistItem, Column, Label, Task, TaskActivity
 
 
 def boards_for(user: User) -> QuerySet[Board]:
@@ -97,10 +97,123 @@ def board_summaries_for(user: User) -> QuerySet[Board]:
     )
 
 
+def _count_subquery(model, field: str, **filters) -> Coalesce:
+    counted = (
+        model.objects.filter(**{field: OuterRef("pk")}, **filters)
+        .order_by()
+        .values(field)
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted), 0)
+
+
+def task_cards(tasks: QuerySet[Task] | None = None) -> QuerySet[Task]:
+    """Tasks with what a card shows: assignee, labels (prefetched), and `checklist_done`,
+    `checklist_total` and `comment_count` (subqueries, so the counts cannot skew each other).
+    kanban.realtime.card turns one into the card's JSON."""
+    from messaging.models import TaskThreadComment
+
+    tasks = Task.objects.all() if tasks is None else tasks
+    return (
+        tasks.select_related("assignee")
+        .prefetch_related(Prefetch("labels", queryset=Label.objects.order_by("name", "pk")))
+        .annotate(
+            checklist_total=_count_subquery(ChecklistItem, "task"),
+            checklist_done=_count_subquery(ChecklistItem, "task", done=True),
+            comment_count=_count_subquery(TaskThreadComment, "task"),
+        )
+    )
+
+
 def board_columns(board: Board) -> list[Column]:
-    """The board's columns in order, each with its tasks (and their assignees) prefetched in
-    order: two queries whatever the board's size."""
-    tasks = Task.objects.select_related("assignee").order_by("position", "pk")
+    """The board's columns in order, each with its tasks (as `task_cards`) prefetched in
+    order: a constant number of queries whatever the board's size."""
+    tasks = task_cards().order_by("position", "pk")
     return list(
         board.columns.order_by("position", "pk").prefetch_related(Prefetch("tasks", queryset=tasks))
     )
+
+
+def board_labels(board: Board) -> QuerySet[Label]:
+    return board.labels.order_by("name", "pk")
+
+
+def checklist_items(task: Task) -> QuerySet[ChecklistItem]:
+    return task.checklist_items.order_by("position", "pk")
+
+
+def task_activity(task: Task, *, limit: int = 100) -> QuerySet[TaskActivity]:
+    """The task's activity, newest first."""
+    return task.activities.select_related("actor").order_by("-created_at", "-pk")[:limit]
+
+
+def get_label_for(user: User, label_id: int) -> Label:
+    label = (
+        Label.objects.select_related("board")
+        .filter(pk=label_id, board__in=boards_for(user))
+        .first()
+    )
+    if label is None:
+        raise Http404("No such label.")
+    return label
+
+
+def get_checklist_item_for(user: User, item_id: int) -> ChecklistItem:
+    item = (
+        ChecklistItem.objects.select_related("task__column__board")
+        .filter(pk=item_id, task__column__board__in=boards_for(user))
+        .first()
+    )
+    if item is None:
+        raise Http404("No such checklist item.")
+    return item
+
+
+def board_state_version(board: Board) -> int:
+    """The board's current version (read before the state it goes with)."""
+    return Board.objects.filter(pk=board.pk).values_list("version", flat=True).get()
+
+
+def board_state(board: Board) -> dict:
+    """The board page's data as JSON-safe primitives, for a client that saw a version gap.
+    The version is read first: the state is at least that new, and every frame carries
+    absolute values, so frames after it can be applied on top safely."""
+    from . import realtime as board_realtime
+
+    version = board_state_version(board)
+    columns = board_columns(board)
+    return {
+        "board_id": board.pk,
+        "version": version,
+        "columns": [
+            {
+                "id": column.pk,
+                "name": column.name,
+                "position": column.position,
+                "task_ids": [task.pk for task in column.tasks.all()],
+            }
+            for column in columns
+        ],
+        "tasks": [board_realtime.card(task) for column in columns for task in column.tasks.all()],
+        "labels": [board_realtime.label_data(label) for label in board_labels(board)],
+        "members": [board_realtime.person(user) for user in board_members(board)],
+    }
+
+
+def checklist_data(task: Task) -> list[dict]:
+    return [
+        {"id": item.pk, "text": item.text, "done": item.done, "position": item.position}
+        for item in checklist_items(task)
+    ]
+
+
+def task_detail_state(task: Task) -> dict:
+    """What the task page shows besides the card: checklist items and activity."""
+    from . import realtime as board_realtime
+
+    return {
+        "task_id": task.pk,
+        "checklist": checklist_data(task),
+        "activity": [board_realtime.activity_data(entry) for entry in task_activity(task)],
+    }

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import card_views, views
 
 app_name = "kanban"
 
@@ -25,4 +25,14 @@ urlpatterns = [
     path("tasks/<int:task_id>/edit/", views.task_edit, name="task_edit"),
     path("tasks/<int:task_id>/delete/", views.task_delete, name="task_delete"),
     path("tasks/<int:task_id>/move/", views.task_move, name="task_move"),
+    # The live board (issue 13): state for a client that saw a version gap, labels, checklists.
+    path("boards/<int:board_id>/state/", card_views.board_state, name="board_state"),
+    path("boards/<int:board_id>/labels/", card_views.board_labels, name="board_labels"),
+    path("labels/<int:label_id>/edit/", card_views.label_edit, name="label_edit"),
+    path("labels/<int:label_id>/delete/", card_views.label_delete, name="label_delete"),
+    path("tasks/<int:task_id>/labels/", card_views.task_labels, name="task_labels"),
+    path("tasks/<int:task_id>/checklist/", card_views.checklist_add, name="checklist_add"),
+    path("checklist/<int:item_id>/done/", card_views.checklist_done, name="checklist_done"),
+    path("checklist/<int:item_id>/move/", card_views.checklist_move, name="checklist_move"),
+    path("checklist/<int:item_id>/delete/", card_views.checklist_delete, name="checklist_delete"),
 ]

@@ -9,12 +9,28 @@ from django.core.exceptions import ValidationError
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from messaging.services.notifications import mark_read_for_task
 
-from . import selectors, services
-from .forms import AddMemberForm, BoardForm, ColumnForm, ColumnMoveForm, TaskForm, TaskMoveForm
+from . import access, selectors, services
+from . import realtime as board_realtime
+from .filters import DUE_CHOICES, CardFilter, matches
+from .forms import (
+    AddMemberForm,
+    BoardCreateForm,
+    BoardForm,
+    ColumnForm,
+    ColumnMoveForm,
+    TaskForm,
+    TaskMoveForm,
+)
+from .models import Label
+
+# The card <template> static/js/board.js clones for a card that arrives live.
+BLANK_CARD = {"id": 0, "title": "", "priority": "medium", "labels": [], "checklist": {}}
 
 # A position past the end; move_task clamps it to "last".
 _BOTTOM = 2**31 - 1
@@ -34,6 +50,16 @@ def _form_errors_text(form: Form) -> str:
     )
 
 
+def back_to(request: HttpRequest, fallback) -> HttpResponse:
+    """Redirect to the form's `next` when it is a path on this site, else to `fallback`."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect(fallback)
+
+
 def _wants_json(request: HttpRequest) -> bool:
     return request.headers.get("X-Requested-With") == "fetch" or "application/json" in (
         request.headers.get("Accept", "")
@@ -45,19 +71,26 @@ def _wants_json(request: HttpRequest) -> bool:
 
 @require_http_methods(["GET"])
 def board_list(request: HttpRequest) -> HttpResponse:
+    """My boards, grouped by organization (the template regroups the ordered list)."""
     boards = selectors.board_summaries_for(request.user)
     return render(request, "kanban/board_list.html", {"boards": boards})
 
 
 @require_http_methods(["GET", "POST"])
 def board_create(request: HttpRequest) -> HttpResponse:
-    form = BoardForm(request.POST or None)
+    form = BoardCreateForm(request.POST or None, user=request.user)
+    if request.method == "GET":
+        chosen = form.fields["organization"].queryset.filter(
+            slug=request.GET.get("organization", "")
+        )
+        form.initial["organization"] = chosen.first()
     if request.method == "POST" and form.is_valid():
         try:
             board = services.create_board(
                 name=form.cleaned_data["name"],
                 description=form.cleaned_data["description"],
                 created_by=request.user,
+                organization=form.cleaned_data["organization"],
             )
         except ValidationError as error:
             form.add_error(None, error)
@@ -69,14 +102,39 @@ def board_create(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET"])
 def board_detail(request: HttpRequest, board_id: int) -> HttpResponse:
+    """The board, live: the page embeds the state it rendered (with its version) for
+    static/js/board.js, which applies the board socket's frames on top. Filters come from the
+    query string (kanban.filters) and hide the cards that do not match."""
     board = selectors.get_board_for(request.user, board_id)
+    state = selectors.board_state(board)
+    card_filter = CardFilter.from_query(request.GET)
+    today = timezone.localdate()
+    cards = {
+        card["id"]: {
+            **card,
+            "hidden": card_filter.active
+            and not matches(card, card_filter, user_id=request.user.pk, today=today),
+        }
+        for card in state["tasks"]
+    }
+    columns = [
+        {**column, "cards": [cards[task_id] for task_id in column["task_ids"]]}
+        for column in state["columns"]
+    ]
     return render(
         request,
         "kanban/board_detail.html",
         {
             "board": board,
-            "columns": selectors.board_columns(board),
-            "is_creator": board.created_by_id == request.user.pk,
+            "columns": columns,
+            "state": state,
+            "filter": card_filter,
+            "due_choices": DUE_CHOICES,
+            "shown_count": sum(not card["hidden"] for card in cards.values()),
+            "today": today.isoformat(),
+            "is_creator": access.can_manage_board(request.user, board),
+            "blank_column": {"id": 0, "name": "", "cards": []},
+            "blank_card": BLANK_CARD,
         },
     )
 
@@ -98,7 +156,11 @@ def board_edit(request: HttpRequest, board_id: int) -> HttpResponse:
         else:
             messages.success(request, "Board saved.")
             return redirect(board)
-    return render(request, "kanban/board_form.html", {"form": form, "board": board})
+    return render(
+        request,
+        "kanban/board_form.html",
+        {"form": form, "board": board, "can_manage": access.can_manage_board(request.user, board)},
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -150,8 +212,9 @@ def board_members(request: HttpRequest, board_id: int) -> HttpResponse:
         {
             "board": board,
             "members": selectors.board_members(board),
+            "addable": selectors.addable_board_members(board),
             "form": form,
-            "is_creator": board.created_by_id == request.user.pk,
+            "is_creator": access.can_manage_board(request.user, board),
         },
         status=status,
     )
@@ -251,6 +314,7 @@ def task_create(request: HttpRequest, column_id: int) -> HttpResponse:
                 assignee=data["assignee"],
                 priority=data["priority"],
                 due_date=data["due_date"],
+                labels=data["labels"],
                 created_by=request.user,
             )
         except ValidationError as error:
@@ -270,10 +334,23 @@ def task_detail(request: HttpRequest, task_id: int) -> HttpResponse:
     task = selectors.get_task_for(request.user, task_id)
     board = task.column.board
     mark_read_for_task(user=request.user, task=task)  # the page shows the comment thread
+    version = selectors.board_state_version(board)
+    card = board_realtime.card(selectors.task_cards().get(pk=task.pk))
     return render(
         request,
         "kanban/task_detail.html",
-        {"task": task, "board": board, "columns": board.columns.order_by("position", "pk")},
+        {
+            "task": task,
+            "card": card,
+            "version": version,
+            "board": board,
+            "columns": board.columns.order_by("position", "pk"),
+            "labels": selectors.board_labels(board),
+            "task_label_ids": {label["id"] for label in card["labels"]},
+            "checklist": selectors.checklist_items(task),
+            "activity": selectors.task_activity(task),
+            "colours": Label.Colour.choices,
+        },
     )
 
 
@@ -292,6 +369,7 @@ def task_edit(request: HttpRequest, task_id: int) -> HttpResponse:
                 assignee=data["assignee"],
                 priority=data["priority"],
                 due_date=data["due_date"],
+                labels=data["labels"],
                 updated_by=request.user,
             )
         except ValidationError as error:
@@ -342,7 +420,7 @@ def task_move(request: HttpRequest, task_id: int) -> HttpResponse:
         if wants_json:
             return JsonResponse({"error": error}, status=400)
         messages.error(request, error)
-        return redirect(task)
+        return back_to(request, task)
     to_column = selectors.get_column_for(request.user, form.cleaned_data["column"])
     position = form.cleaned_data["position"]
     try:
@@ -356,7 +434,7 @@ def task_move(request: HttpRequest, task_id: int) -> HttpResponse:
         if wants_json:
             return JsonResponse({"error": _error_text(error)}, status=400)
         messages.error(request, _error_text(error))
-        return redirect(task)
+        return back_to(request, task)
     if wants_json:
         return JsonResponse(
             {
@@ -367,4 +445,4 @@ def task_move(request: HttpRequest, task_id: int) -> HttpResponse:
             }
         )
     messages.success(request, f"Moved to “{to_column.name}”.")
-    return redirect(task)
+    return back_to(request, task)

@@ -21,6 +21,7 @@ from channels.security.websocket import (  # noqa: E402
 )
 from django.urls import re_path  # noqa: E402
 
+from kanban_board.metrics import WebSocketMetrics  # noqa: E402
 from kanban_board.origin import SameOriginValidator  # noqa: E402
 from messaging.routing import websocket_urlpatterns  # noqa: E402
 from messaging.socketcap import SocketCap  # noqa: E402
@@ -32,12 +33,16 @@ REFUSE_UNKNOWN_SOCKET_PATHS = [re_path(r"", WebsocketDenier.as_asgi())]
 
 application = ProtocolTypeRouter(
     {
+        # Issue 12: oversize attachment uploads get 413 before their body is read.
         "http": UploadLimitMiddleware(django_asgi_app),
-        "websocket": AllowedHostsOriginValidator(
-            SameOriginValidator(
-                AuthMiddlewareStack(
-                    # Security (issue 9): at most WS_MAX_SOCKETS_PER_USER open sockets per user.
-                    SocketCap(URLRouter([*websocket_urlpatterns, *REFUSE_UNKNOWN_SOCKET_PATHS]))
+        # WebSocketMetrics (outermost) counts refused handshakes too.
+        "websocket": WebSocketMetrics(
+            AllowedHostsOriginValidator(
+                SameOriginValidator(
+                    AuthMiddlewareStack(
+                        # Security (issue 9): at most WS_MAX_SOCKETS_PER_USER open sockets per user.
+                        SocketCap(URLRouter([*websocket_urlpatterns, *REFUSE_UNKNOWN_SOCKET_PATHS]))
+                    )
                 )
             )
         ),

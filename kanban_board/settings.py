@@ -41,15 +41,18 @@ INSTALLED_APPS = [
     "accounts",
     "kanban",
     "messaging",
+    "search",  # issue 14: full-text search
 ]
 
 MIDDLEWARE = [
+    "kanban_board.metrics.http_metrics_middleware",  # first: counts every answer
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "kanban_board.logs.request_context_middleware",  # request and user ids for log records
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Organizations (issue 9): the request's IP address for the audit log.
@@ -150,10 +153,29 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # Serve straight from the finders so daphne needs no collectstatic in embedded mode.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
+# Hashed, pre-compressed names (collectstatic writes them and a manifest; `make run`,
+# `make run-scaled` and the Docker image run it). WhiteNoise serves a hashed name with
+# "Cache-Control: max-age=315360000, public, immutable". With DEBUG on, {% static %} gives the
+# plain names, so the embedded mode works before any collectstatic.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 # --- Redis: channel layer, cache, Celery broker -----------------------------------------
 
 REDIS_URL = env.str("REDIS_URL", default="")
+# Redis Sentinel (scaled mode with failover): "host:port,host:port,..." of the sentinels and
+# the name they monitor. When set, the channel layer, the cache and the Celery broker all ask
+# the sentinels for the current primary (REDIS_URL is then not needed). REDIS_SENTINEL_DB is
+# the database number on the primary.
+REDIS_SENTINELS = [
+    (host, int(port))
+    for host, port in (item.rsplit(":", 1) for item in env.list("REDIS_SENTINELS", default=[]))
+]
+REDIS_SENTINEL_MASTER = env.str("REDIS_SENTINEL_MASTER", default="taskflow")
+REDIS_SENTINEL_DB = env.int("REDIS_SENTINEL_DB", default=0)
+REDIS_ENABLED = bool(REDIS_URL or REDIS_SENTINELS)
 
 # Daphne closes a websocket after this many seconds (--websocket_timeout); a socket's
 # group membership in Redis must outlive it, so group_expiry is set a little longer.
@@ -165,6 +187,9 @@ WEBSOCKET_MAX_MESSAGE_BYTES = env.int("WEBSOCKET_MAX_MESSAGE_BYTES", default=655
 # Sockets re-join their groups this often (refreshing group_expiry) and are closed, so the
 # client reconnects and back-fills, if a membership was lost (Redis restart, FLUSHALL).
 CHANNEL_RESUBSCRIBE_SECONDS = env.float("CHANNEL_RESUBSCRIBE_SECONDS", default=10.0)
+# A socket that cannot join its groups (Redis down or just restarted) keeps its handshake
+# waiting this long, retrying, before it is refused; below daphne's 5 s connect timeout.
+CHANNEL_SUBSCRIBE_WAIT_SECONDS = env.float("CHANNEL_SUBSCRIBE_WAIT_SECONDS", default=4.0)
 
 # Redis calls fail fast when Redis is down or stalled: a post still saves (the broadcast is
 # skipped and clients back-fill), sockets close cleanly, and everything reconnects by itself.
@@ -175,39 +200,71 @@ REDIS_SOCKET_OPTIONS = {
     "socket_keepalive": True,
 }
 
-if REDIS_URL:
+if REDIS_SENTINELS:
+    _LAYER_HOST = {
+        "sentinels": REDIS_SENTINELS,
+        "master_name": REDIS_SENTINEL_MASTER,
+        "db": REDIS_SENTINEL_DB,
+        "sentinel_kwargs": {
+            "socket_connect_timeout": REDIS_SOCKET_OPTIONS["socket_connect_timeout"]
+        },
+        **REDIS_SOCKET_OPTIONS,
+    }
+    _CACHE = {
+        "BACKEND": "kanban_board.sentinel.SentinelRedisCache",
+        "LOCATION": [f"{host}:{port}" for host, port in REDIS_SENTINELS],
+        "OPTIONS": {
+            "master_name": REDIS_SENTINEL_MASTER,
+            "db": REDIS_SENTINEL_DB,
+            **REDIS_SOCKET_OPTIONS,
+        },
+    }
+else:
+    _LAYER_HOST = {"address": REDIS_URL, **REDIS_SOCKET_OPTIONS}
+    _CACHE = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "OPTIONS": REDIS_SOCKET_OPTIONS,
+    }
+
+if REDIS_ENABLED:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "messaging.layers.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, **REDIS_SOCKET_OPTIONS}],
+                "hosts": [_LAYER_HOST],
                 "brpop_timeout": 1,
-                "capacity": env.int("CHANNEL_CAPACITY", default=1500),
+                "capacity": env.int("CHANNEL_CAPACITY", default=10000),
                 "expiry": 60,
                 "group_expiry": WEBSOCKET_TIMEOUT + 60,
             },
         }
     }
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "OPTIONS": REDIS_SOCKET_OPTIONS,
-        }
-    }
+    CACHES = {"default": _CACHE}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Celery -----------------------------------------------------------------------------
 
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
-CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
+_SENTINEL_BROKER = ";".join(
+    f"sentinel://{host}:{port}/{REDIS_SENTINEL_DB}" for host, port in REDIS_SENTINELS
+)
+# (The embedded mode's in-process broker is named with a host: a bare "memory://" makes
+# kombu warn "No hostname was supplied" on every enqueue, e.g. all through `make seed`.)
+CELERY_BROKER_URL = env.str(
+    "CELERY_BROKER_URL", default=_SENTINEL_BROKER or REDIS_URL or "memory://localhost/"
+)
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_ENABLED)
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Mention tasks are short (tens of ms): each worker process reserves a few at a time instead
+# of one round trip to the broker per task (acks_late still redelivers what a dead worker
+# held). CELERY_WORKER_CONCURRENCY: processes per worker (default: one per core).
+CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=4)
+CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=None)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 # A dead broker must not hang a request: fail fast and let the periodic sweep catch up.
@@ -225,13 +282,27 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # acks_late: a task whose worker died unacknowledged is redelivered after this long.
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
 }
+if REDIS_SENTINELS:
+    CELERY_BROKER_TRANSPORT_OPTIONS["master_name"] = REDIS_SENTINEL_MASTER
+# Every task is bounded (seconds). At the soft limit a task logs and stops, leaving its work
+# to the mention sweep; the hard limit kills it. Per-task limits (messaging.tasks) are
+# tighter. The prefork pool enforces both; the solo and threads pools enforce neither.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=60)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=90)
 CELERY_TASK_PUBLISH_RETRY = False
+# THE beat schedule (README "Operations" lists it): nothing else schedules periodic work.
 CELERY_BEAT_SCHEDULE: dict = {
     # Creates mention notifications a dead broker or worker lost (messaging.tasks).
     "sweep-missed-mentions": {
         "task": "messaging.tasks.sweep_missed_mentions",
         "schedule": 60.0,
         "options": {"expires": 55},
+    },
+    # Due-date reminders (kanban.tasks, issue 13): hourly; idempotent per task, kind and date.
+    "send-due-reminders": {
+        "task": "kanban.tasks.send_due_reminders",
+        "schedule": 3600.0,
+        "options": {"expires": 3000},
     },
 }
 
@@ -271,12 +342,29 @@ CONTENT_SECURITY_POLICY = {
 
 MESSAGE_MAX_LENGTH = 4000
 TYPING_EXPIRY_SECONDS = 10
+# One "is typing" broadcast per user and room per window (messaging.services.typing).
+TYPING_THROTTLE_SECONDS = env.float("TYPING_THROTTLE_SECONDS", default=2.0)
 CHAT_PAGE_SIZE = 50
 # Per user, per kind (chat messages, task comments: over WebSocket and HTTP alike; typing
 # events), as "<count>/<seconds>s". Past the limit a frame gets an error; a socket that keeps
 # going to twice the limit is closed (messaging.ratelimit, messaging.consumers.base).
 CHAT_RATE_LIMIT = env.str("CHAT_RATE_LIMIT", default="20/10s")
 TYPING_RATE_LIMIT = env.str("TYPING_RATE_LIMIT", default="30/10s")
+
+# --- Realtime hot path (issue 16; messaging.dbcalls, messaging.consumers.base) ---------------
+# A socket trusts its last access check this long between access-changed signals (every
+# revocation sends one after commit; the posting services check again inside the transaction).
+SOCKET_ACCESS_RECHECK_SECONDS = env.float("SOCKET_ACCESS_RECHECK_SECONDS", default=60.0)
+# Threads per process running the sockets' ORM work (PostgreSQL; SQLite keeps Channels' one
+# database thread). Keep it below DJANGO_DB_POOL_SIZE so HTTP requests (back-fill) always find
+# a pooled connection.
+CONSUMER_DB_THREADS = env.int("CONSUMER_DB_THREADS", default=4)
+# Pushback: a post arriving while this many posts are already waiting or running in the
+# process gets a `slow_down` error frame (socket) or 429 + Retry-After (HTTP) instead of a
+# queue that grows until the channel layer drops frames.
+REALTIME_MAX_PENDING_POSTS = env.int("REALTIME_MAX_PENDING_POSTS", default=32)
+# ...and while the process's last post took longer than this to save and broadcast.
+REALTIME_SLOW_POST_SECONDS = env.float("REALTIME_SLOW_POST_SECONDS", default=5.0)
 
 # --- Abuse limits (issue 9: log-in throttling, sign-up, sockets, presence) --------------
 # Failed log-ins on /accounts/login/ and /admin/login/ are counted by django-axes per IP
@@ -310,6 +398,14 @@ WS_MAX_SOCKETS_PER_USER = env.int("WS_MAX_SOCKETS_PER_USER", default=30)
 # (messaging.presence).
 PRESENCE_RATE_LIMIT = env.str("PRESENCE_RATE_LIMIT", default="2/5s")
 
+# --- Search (issue 14) ------------------------------------------------------------------
+
+# PostgreSQL text search configuration (stemming, stop words) for the index and for queries;
+# after changing it, run `manage.py reindex_search`. SQLite (FTS5) stems English with the porter
+# tokenizer when this is "english" and only folds case and accents otherwise.
+SEARCH_LANGUAGE = env.str("SEARCH_LANGUAGE", default="english")
+SEARCH_PAGE_SIZE = 20
+
 # --- Attachments (issue 12: files in conversations) -------------------------------------
 
 # Embedded: files under MEDIA_ROOT. With ATTACHMENT_S3_BUCKET set, any S3-compatible object
@@ -338,10 +434,7 @@ if ATTACHMENT_S3_BUCKET:
     }
 else:
     _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
-STORAGES = {
-    "default": _default_storage,
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-}
+STORAGES["default"] = _default_storage  # (static files: see "Static files" above)
 ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=25 * 1024 * 1024)
 ATTACHMENT_MAX_PER_MESSAGE = 10
 # Per organization, the bytes all its attachments may take; 0 = unlimited.
@@ -366,11 +459,43 @@ CELERY_BEAT_SCHEDULE["sweep-attachments"] = {
 
 # --- Logging ----------------------------------------------------------------------------
 
+# LOG_FORMAT=json: one JSON object per line, with the request id and user id of the HTTP
+# request being served (kanban_board.logs).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "kanban_board.logs.JsonFormatter"},
+    },
+    "filters": {"request": {"()": "kanban_board.logs.RequestContextFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["request"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        # django-axes announces itself at INFO in every process start (`make seed` included).
+        "axes.apps": {"level": "WARNING"},
+        # Tasks that run in-process (embedded mode) need no "Task ... succeeded" line each.
+        **({"celery.app.trace": {"level": "WARNING"}} if CELERY_TASK_ALWAYS_EAGER else {}),
+    },
 }
+
+# --- Operations: metrics, e-mail accounting (kanban_board.metrics) -----------------------
+
+# GET /metrics answers a request with "Authorization: Bearer <METRICS_TOKEN>", or from one
+# of METRICS_ALLOWED_IPS (the scraper's address as daphne sees it); anything else gets 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+# Every e-mail goes through the counting wrapper, which hands it to the backend configured
+# above (or by EMAIL_BACKEND; console by default).
+EMAIL_DELIVERY_BACKEND = globals().get("EMAIL_BACKEND") or env.str(
+    "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_BACKEND = "kanban_board.metrics.MeteredEmailBackend"

@@ -4,6 +4,7 @@ from django.urls import include, path
 from accounts.views import LogoutView
 
 from .health import healthz
+from .metrics import metrics_view
 
 urlpatterns = [
     # The admin's own logout would skip accounts.services.log_out, leaving the user's open
@@ -11,7 +12,11 @@ urlpatterns = [
     path("admin/logout/", LogoutView.as_view(), name="admin_logout"),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),  # Prometheus; token or allow-list only
     path("accounts/", include("accounts.urls")),
     path("messaging/", include("messaging.urls")),
+    # Organizations, their audit log and invitation links (issue 9).
+    path("", include("accounts.org_urls")),
+    path("search/", include("search.urls")),  # issue 14
     path("", include("kanban.urls")),
 ]

@@ -9,16 +9,16 @@
   members of the room's organization. Nobody manages its members (the same people always
   get the same room).
 
-`room_reader_rows()` states the room rule once, as room-membership rows; views, consumers
+`room_reader_rows()` states the room rule once, built on the board rule; views, consumers
 (on connect and before every frame), selectors, services, mention resolution and notification
 recipients all go through the functions here, so changing the rule is a change in this file.
 """
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
-from accounts.access import can_manage_organization, member_rows
+from accounts.access import can_manage_organization
 from accounts.models import User
 from kanban import access as board_access
 from kanban.models import Task
@@ -29,19 +29,22 @@ RoomMember = ChatRoom.members.through
 
 
 def room_reader_rows() -> QuerySet:
-    """Room-membership rows that grant reading: in a group room the user may read the room's
-    board; in a direct room (issue 10) the user is an active member of the room's
-    organization."""
-    on_board = board_access.reader_rows().filter(
-        user_id=OuterRef("user_id"), board_id=OuterRef("chatroom__board_id")
+    """Room-membership rows that grant reading (the row itself is the room membership): in a
+    group room the user may read the room's board (`kanban.access.reader_q`); in a direct room
+    (issue 10) the user is an active member of the room's organization.
+
+    Plain joins in one filter (the per-frame re-check builds this query often; see
+    `kanban.access.reader_q`). A row may repeat through the board join, so callers use it
+    only inside `exists()` or `pk__in` subqueries, never as a list."""
+    group = Q(chatroom__room_type=ChatRoom.RoomType.GROUP) & board_access.reader_q(
+        user="user", board="chatroom__board"
     )
-    in_org = member_rows().filter(
-        user_id=OuterRef("user_id"), organization_id=OuterRef("chatroom__organization_id")
+    direct = Q(
+        chatroom__room_type=ChatRoom.RoomType.DIRECT,
+        user__is_active=True,
+        user__memberships__organization=F("chatroom__organization"),
     )
-    return RoomMember.objects.filter(
-        (Exists(on_board) & Q(chatroom__room_type=ChatRoom.RoomType.GROUP))
-        | (Exists(in_org) & Q(chatroom__room_type=ChatRoom.RoomType.DIRECT))
-    )
+    return RoomMember.objects.filter(group | direct)
 
 
 def _user_id(user: User) -> int | None:
@@ -96,8 +99,9 @@ def room_member_candidates(room: ChatRoom) -> QuerySet[User]:
     """Whom the room's member picker may name: readers of the room's board (to add) and the
     room's own members (to remove a stale row). Nobody outside the organization."""
     return User.objects.filter(
-        pk__in=board_access.reader_rows().filter(board_id=room.board_id).values("user_id")
-    ) | User.objects.filter(pk__in=RoomMember.objects.filter(chatroom_id=room.pk).values("user_id"))
+        Q(pk__in=board_access.board_readers(room.board_id).values("pk"))
+        | Q(pk__in=RoomMember.objects.filter(chatroom_id=room.pk).values("user_id"))
+    )
 
 
 def room_organization_id(room: ChatRoom) -> int:

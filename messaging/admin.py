@@ -1,13 +1,22 @@
 """Admin for messaging. Messages and comments are read-only: moderation is deleting them,
 through the editing service (a soft delete: the row stays as a tombstone without text, like a
-moderator's deletion in the app, and the deletion is audited). Rooms show their type
-(group or direct); messages show their thread (parent, reply count) and edit history."""
+moderator's deletion in the app, and the deletion is audited). Messages show their thread
+(parent, reply count) and edit history.
+
+Rooms change through messaging.services.rooms (`as_admin=True`), like everywhere else: a
+member removed here loses their open sockets at once and the audit log records it; the board,
+type, organization and creator are read-only, rooms are created in the app, and a direct
+room's people are fixed (the same people always get the same room)."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
+
+from kanban.access import board_readers
 
 from .models import (
     ChatMessage,
@@ -18,6 +27,7 @@ from .models import (
     TaskThreadCommentEdit,
     UserTypingStatus,
 )
+from .services import rooms as room_services
 from .services.editing import delete_chat_message, delete_task_comment
 
 INLINE_MESSAGES = 50
@@ -49,15 +59,92 @@ class ChatMessageInline(admin.TabularInline):
         return queryset.filter(pk__in=list(newest))
 
 
+class ChatRoomAdminForm(forms.ModelForm):
+    class Meta:
+        model = ChatRoom
+        fields = ("name", "description", "members")
+
+    def clean_members(self) -> QuerySet:
+        members = self.cleaned_data["members"]
+        room = self.instance
+        current = set(room.members.values_list("pk", flat=True))
+        readers = board_readers(room.board_id).values("pk")
+        outsiders = members.exclude(pk__in=current).exclude(pk__in=readers)
+        if outsiders:
+            names = ", ".join(sorted(u.username for u in outsiders))
+            raise ValidationError(f"Only members of the board can join this room (not: {names}).")
+        if not members.filter(pk=room.created_by_id).exists():
+            raise ValidationError("The room's creator cannot be removed.")
+        return members
+
+
 @admin.register(ChatRoom)
 class ChatRoomAdmin(admin.ModelAdmin):
+    form = ChatRoomAdminForm
     list_display = ("name", "room_type", "board", "organization", "created_by", "created_at")
     list_filter = ("room_type", "created_at")
     list_select_related = ("board", "organization", "created_by")
     search_fields = ("name", "description", "board__name", "created_by__username")
-    autocomplete_fields = ("board", "created_by", "members")
-    readonly_fields = ("created_at", "room_type", "organization", "direct_key")
+    fields = (
+        "room_type",
+        "board",
+        "organization",
+        "name",
+        "description",
+        "created_by",
+        "members",
+        "created_at",
+    )
+    autocomplete_fields = ("members",)
+    readonly_fields = ("room_type", "board", "organization", "created_by", "created_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ChatRoom | None = None):
+        if obj is not None and obj.is_direct:
+            return (*self.readonly_fields, "members")
+        return self.readonly_fields
+
     inlines = [ChatMessageInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # rooms are created on their board, by its members
+
+    def save_model(self, request: HttpRequest, obj: ChatRoom, form, change: bool) -> None:
+        if {"name", "description"} & set(form.changed_data):
+            room_services.rename_chat_room(
+                room=ChatRoom.objects.select_related("board").get(pk=obj.pk),
+                name=obj.name,
+                description=obj.description,
+                renamed_by=request.user,
+                as_admin=True,
+            )
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        """Members through add_room_member/remove_room_member (which close a removed
+        member's sockets), never the form's raw m2m save."""
+        room = form.instance
+        if "members" not in form.cleaned_data:  # a direct room: its people are fixed
+            for formset in formsets:
+                self.save_formset(request, form, formset, change=change)
+            return
+        wanted = {user.pk: user for user in form.cleaned_data["members"]}
+        current = {user.pk: user for user in room.members.all()}
+        for user_id in set(current) - set(wanted):
+            room_services.remove_room_member(
+                room=room, user=current[user_id], removed_by=request.user, as_admin=True
+            )
+        for user_id in set(wanted) - set(current):
+            room_services.add_room_member(
+                room=room, user=wanted[user_id], added_by=request.user, as_admin=True
+            )
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def delete_model(self, request: HttpRequest, obj: ChatRoom) -> None:
+        room_services.delete_chat_room(room=obj, deleted_by=request.user, as_admin=True)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ChatRoom]) -> None:
+        for room in queryset:
+            self.delete_model(request, room)
 
 
 class _ReadOnlyPostAdmin(admin.ModelAdmin):

@@ -105,23 +105,21 @@ class MemberForm(forms.Form):
 
 
 class HistoryParamsForm(forms.Form):
-    """`?before=<id>` or `?after=<id>` or `?since=<seq>` (one of them) and `limit` (1..100,
-    default 50); chat history also takes `parent=<root id>` (a thread)."""
+    """`?before=<id>`, `?after=<id>`, `?around=<id>` or `?since=<seq>` (one of them) and
+    `limit` (1..100, default 50); chat history also takes `parent=<root id>` (a thread)."""
 
     before = forms.IntegerField(min_value=1, required=False)
     after = forms.IntegerField(min_value=0, required=False)
+    around = forms.IntegerField(min_value=1, required=False)
     since = forms.IntegerField(min_value=0, required=False)
     parent = forms.IntegerField(min_value=1, required=False)
     limit = forms.IntegerField(min_value=1, max_value=HISTORY_MAX_LIMIT, required=False)
 
     def clean(self) -> dict:
         cleaned = super().clean()
-        if cleaned.get("before") is not None and cleaned.get("after") is not None:
-            raise ValidationError("Pass either before or after, not both.")
-        if cleaned.get("since") is not None and (
-            cleaned.get("before") is not None or cleaned.get("after") is not None
-        ):
-            raise ValidationError("Pass since alone, without before or after.")
+        given = [k for k in ("before", "after", "around", "since") if cleaned.get(k) is not None]
+        if len(given) > 1:
+            raise ValidationError("Pass only one of before, after, around or since.")
         if cleaned.get("limit") is None:
             cleaned["limit"] = HISTORY_DEFAULT_LIMIT
         return cleaned

@@ -11,9 +11,10 @@ any failed `group_send` drops an event for good. This module gives the consumers
   by default, so an idle process's receive loop died every 5 s (each time crashing a consumer,
   which daphne closed with 1011). A short blocking call lets the socket timeout stay short
   too, so calls against a stalled Redis fail in seconds instead of hanging.
-* a per-process *failure epoch*: every layer call that fails (receive, group_send, refresh)
-  calls `note_layer_failure()`; a socket subscribed before the failure may have missed events,
-  so it is closed and its client reconnects and back-fills from the history endpoint.
+* a per-process *failure clock*: every layer call that fails (receive, group_send, refresh)
+  calls `note_layer_failure()` with the time the call began; a socket subscribed before that
+  may have missed events, so it is closed and its client reconnects and back-fills from the
+  history endpoint.
 * `refresh_memberships()`: re-adds a socket to its groups (refreshing `group_expiry`) and says
   whether a membership had been lost, which also means events were missed.
 * `call_from_sync()`: a layer call from sync code whose wait is bounded.
@@ -34,6 +35,8 @@ from typing import Any
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels_redis.core import RedisChannelLayer as BaseRedisChannelLayer
 from django.core.exceptions import ImproperlyConfigured
+
+from kanban_board import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -57,24 +60,32 @@ class RedisChannelLayer(BaseRedisChannelLayer):
 # --- the failure epoch ------------------------------------------------------------------
 
 _lock = threading.Lock()
-_epoch = 0
+# When the latest failed call *started* (time.monotonic()). A socket subscribed after a failed
+# call started loses nothing by that failure: the call's event (a message already committed)
+# is in the back-fill the client makes once its socket is open.
+_failed_call_started = float("-inf")
 # One event per event loop that has waiters; set (and dropped) by each failure.
 _events: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Event] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def layer_epoch() -> int:
-    """How many layer failures this process has seen."""
-    return _epoch
+def layer_epoch() -> float:
+    """Now, as the failure clock counts: a socket records it when it subscribes."""
+    return time.monotonic()
 
 
-def note_layer_failure() -> None:
-    """Record that a channel-layer call failed in this process (callable from any thread).
-    Sockets subscribed before now are closed by their watchers."""
-    global _epoch
+def note_layer_failure(*, started: float | None = None) -> None:
+    """Record that a channel-layer call failed in this process (callable from any thread);
+    `started`: when that call began (default: now). Sockets subscribed before it began are
+    closed by their watchers: they may have missed its event. (After a Redis restart, calls
+    that began during the outage still fail for a few seconds; sockets that subscribed on
+    the restarted Redis meanwhile stay open, instead of being closed again and again.)"""
+    global _failed_call_started
+    metrics.LAYER_FAILURES.inc()
+    started = time.monotonic() if started is None else started
     with _lock:
-        _epoch += 1
+        _failed_call_started = max(_failed_call_started, started)
         waiting = list(_events.items())
         _events.clear()
     for loop, event in waiting:
@@ -83,18 +94,19 @@ def note_layer_failure() -> None:
             loop.call_soon_threadsafe(event.set)
 
 
-async def wait_for_layer_failure(*, since: int, timeout: float) -> bool:
-    """Wait up to `timeout` seconds; True as soon as a failure after epoch `since` is noted."""
+async def wait_for_layer_failure(*, since: float, timeout: float) -> bool:
+    """Wait up to `timeout` seconds; True as soon as a call that began after `since` (a
+    `layer_epoch()`) is noted as failed."""
     loop = asyncio.get_running_loop()
     with _lock:
-        if _epoch != since:
+        if _failed_call_started > since:
             return True
         event = _events.get(loop)
         if event is None:
             event = _events[loop] = asyncio.Event()
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(event.wait(), timeout)
-    return _epoch != since
+    return _failed_call_started > since
 
 
 # --- group membership -------------------------------------------------------------------
@@ -124,6 +136,17 @@ async def refresh_memberships(layer, groups: Iterable[str], channel: str) -> boo
         # ZADD answers how many members were *new*: 1 means the socket had dropped out.
         lost = lost or any(results[0::2])
     return lost
+
+
+async def group_send_retrying(layer, group: str, event: dict[str, Any]) -> None:
+    """`group_send`, tried a second time at once if it fails: after a Redis restart the first
+    call on each pooled connection fails (the connection is stale) and the second succeeds.
+    Without the retry every such failure closes every socket of the process for a resync.
+    A duplicate is harmless (clients render each message id once)."""
+    try:
+        await layer.group_send(group, event)
+    except Exception:
+        await layer.group_send(group, event)
 
 
 # --- calling the layer from sync code ---------------------------------------------------

@@ -165,6 +165,9 @@ class ChatMessage(models.Model):
 class Notification(models.Model):
     class Type(models.TextChoices):
         MENTION = "mention", "Mention"
+        # Due-date reminders (kanban.reminders), linked to their task.
+        DUE_SOON = "due_soon", "Due tomorrow"
+        OVERDUE = "overdue", "Overdue"
         REPLY = "reply", "Reply"
         DIRECT_MESSAGE = "direct_message", "Direct message"
 
@@ -190,6 +193,9 @@ class Notification(models.Model):
     chat_message = models.ForeignKey(
         ChatMessage, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
     )
+    task = models.ForeignKey(
+        Task, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     is_read = models.BooleanField(default=False)
 
@@ -213,7 +219,7 @@ class Notification(models.Model):
         return f"to {self.recipient}: {self.text[:40]}"
 
     def get_absolute_url(self) -> str:
-        target = self.chat_message or self.task_thread_comment
+        target = self.chat_message or self.task_thread_comment or self.task
         return target.get_absolute_url() if target else reverse("messaging:notifications")
 
 

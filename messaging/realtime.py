@@ -7,8 +7,11 @@ no ORM work in event handlers.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import logging
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -16,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from kanban_board import metrics
 from messaging import layers
 
 if TYPE_CHECKING:
@@ -41,6 +45,11 @@ def room_group(room_id: int) -> str:
 
 def task_group(task_id: int) -> str:
     return f"task_comments_{task_id}"
+
+
+def board_group(board_id: int) -> str:
+    """Every open board and task page of one board (ws/board/<id>/; frames: kanban.realtime)."""
+    return f"board_{board_id}"
 
 
 def user_group(user_id: int) -> str:
@@ -274,16 +283,15 @@ def broadcast_now(
 ) -> bool:
     """Send to a group from sync code. A layer outage is logged, never raised: the data is
     already saved and clients back-fill from the history endpoints. Returns success."""
+    event = forward_event(payload, exclude_user_id=exclude_user_id, event_type=event_type)
+    started = time.monotonic()
     try:
-        layers.call_from_sync(
-            get_channel_layer().group_send,
-            group,
-            forward_event(payload, exclude_user_id=exclude_user_id, event_type=event_type),
-        )
+        send = functools.partial(layers.group_send_retrying, get_channel_layer())
+        layers.call_from_sync(send, group, event)
     except Exception:
         logger.warning("broadcast to %s failed; clients will back-fill", group, exc_info=True)
         # This process's sockets may have missed it too: they are closed and back-fill.
-        layers.note_layer_failure()
+        layers.note_layer_failure(started=started)
         return False
     return True
 
@@ -296,9 +304,11 @@ def broadcast_on_commit(
     event_type: str = FORWARD,
 ) -> None:
     """Broadcast after the current transaction commits (at once outside a transaction)."""
+    scheduled_at = time.perf_counter()
     transaction.on_commit(
-        lambda: broadcast_now(
-            group, payload, exclude_user_id=exclude_user_id, event_type=event_type
+        lambda: metrics.broadcast_done(
+            scheduled_at,
+            broadcast_now(group, payload, exclude_user_id=exclude_user_id, event_type=event_type),
         ),
         robust=True,
     )
@@ -307,6 +317,33 @@ def broadcast_on_commit(
 def push_to_user_on_commit(user_id: int, payload: dict[str, Any]) -> None:
     """After commit, send a payload to every notification socket of one user."""
     broadcast_on_commit(user_group(user_id), payload, event_type=USER_PUSH)
+
+
+def push_to_users_on_commit(pushes: list[tuple[int, dict[str, Any]]]) -> None:
+    """After commit, send each (user id, payload) to that user's notification sockets: all
+    of them in one trip to the event loop, the group sends concurrent (a mention of ten
+    people is one hop, not ten)."""
+    if not pushes:
+        return
+    events = [(user_group(uid), forward_event(p, event_type=USER_PUSH)) for uid, p in pushes]
+
+    async def send_all() -> None:
+        layer = get_channel_layer()
+        results = await asyncio.gather(
+            *(layer.group_send(group, event) for group, event in events), return_exceptions=True
+        )
+        failed = [r for r in results if isinstance(r, BaseException)]
+        if failed:
+            raise failed[0]
+
+    def send() -> None:
+        try:
+            layers.call_from_sync(send_all)
+        except Exception:
+            logger.warning("pushing %d notification(s) failed", len(events), exc_info=True)
+            layers.note_layer_failure()
+
+    transaction.on_commit(send, robust=True)
 
 
 def signal_access_changed_on_commit(user_id: int) -> None:

@@ -1,30 +1,83 @@
-"""Celery tasks: thin wrappers that take ids and call one service."""
+"""Celery tasks: thin wrappers that take ids and call one service.
+
+Every task is time-limited. At the soft limit the service's transaction rolls back and the
+task logs and returns: the message stays `mentions_notified_at IS NULL`, so the periodic
+sweep (settings.CELERY_BEAT_SCHEDULE) creates its notifications later. The hard limit kills a
+task that ignores the soft one.
+"""
+
+import logging
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 
 from messaging.services import notifications
+
+logger = logging.getLogger(__name__)
 
 # A sweep that waited this long in the queue is superseded by the next one (beat runs every
 # SWEEP_INTERVAL_SECONDS); dropping it keeps a backlog from piling up behind a dead worker.
 SWEEP_EXPIRES_SECONDS = 55
+# Seconds. One target's notifications take milliseconds; a sweep of 500 targets well under a
+# second. The sweep must end before the next one is due (60 s).
+NOTIFY_SOFT_LIMIT, NOTIFY_HARD_LIMIT = 20, 30
+SWEEP_SOFT_LIMIT, SWEEP_HARD_LIMIT = 40, 50
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(
+    acks_late=True,
+    ignore_result=True,
+    soft_time_limit=NOTIFY_SOFT_LIMIT,
+    time_limit=NOTIFY_HARD_LIMIT,
+)
 def notify_mentions(kind: str, object_id: int) -> int:
     """Create the MENTION notifications owed for one chat message or comment (idempotent)."""
-    return notifications.create_mention_notifications(kind=kind, object_id=object_id)
+    try:
+        return notifications.create_mention_notifications(kind=kind, object_id=object_id)
+    except SoftTimeLimitExceeded:
+        logger.warning(
+            "notify_mentions(%s, %s) hit its %ss soft limit; the sweep will create them",
+            kind,
+            object_id,
+            NOTIFY_SOFT_LIMIT,
+        )
+        return 0
 
 
-@shared_task(acks_late=True, ignore_result=True, expires=SWEEP_EXPIRES_SECONDS)
+@shared_task(
+    acks_late=True,
+    ignore_result=True,
+    expires=SWEEP_EXPIRES_SECONDS,
+    soft_time_limit=SWEEP_SOFT_LIMIT,
+    time_limit=SWEEP_HARD_LIMIT,
+)
 def sweep_missed_mentions(older_than_seconds: int = 30, limit: int = 500) -> int:
     """Create the mention notifications a dead broker or worker lost (Celery beat, every 60 s)."""
-    return notifications.sweep_missed_mentions(older_than_seconds=older_than_seconds, limit=limit)
+    try:
+        return notifications.sweep_missed_mentions(
+            older_than_seconds=older_than_seconds, limit=limit
+        )
+    except SoftTimeLimitExceeded:
+        logger.warning(
+            "sweep_missed_mentions hit its %ss soft limit; the next sweep continues",
+            SWEEP_SOFT_LIMIT,
+        )
+        return 0
 
 
 # --- Issue 12: attachments ---------------------------------------------------------------
 
 
-@shared_task(acks_late=True, ignore_result=True)
+# Seconds: Pillow on an image within ATTACHMENT_MAX_IMAGE_PIXELS takes well under this.
+PREVIEW_SOFT_LIMIT, PREVIEW_HARD_LIMIT = 60, 90
+
+
+@shared_task(
+    acks_late=True,
+    ignore_result=True,
+    soft_time_limit=PREVIEW_SOFT_LIMIT,
+    time_limit=PREVIEW_HARD_LIMIT,
+)
 def make_attachment_previews(attachment_id: int) -> str:
     """Re-encode an uploaded image and make its thumbnail; then `attachment_ready`."""
     from messaging.services import attachments

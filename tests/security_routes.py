@@ -10,12 +10,18 @@ changed nothing.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.apps import apps
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
+from accounts.models import Invitation
+from accounts.org_services import invitation_token
+from kanban.models import ChecklistItem, Label
 from messaging.models import Notification
 from tests.factories import (
     AttachmentFactory,
@@ -93,6 +99,10 @@ class World:
     comment: Any = None
     notification: Any = None
     removable: Any = None  # a member the owner may remove (user_id routes)
+    organization: Any = None  # the board's organization (slug routes)
+    invitation: Any = None  # a pending invitation to it (invitation_id and token routes)
+    label: Any = None  # a label of the board (label_id routes)
+    checklist_item: Any = None  # an item of the task's checklist (item_id routes)
     attachment: Any = None  # issue 12: a file sent with `message`
     extra: dict = field(default_factory=dict)
 
@@ -113,6 +123,17 @@ class World:
             chat_message=world.message,
         )
         world.removable = world.members[-1] if world.members else owner
+        # The live board (issue 13): a label and a checklist item to point at.
+        world.label = Label.objects.create(board=world.board, name="Bug", colour="red")
+        world.checklist_item = ChecklistItem.objects.create(task=world.task, text="Check")
+        world.organization = world.board.organization
+        world.invitation = Invitation.objects.create(
+            organization=world.organization,
+            email=f"invitee{world.board.pk}@example.com",
+            key=secrets.token_urlsafe(24),
+            invited_by=owner,
+            expires_at=timezone.now() + timedelta(days=7),
+        )
         world.attachment = AttachmentFactory(
             uploaded_by=speaker,
             organization=world.board.organization,
@@ -121,7 +142,7 @@ class World:
         world.message.attachments.add(world.attachment)
         return world
 
-    def kwargs(self) -> dict[str, int]:
+    def kwargs(self) -> dict[str, int | str]:
         """Values for every URL kwarg an object route may use. A route with a kwarg missing
         here makes `url_for` fail loudly, so new routes cannot slip through untested."""
         return {
@@ -133,6 +154,11 @@ class World:
             "user_id": self.removable.pk,
             "message_id": self.message.pk,
             "comment_id": self.comment.pk,
+            "slug": self.organization.slug,
+            "invitation_id": self.invitation.pk,
+            "token": invitation_token(self.invitation),
+            "label_id": self.label.pk,
+            "item_id": self.checklist_item.pk,
             "attachment_id": self.attachment.pk,
         }
 

@@ -9,7 +9,8 @@ from io import StringIO
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from django.core.management import call_command
+
+from bench.cli import main as bench_main
 
 
 def bench_redis_url(redis_url: str) -> str:
@@ -39,30 +40,36 @@ def test_bare_consumer_and_raw_server_deliver_every_message(redis_url, tmp_path)
     wait_until_unclaimed(url)
     out = StringIO()
     json_out = tmp_path / "bench.json"
-    call_command(
-        "bench_realtime",
-        "--only=raw,bare",
-        "--clients=6",
-        "--procs=2",
-        "--steps=10,30",
-        "--duration=1",
-        "--warmup=0.5",
-        "--drain=3",
-        "--echo-seconds=2",
-        f"--redis-url={url}",
-        f"--json-out={json_out}",
-        stdout=out,
+    status = bench_main(
+        [
+            "--only=raw,bare",
+            "--clients=6",
+            "--procs=2",
+            "--repeat=1",
+            "--steps=10,30",
+            "--duration=1",
+            "--warmup=0.5",
+            "--drain=3",
+            "--echo-seconds=2",
+            f"--redis-url={url}",
+            f"--json-out={json_out}",
+            f"--plot={tmp_path / 'bench.png'}",
+        ],
+        out,
     )
+    assert status == 0
     printed = out.getvalue()
     results = json.loads(json_out.read_text())
 
     for target in ("raw", "bare"):
-        steps = results["targets"][target]["steps"]
+        (run,) = results["runs"]
+        steps = run["targets"][target]["steps"]
         assert steps, target
         for s in steps:
             assert s["sent"] > 0
             assert s["reach"] == 1.0, (target, s)
         assert f"-- {target}: rate sweep" in printed
-        assert results["targets"][target]["echo_samples"] >= 1
+        assert run["targets"][target]["echo_samples"] >= 1
     assert "rate/s" in printed and "deliv/s" in printed and "p99 ms" in printed
-    assert "bare consumer / raw websockets:" in printed
+    assert "== summary, room of 6 sockets" in printed
+    assert (tmp_path / "bench.png").stat().st_size > 0

@@ -45,6 +45,15 @@ KNOWN_POST_ROUTES = {
     "messaging:task_comments",
     "messaging:notification_read",
     "messaging:notification_read_all",
+    # Organizations (issue 9).
+    "orgs:create",
+    "orgs:rename",
+    "orgs:invite",
+    "orgs:invitation_revoke",
+    "orgs:member_role",
+    "orgs:member_remove",
+    "orgs:leave",
+    "orgs:invite_accept",
 }
 
 
@@ -79,6 +88,7 @@ def harmful_data(world: World) -> dict:
         "position": 0,
         "direction": "left",
         "priority": "high",
+        "role": "admin",
         "old_password": "x",
         "new_password1": "Forged-pass-123",
         "new_password2": "Forged-pass-123",

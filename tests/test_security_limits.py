@@ -29,7 +29,7 @@ from django.conf import settings
 
 from messaging.consumers.base import MAX_FRAME_CHARS
 from messaging.models import ChatMessage
-from tests.test_security_websocket import LiveSession, Workspace, recv_json, wait_closed
+from tests.clients import LiveSession, Workspace, recv_json, wait_closed
 
 WS_MAX_BYTES = settings.WEBSOCKET_MAX_MESSAGE_BYTES
 MESSAGE_TOO_BIG = 1009  # what autobahn sends when failByDrop is off

@@ -11,8 +11,8 @@ import re
 
 import pytest
 
+from tests.clients import LiveSession
 from tests.factories import PASSWORD, UserFactory
-from tests.test_security_websocket import LiveSession
 
 LIMIT = 10
 

@@ -25,15 +25,15 @@ from websockets.exceptions import InvalidStatus
 from kanban import services as kanban_services
 from messaging.consumers.base import ACCESS_GONE
 from messaging.models import ChatMessage
-from tests.factories import PASSWORD
-from tests.live import ROOT, DaphneServer, database_url_for
-from tests.test_security_websocket import (
+from tests.clients import (
     LiveSession,
     Workspace,
     recv_json,
     still_open,
     wait_closed,
 )
+from tests.factories import PASSWORD
+from tests.live import ROOT, DaphneServer, database_url_for
 
 REVOCATION_DEADLINE = 5.0  # seconds
 

@@ -12,15 +12,13 @@ import time
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from messaging.tests.test_worker import broker_url  # noqa: F401 - fixture of start_cluster
-from tests.test_scale_out import start_cluster  # noqa: F401 - two daphne processes on Redis
-from tests.test_security_websocket import LiveSession
+from tests.clients import LiveSession
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.mark.services
-def test_the_cap_holds_across_two_daphne_processes(start_cluster, alice, bob):  # noqa: F811 - the imported fixture
+def test_the_cap_holds_across_two_daphne_processes(start_cluster, alice, bob):
     cluster = start_cluster(WS_MAX_SOCKETS_PER_USER="4")
     on_p1 = LiveSession(cluster.p1).log_in("alice")
     on_p2 = LiveSession(cluster.p2).log_in("alice")

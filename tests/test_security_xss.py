@@ -20,38 +20,7 @@ from django.test import Client
 from django.utils.html import escape
 
 from tests.security_routes import FAST_HASHERS, World, routes
-
-PAYLOADS = [
-    "<img src=x onerror=alert(1)>",
-    "<script>alert(1)</script>",
-    '"><svg onload=alert(1)>',
-    "javascript:alert(1)",
-    "</textarea><script>alert(1)</script>",
-    "{{7*7}}{% now 'Y' %}",
-    '<a href="javascript:alert(1)">x</a>',
-    '" onmouseover="alert(1)',
-    "' onfocus='alert(1)' autofocus '",
-    "</script><script>alert(1)</script>",
-    "<iframe srcdoc='<script>alert(1)</script>'>",
-    "&lt;img src=x onerror=alert(1)&gt;",  # already-escaped text must not be un-escaped
-]
-
-# Which tagged fields each main page must show as text.
-EXPECTED_TEXT = {
-    "kanban:board_list": ["board-name"],
-    "kanban:board_detail": ["board-name", "board-desc", "column", "task-title", "assignee"],
-    "kanban:task_detail": ["task-title", "task-desc", "comment", "commenter"],
-    "kanban:board_members": ["member"],
-    "messaging:inbox": ["room-name", "message"],
-    "messaging:room_list": ["room-name"],
-    "messaging:room_detail": ["room-name", "room-desc", "message", "member"],
-    "messaging:task_comments": ["task-title", "comment"],
-    "messaging:notifications": ["notification"],
-}
-
-
-def tagged(field: str, payload: str) -> str:
-    return f"[{field}]{payload}"
+from tests.xss_corpus import EXPECTED_TEXT, PAYLOADS, hostile_world, tagged
 
 
 class PageText(HTMLParser):
@@ -111,34 +80,6 @@ def assert_safe(name: str, content: str, payload: str) -> PageText:
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = FAST_HASHERS
-
-
-def hostile_world(payload: str, alice, bob, carol) -> World:
-    for user, field in ((alice, "owner"), (bob, "member"), (carol, "member")):
-        user.display_name = tagged(field, payload)[:80]
-        user.save(update_fields=["display_name"])
-    world = World.build(alice, [bob, carol])
-    world.board.name = tagged("board-name", payload)
-    world.board.description = tagged("board-desc", payload)
-    world.board.save()
-    world.column.name = tagged("column", payload)[:80]
-    world.column.save()
-    world.task.title = tagged("task-title", payload)
-    world.task.description = tagged("task-desc", payload)
-    world.task.assignee = bob
-    world.task.save()
-    world.room.name = tagged("room-name", payload)[:80]
-    world.room.description = tagged("room-desc", payload)
-    world.room.save()
-    world.message.content = tagged("message", payload)
-    world.message.save()
-    world.comment.content = tagged("comment", payload)
-    world.comment.save()
-    world.notification.text = tagged("notification", payload)
-    world.notification.save()
-    world.attachment.name = tagged("attachment", payload)[:255]  # issue 12: a file's name
-    world.attachment.save()
-    return world
 
 
 def expected_in_text(field: str, payload: str) -> str:

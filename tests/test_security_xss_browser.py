@@ -18,7 +18,7 @@ from django.urls import reverse
 from playwright.sync_api import Browser, Page, expect
 
 from tests.security_routes import World
-from tests.test_security_xss import EXPECTED_TEXT, PAYLOADS, hostile_world, tagged
+from tests.xss_corpus import EXPECTED_TEXT, PAYLOADS, hostile_world, tagged
 
 pytestmark = pytest.mark.browser
 
@@ -110,8 +110,13 @@ def open_as(browser: Browser, live_daphne, login_page) -> Iterator[Callable[...,
 def visit(watched: Watched, server, path: str) -> None:
     watched.page.goto(f"{server.url}{path}")
     watched.page.wait_for_load_state("load")
-    # Let the live modules connect and back-fill (they render history with textContent).
-    watched.page.wait_for_timeout(300)
+    # The live modules render back-filled history too (with textContent): wait until each
+    # thread on the page is live and its back-fill request has finished.
+    watched.page.wait_for_function(
+        """() => [...document.querySelectorAll(".connection-status")]
+            .every((el) => el.textContent.trim() === "Live")"""
+    )
+    watched.page.wait_for_load_state("networkidle")
 
 
 @pytest.mark.parametrize("payload", BROWSER_PAYLOADS)
@@ -229,8 +234,8 @@ def test_the_watchers_catch_a_real_injection(browser: Browser):
     page = context.new_page()
     watched = Watched(page)
     page.on("dialog", lambda d: (watched.dialogs.append(d.message), d.dismiss()))
-    page.set_content(f"<div>{PAYLOADS[0]}</div>")
-    page.wait_for_timeout(300)
+    with page.expect_event("dialog"):
+        page.set_content(f"<div>{PAYLOADS[0]}</div>")
     assert watched.dialogs == ["1"]
     assert page.evaluate(FIND_INJECTED) == ["IMG onerror", "element IMG"]
     context.close()

@@ -8,11 +8,7 @@ against a real daphne is in tests/test_security_revocation.py).
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.contrib import auth
 from django.contrib.sessions.models import Session
 from django.core.management import CommandError, call_command
@@ -23,34 +19,6 @@ from django.urls import reverse
 from accounts import services
 from messaging import realtime
 from tests.factories import PASSWORD, UserFactory
-
-
-class UserGroupListener:
-    """A channel-layer channel subscribed to one user's group."""
-
-    def __init__(self, user_id: int) -> None:
-        self.layer = get_channel_layer()
-        self.channel = async_to_sync(self.layer.new_channel)()
-        async_to_sync(self.layer.group_add)(realtime.user_group(user_id), self.channel)
-
-    def events(self) -> list[dict]:
-        async def drain() -> list[dict]:
-            received = []
-            while True:
-                try:
-                    received.append(await asyncio.wait_for(self.layer.receive(self.channel), 0.2))
-                except TimeoutError:
-                    return received
-
-        return async_to_sync(drain)()
-
-    def access_changes(self) -> int:
-        return sum(1 for event in self.events() if event["type"] == realtime.ACCESS_CHANGED)
-
-
-@pytest.fixture
-def listen():
-    return UserGroupListener
 
 
 def logged_in_user(client: Client):
@@ -71,7 +39,7 @@ def test_logout_view_ends_session_and_signals_sockets(
     client = Client()
     client.force_login(bob)
     session_key = client.session.session_key
-    listener = listen(bob.pk)
+    listener = listen(realtime.user_group(bob.pk))
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("accounts:logout"))
@@ -89,7 +57,7 @@ def test_admin_logout_also_signals_sockets(bob, listen, django_capture_on_commit
     there closes their live sockets too."""
     client = Client()
     client.force_login(bob)
-    listener = listen(bob.pk)
+    listener = listen(realtime.user_group(bob.pk))
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/admin/logout/")
@@ -111,7 +79,7 @@ def test_logout_view_refuses_get(bob):
 def test_logout_view_requires_csrf_token(bob, listen):
     client = Client(enforce_csrf_checks=True)
     client.force_login(bob)
-    listener = listen(bob.pk)
+    listener = listen(realtime.user_group(bob.pk))
     assert client.post(reverse("accounts:logout")).status_code == 403
     assert logged_in_user(client) == bob
     assert listener.access_changes() == 0
@@ -129,7 +97,7 @@ def test_logout_keeps_other_sessions_of_same_user(bob):
 
 @pytest.mark.django_db
 def test_logout_of_anonymous_request_signals_nothing(listen, bob):
-    listener = listen(bob.pk)
+    listener = listen(realtime.user_group(bob.pk))
     response = Client().post(reverse("accounts:logout"))
     assert response.status_code == 302
     assert listener.access_changes() == 0
@@ -145,7 +113,7 @@ def test_password_change_keeps_this_session_ends_others_and_signals(
     laptop, phone = Client(), Client()
     laptop.force_login(bob)
     phone.force_login(bob)
-    listener = listen(bob.pk)
+    listener = listen(realtime.user_group(bob.pk))
 
     with django_capture_on_commit_callbacks(execute=True):
         response = laptop.post(
@@ -168,7 +136,7 @@ def test_password_change_keeps_this_session_ends_others_and_signals(
 def test_failed_password_change_signals_nothing(bob, listen, django_capture_on_commit_callbacks):
     client = Client()
     client.force_login(bob)
-    listener = listen(bob.pk)
+    listener = listen(realtime.user_group(bob.pk))
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             reverse("accounts:password_change"),
@@ -185,7 +153,7 @@ def test_failed_password_change_signals_nothing(bob, listen, django_capture_on_c
 def test_deactivate_user_locks_out_and_signals(bob, listen, django_capture_on_commit_callbacks):
     client = Client()
     client.force_login(bob)
-    listener = listen(bob.pk)
+    listener = listen(realtime.user_group(bob.pk))
 
     with django_capture_on_commit_callbacks(execute=True):
         services.deactivate_user(user=bob)
@@ -201,7 +169,7 @@ def test_deactivate_user_locks_out_and_signals(bob, listen, django_capture_on_co
 
 @pytest.mark.django_db
 def test_deactivate_user_signals_only_after_commit(bob, listen, django_capture_on_commit_callbacks):
-    listener = listen(bob.pk)
+    listener = listen(realtime.user_group(bob.pk))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         services.deactivate_user(user=bob)
     assert listener.access_changes() == 0
@@ -212,7 +180,7 @@ def test_deactivate_user_signals_only_after_commit(bob, listen, django_capture_o
 def test_deactivate_user_is_idempotent(bob, listen, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         services.deactivate_user(user=bob)
-    listener = listen(bob.pk)
+    listener = listen(realtime.user_group(bob.pk))
     with django_capture_on_commit_callbacks(execute=True):
         services.deactivate_user(user=bob)
     bob.refresh_from_db()
@@ -236,7 +204,10 @@ def test_admin_action_deactivates_selected_users(
     admin_client_, bob, carol, listen, django_capture_on_commit_callbacks
 ):
     client, admin = admin_client_
-    bob_listener, carol_listener = listen(bob.pk), listen(carol.pk)
+    bob_listener, carol_listener = (
+        listen(realtime.user_group(bob.pk)),
+        listen(realtime.user_group(carol.pk)),
+    )
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
@@ -277,7 +248,7 @@ def test_admin_change_form_unticking_active_signals(
     admin_client_, bob, listen, django_capture_on_commit_callbacks
 ):
     client, _ = admin_client_
-    listener = listen(bob.pk)
+    listener = listen(realtime.user_group(bob.pk))
     url = reverse("admin:accounts_user_change", args=[bob.pk])
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -294,7 +265,7 @@ def test_admin_change_form_other_edits_do_not_signal(
     admin_client_, bob, listen, django_capture_on_commit_callbacks
 ):
     client, _ = admin_client_
-    listener = listen(bob.pk)
+    listener = listen(realtime.user_group(bob.pk))
     data = {**_change_form_data(bob), "is_active": "on", "display_name": "Robert"}
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -311,7 +282,7 @@ def test_admin_change_form_other_edits_do_not_signal(
 
 @pytest.mark.django_db
 def test_deactivate_user_command(bob, listen, django_capture_on_commit_callbacks, capsys):
-    listener = listen(bob.pk)
+    listener = listen(realtime.user_group(bob.pk))
     with django_capture_on_commit_callbacks(execute=True):
         call_command("deactivate_user", "bob")
     bob.refresh_from_db()

@@ -187,7 +187,9 @@ def test_profile_edit_with_an_invalid_email_is_refused(client_for, alice):
 # --- login required everywhere else -----------------------------------------------------
 
 # URL names anyone may open. The admin has its own login and is checked separately.
-PUBLIC = {"accounts:login", "accounts:signup", "healthz"}
+# The invitation link is public on purpose: a new person signs up there (issue 9).
+# "metrics" needs no login but a scrape token (kanban_board/tests/test_metrics.py).
+PUBLIC = {"accounts:login", "accounts:signup", "healthz", "orgs:invite_accept", "metrics"}
 
 
 def _named_urls(resolver: URLResolver, namespace: str = "") -> Iterator[tuple[str, list[str]]]:

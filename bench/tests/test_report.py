@@ -23,6 +23,8 @@ def step(
     received: int | None = None,
     members: int = 10,
     late: int = 0,
+    recovered: int = 0,
+    refused: int = 0,
 ) -> StepResult:
     received = sent * members if received is None else received
     return StepResult(
@@ -36,6 +38,8 @@ def step(
         p50=p99 / 2,
         p95=p99 * 0.9,
         p99=p99,
+        recovered=recovered,
+        refused=refused,
         max=p99,
         late=late,
     )
@@ -108,9 +112,23 @@ def test_ratio_of_missing_figures_is_nan():
 def test_explanations_split_missing_into_late_and_dropped():
     s = step(100, sent=10, members=10, received=90, late=4)
     (text,) = step_explanations(s)
-    assert "10 of 100 deliveries missing" in text
+    assert "10 of 100 deliveries not live in time" in text
     assert "4 arrived after the drain window" in text
-    assert "6 never arrived (dropped)" in text
+    assert "6 never arrived (lost)" in text
+
+
+def test_with_back_fill_lost_is_what_neither_the_socket_nor_the_back_fill_brought():
+    s = step(100, sent=10, members=10, received=90, recovered=7)
+    s.backfilled = True
+    assert s.lost == 3
+    (text,) = step_explanations(s)
+    assert "7 came through the clients' back-fill" in text
+    assert "3 never arrived (lost)" in text
+
+
+def test_refused_sends_are_owed_to_nobody():
+    s = step(100, sent=10, members=10, received=80, refused=2)
+    assert (s.expected, s.lost, s.reach) == (80, 0, 1.0)
 
 
 def test_table_marks_failures_and_names_the_knee():

@@ -21,7 +21,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 from accounts.models import User
 from kanban.management.commands.seed_demo import BOARD_NAME, DEMO_PASSWORD
 from kanban.models import Board, Task
-from tests.factories import PASSWORD, TaskThreadCommentFactory, UserFactory
+from tests.factories import PASSWORD, TaskThreadCommentFactory, UserFactory, add_board_members
 
 pytestmark = pytest.mark.browser
 
@@ -148,7 +148,7 @@ def test_refused_move_puts_the_card_back_and_shows_the_reason(
     owner = UserFactory(username="olga")
     member = UserFactory(username="pete")
     board = services.create_board(name="Shared", created_by=owner)
-    services.add_member(board=board, username="pete", added_by=owner)
+    add_board_members(board, member)
     todo = board.columns.get(name="To Do")
     for title in ("First", "Second"):
         services.create_task(column=todo, title=title, created_by=owner)
@@ -181,20 +181,32 @@ def test_screenshot_board_and_task(transactional_db, live_daphne, browser: Brows
     TaskThreadCommentFactory(task=task, author=bob, content="Can step 2 show the board tour?")
     TaskThreadCommentFactory(task=task, author=carol, content="@bob yes, I'll mock it up today.")
 
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    try:
+    def log_in(context, username: str) -> Page:
         page = context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
-        problems = PageProblems(page)
         page.goto(f"{live_daphne.url}{reverse('accounts:login')}")
-        page.fill("input[name=username]", "alice")
+        page.fill("input[name=username]", username)
         page.fill("input[name=password]", DEMO_PASSWORD)
         page.click("form button[type=submit]")
         page.wait_for_url(lambda url: "/accounts/login/" not in url)
+        return page
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    bob_context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = log_in(context, "alice")
+        problems = PageProblems(page)
 
         page.goto(f"{live_daphne.url}{board.get_absolute_url()}")
         expect(page.locator(".task-card")).to_have_count(6)
         expect(cards_in(page, "In Progress")).to_have_count(2)
+        expect(page.locator("#board-connection")).to_have_text("Live.")
+        # bob is on the board too ("who's here"), and his move shows on alice's board live.
+        bob_page = log_in(bob_context, "bob")
+        bob_page.goto(f"{live_daphne.url}{board.get_absolute_url()}")
+        expect(page.locator("#board-viewers .viewer-avatar[title='Bob Baker']")).to_be_visible()
+        expect(cards_in(page, "In Progress").locator(".task-label").first).to_be_visible()
+        expect(page.locator(".task-checklist-count").first).to_have_text(re.compile(r"\d/\d"))
         page.screenshot(path=str(out_dir / "board.png"), full_page=True)
 
         page.goto(f"{live_daphne.url}{task.get_absolute_url()}")
@@ -205,5 +217,6 @@ def test_screenshot_board_and_task(transactional_db, live_daphne, browser: Brows
         problems.assert_none()
     finally:
         context.close()
+        bob_context.close()
     for name in ("board.png", "task.png"):
         assert (out_dir / name).stat().st_size > 10_000

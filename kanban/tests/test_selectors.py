@@ -102,10 +102,13 @@ def test_board_columns_query_count_does_not_grow_with_tasks(board, bob, django_a
             TaskFactory(column=column, assignee=bob)
     ColumnFactory(board=board)
 
-    with django_assert_num_queries(2):
+    # columns, tasks (with counts), their labels
+    with django_assert_num_queries(3):
         columns = selectors.board_columns(board)
         names = [t.assignee.username for c in columns for t in c.tasks.all()]
+        labels = [list(t.labels.all()) for c in columns for t in c.tasks.all()]
     assert len(names) == 9
+    assert labels == [[]] * 9
 
 
 def test_board_members_are_ordered_by_username(board, alice, bob):

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 
 from kanban import services
 from kanban.models import Board, Column, Task
+from messaging import realtime
 from tests.factories import BoardFactory, ColumnFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
@@ -78,15 +79,22 @@ def test_delete_board_by_non_creator_member_is_refused(board, bob):
 
 
 def test_delete_board_signals_members_sockets_after_commit(
-    board, alice, bob, django_capture_on_commit_callbacks
+    board, alice, bob, carol, listen, django_capture_on_commit_callbacks
 ):
-    with (
-        mock.patch("kanban.services.realtime.signal_access_changed_on_commit") as signal,
-        django_capture_on_commit_callbacks(execute=True),
-    ):
-        services.delete_board(board=board, deleted_by=alice)
+    """Every member's sockets are told to re-check access, and only once the deletion has
+    committed (a rolled-back delete must not close anyone's socket)."""
+    alice_sockets = listen(realtime.user_group(alice.pk))
+    bob_sockets = listen(realtime.user_group(bob.pk))
+    outsider_sockets = listen(realtime.user_group(carol.pk))
 
-    assert sorted(c.args[0] for c in signal.call_args_list) == sorted([alice.pk, bob.pk])
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.delete_board(board=board, deleted_by=alice)
+    assert (alice_sockets.access_changes(), bob_sockets.access_changes()) == (0, 0)
+
+    for callback in callbacks:
+        callback()
+    assert (alice_sockets.access_changes(), bob_sockets.access_changes()) == (1, 1)
+    assert outsider_sockets.access_changes() == 0
 
 
 # --- members ----------------------------------------------------------------------------
@@ -129,8 +137,10 @@ def test_remove_member_unassigns_their_tasks_and_signals_their_sockets(
     assert not board.members.filter(pk=bob.pk).exists()
     task.refresh_from_db()
     assert task.assignee is None
-    assert len(callbacks) == 1
-    call_layer.assert_called_once()
+    # member_removed and the unassigned card to the board, then the access signal to bob.
+    assert len(callbacks) == 3
+    groups = [c.args[1] for c in call_layer.call_args_list]
+    assert groups == [f"board_{board.pk}", f"board_{board.pk}", f"user_{bob.pk}"]
     assert call_layer.call_args.args[1:] == (f"user_{bob.pk}", {"type": "access.changed"})
 
 

@@ -18,12 +18,11 @@ import asyncio
 import json
 import logging
 import random
+import time
 from importlib import import_module
 from typing import Any, ClassVar
 
-from asgiref.sync import sync_to_async
 from autobahn.exception import Disconnected
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib import auth
@@ -31,7 +30,8 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from accounts.models import User
-from messaging import layers, ratelimit, realtime
+from messaging import layers, pushback, ratelimit, realtime
+from messaging.dbcalls import db_call
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,9 @@ RATE_LIMITED_FRAMES = {
 # client had to escape (a control character becomes the 6 characters of "\u0001"), plus the
 # JSON envelope: refuse it before parsing.
 MAX_FRAME_CHARS = settings.MESSAGE_MAX_LENGTH * 6 + 1024
+# Client frames that save a post: refused with `slow_down` when the process is saturated
+# (messaging.pushback).
+POSTING_FRAMES = frozenset({"chat_message", "comment"})
 CLIENT_ID_ECHO_MAX = 64
 
 
@@ -76,6 +79,10 @@ class MessagingConsumer(AsyncWebsocketConsumer):
     closing = False
     layer_failed = False
     watch_task: asyncio.Task | None = None
+    # Per-socket access cache: when `access_holds` last passed (monotonic seconds). Client
+    # frames trust it for SOCKET_ACCESS_RECHECK_SECONDS; an access-changed signal re-checks at
+    # once. The services still check inside their transactions: that check is the authority.
+    access_checked_at: float | None = None
 
     # --- to override ----------------------------------------------------------------------
 
@@ -84,8 +91,9 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         return True
 
     def allowed_now(self) -> bool:
-        """Re-check access (before every client frame and on an access-change signal). Runs on
-        the database thread, together with the session check: one hop per frame."""
+        """Re-check access (on an access-change signal, and before a client frame once the
+        socket's cached answer is older than SOCKET_ACCESS_RECHECK_SECONDS). Runs in one hop
+        to the database threads, together with the session check."""
         return True
 
     def subscriptions(self) -> list[str]:
@@ -116,12 +124,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             await self.close()  # before accept: the handshake is refused
             return
         self.groups = [*self.subscriptions(), realtime.user_group(self.user.pk)]
-        # Failures noted from here on may have cost this socket events.
-        self.layer_epoch = layers.layer_epoch()
-        try:
-            for group in self.groups:
-                await self.channel_layer.group_add(group, self.channel_name)
-        except Exception:
+        if not await self.subscribe():
             logger.warning("%s: subscribing failed; refusing the socket", type(self).__name__)
             layers.note_layer_failure()
             self.groups = []
@@ -129,8 +132,29 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             return
         await self.accept()
         self.accepted = True
+        # The handshake just authenticated the session and `authorize` passed.
+        self.access_checked_at = time.monotonic()
         self.watch_task = asyncio.create_task(self.watch_layer())
         await self.joined()
+
+    async def subscribe(self) -> bool:
+        """Join the groups. While the layer fails (Redis down or just restarted, its pooled
+        connections stale) keep the handshake waiting and retry every 0.25 s, for up to
+        CHANNEL_SUBSCRIBE_WAIT_SECONDS: a client that reconnects during a short outage is let
+        in the moment Redis is back, instead of being refused and sent into a growing backoff
+        (fault scenario a: refused clients came back up to 10 s after Redis did)."""
+        deadline = time.monotonic() + settings.CHANNEL_SUBSCRIBE_WAIT_SECONDS
+        while True:
+            # Failures noted from here on may have cost this socket events.
+            self.layer_epoch = layers.layer_epoch()
+            try:
+                for group in self.groups:
+                    await self.channel_layer.group_add(group, self.channel_name)
+                return True
+            except Exception:
+                if time.monotonic() + 0.25 >= deadline:
+                    return False
+                await asyncio.sleep(0.25)
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
         """Leave the groups (Redis may be down: membership expires anyway), then the usual."""
@@ -145,8 +169,9 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             for group in groups:
                 await self.channel_layer.group_discard(group, self.channel_name)
         except Exception:
+            # Nobody missed an event: the membership expires, and sockets that did miss
+            # something learn it from their own failed calls.
             logger.warning("%s: leaving groups failed", type(self).__name__)
-            layers.note_layer_failure()
 
     async def close(self, code: int | None = None, reason: str | None = None) -> None:
         """Close once (the watcher, a layer failure and a revocation may all ask)."""
@@ -171,10 +196,21 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         await self.send_json(realtime.error_payload(self.access_gone_message, code="access_gone"))
         await self.close(code=ACCESS_GONE)
 
-    async def access_holds(self) -> bool:
-        """The login behind the socket still stands and `allowed_now` still passes (one trip
-        to the database thread: it is shared by every socket of the process)."""
-        return await database_sync_to_async(self.access_holds_now)()
+    async def access_holds(self, *, fresh: bool = False) -> bool:
+        """The login behind the socket still stands and `allowed_now` still passes.
+
+        Answered from the socket's cache while it is younger than SOCKET_ACCESS_RECHECK_SECONDS
+        (no query per frame); `fresh=True` (an access-changed signal) always asks the
+        database. Every change that can take access away sends that signal after commit, and
+        a lost signal means a layer failure, which closes the socket for a resync anyway."""
+        checked = self.access_checked_at
+        now = time.monotonic()
+        max_age = settings.SOCKET_ACCESS_RECHECK_SECONDS
+        if not fresh and checked is not None and now - checked < max_age:
+            return True
+        holds = await db_call(self.access_holds_now)()
+        self.access_checked_at = now if holds else None
+        return holds
 
     def access_holds_now(self) -> bool:
         return self.session_holds_now() and self.allowed_now()
@@ -222,12 +258,36 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         echo = {"client_id": client_id[:CLIENT_ID_ECHO_MAX]} if isinstance(client_id, str) else {}
         if not await self.within_rate_limit(kind, echo):
             return
+        if kind not in POSTING_FRAMES:
+            await self.handle_frame(kind, method, data, echo)
+            return
+        with pushback.admitted() as admitted:
+            if not admitted:
+                await self.send_error(
+                    pushback.MESSAGE,
+                    code="slow_down",
+                    retry_after=pushback.RETRY_AFTER_SECONDS,
+                    **echo,
+                )
+                return
+            await self.handle_frame(kind, method, data, echo)
+
+    async def handle_frame(
+        self, kind: str, method: str, data: dict[str, Any], echo: dict[str, str]
+    ) -> None:
         try:
             if not await self.access_holds():
                 await self.revoke()
                 return
             await getattr(self, method)(data)
         except ValidationError as error:
+            # The service's own check (the authority) refused: the cached answer was stale (a
+            # change that sent no signal). Ask again and close the socket if access is gone.
+            if getattr(error, "code", None) == "not_member" and not await self.access_holds(
+                fresh=True
+            ):
+                await self.revoke()
+                return
             await self.send_error(" ".join(error.messages), **echo)
         except Exception:
             logger.exception("%s failed on a %r frame", type(self).__name__, kind)
@@ -239,9 +299,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         bucket = RATE_LIMITED_FRAMES.get(kind)
         if bucket is None:
             return True
-        decision = await sync_to_async(ratelimit.hit, thread_sensitive=False)(
-            bucket=bucket, user_id=self.user.pk
-        )
+        decision = await ratelimit.ahit(bucket=bucket, user_id=self.user.pk)
         if decision.allowed:
             return True
         await self.send_error(
@@ -331,7 +389,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         other sockets are in the user's group only to hear access changes."""
 
     async def access_changed(self, event: dict[str, Any]) -> None:
-        if self.accepted and not await self.access_holds():
+        if self.accepted and not await self.access_holds(fresh=True):
             await self.revoke()
 
     # --- helpers --------------------------------------------------------------------------
@@ -362,7 +420,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             payload, exclude_user_id=self.user.pk if exclude_self else None
         )
         try:
-            await self.channel_layer.group_send(group, event)
+            await layers.group_send_retrying(self.channel_layer, group, event)
         except Exception:  # presence is best effort
             logger.warning("presence broadcast to %s failed", group, exc_info=True)
             layers.note_layer_failure()

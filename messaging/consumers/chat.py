@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from channels.db import database_sync_to_async
 from django.core.exceptions import ValidationError
 from django.http import Http404
 
 from messaging import access, presence, realtime
+from messaging.dbcalls import db_call
 from messaging.models import ChatMessage, ChatRoom
 from messaging.selectors.rooms import get_room_for
 from messaging.services.editing import delete_chat_message, edit_chat_message
@@ -38,11 +38,14 @@ class ChatRoomConsumer(MessagingConsumer):
     access_gone_message = "You are no longer a member of this room."
 
     room: ChatRoom
+    # Whether this socket recorded a typing row that its next message should clear: a message
+    # from a socket that never typed costs no typing query.
+    typing_recorded = False
 
     async def authorize(self) -> bool:
         room_id = self.scope["url_route"]["kwargs"]["room_id"]
         try:
-            self.room = await database_sync_to_async(get_room_for)(self.user, room_id)
+            self.room = await db_call(get_room_for)(self.user, room_id)
         except Http404:
             return False
         return True
@@ -70,14 +73,16 @@ class ChatRoomConsumer(MessagingConsumer):
         content = require_text(data, "message") if content is None else content
         client_id = optional_client_id(data)
         # The service broadcasts to the whole room (this socket included) after commit.
-        message = await database_sync_to_async(post_chat_message)(
+        message = await db_call(post_chat_message)(
             room=self.room,
             author=self.user,
             content=content,
             client_id=client_id,
             parent_id=data.get("parent_id"),
+            clear_typing=self.typing_recorded,
             attachment_ids=data.get("attachment_ids"),
         )
+        self.typing_recorded = False
         if client_id:
             await self.send_json({"type": "ack", "client_id": client_id, "message_id": message.pk})
 
@@ -96,13 +101,13 @@ class ChatRoomConsumer(MessagingConsumer):
         def edit() -> None:
             edit_chat_message(message=self._message(data), editor=self.user, content=content)
 
-        await database_sync_to_async(edit)()  # the room hears message_edited
+        await db_call(edit)()  # the room hears message_edited
 
     async def handle_delete_message(self, data: dict[str, Any]) -> None:
         def delete() -> None:
             delete_chat_message(message=self._message(data), deleted_by=self.user)
 
-        await database_sync_to_async(delete)()  # the room hears message_deleted
+        await db_call(delete)()  # the room hears message_deleted
 
     async def handle_react(self, data: dict[str, Any]) -> None:
         emoji = data.get("emoji")
@@ -110,10 +115,12 @@ class ChatRoomConsumer(MessagingConsumer):
         def react() -> None:
             toggle_reaction(post=self._message(data), user=self.user, emoji=emoji)
 
-        await database_sync_to_async(react)()  # the room hears reactions
+        await db_call(react)()  # the room hears reactions
 
     async def handle_typing(self, data: dict[str, Any]) -> None:
-        await database_sync_to_async(record_typing)(room=self.room, user=self.user)
+        await db_call(record_typing)(room=self.room, user=self.user)
+        self.typing_recorded = True
 
     async def handle_stop_typing(self, data: dict[str, Any]) -> None:
-        await database_sync_to_async(clear_typing)(room=self.room, user=self.user)
+        await db_call(clear_typing)(room=self.room, user=self.user)
+        self.typing_recorded = False

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from channels.db import database_sync_to_async
 from django.core.exceptions import ValidationError
 from django.http import Http404
 
 from kanban.models import Task
 from kanban.selectors import get_task_for
 from messaging import access, realtime
+from messaging.dbcalls import db_call
 from messaging.models import TaskThreadComment
 from messaging.services.editing import delete_task_comment, edit_task_comment
 from messaging.services.posting import post_task_comment
@@ -38,7 +38,7 @@ class TaskCommentConsumer(MessagingConsumer):
     async def authorize(self) -> bool:
         task_id = self.scope["url_route"]["kwargs"]["task_id"]
         try:
-            self.task = await database_sync_to_async(get_task_for)(self.user, task_id)
+            self.task = await db_call(get_task_for)(self.user, task_id)
         except Http404:
             return False
         return True
@@ -54,7 +54,7 @@ class TaskCommentConsumer(MessagingConsumer):
         content = data.get("comment", "") if data.get("attachment_ids") else None
         content = require_text(data, "comment") if content is None else content
         client_id = optional_client_id(data)
-        comment = await database_sync_to_async(post_task_comment)(
+        comment = await db_call(post_task_comment)(
             task=self.task,
             author=self.user,
             content=content,
@@ -88,13 +88,13 @@ class TaskCommentConsumer(MessagingConsumer):
         def edit() -> None:
             edit_task_comment(comment=self._comment(data), editor=self.user, content=content)
 
-        await database_sync_to_async(edit)()  # the thread hears comment_edited
+        await db_call(edit)()  # the thread hears comment_edited
 
     async def handle_delete_comment(self, data: dict[str, Any]) -> None:
         def delete() -> None:
             delete_task_comment(comment=self._comment(data), deleted_by=self.user)
 
-        await database_sync_to_async(delete)()  # the thread hears comment_deleted
+        await db_call(delete)()  # the thread hears comment_deleted
 
     async def handle_react(self, data: dict[str, Any]) -> None:
         emoji = data.get("emoji")
@@ -102,4 +102,4 @@ class TaskCommentConsumer(MessagingConsumer):
         def react() -> None:
             toggle_reaction(post=self._comment(data), user=self.user, emoji=emoji)
 
-        await database_sync_to_async(react)()  # the thread hears reactions
+        await db_call(react)()  # the thread hears reactions

@@ -26,7 +26,7 @@ from messaging.models import (
     TaskThreadCommentEdit,
 )
 
-from .paging import Page, keyset_page
+from .paging import Page, around_page, keyset_page
 from .rooms import rooms_for
 
 # --- one post ----------------------------------------------------------------------------
@@ -159,9 +159,21 @@ def message_history_page(
     before: int | None = None,
     after: int | None = None,
     limit: int,
-) -> Page[ChatMessage]:
-    """A keyset page of top-level messages, or of one thread (three queries)."""
+    around: int | None = None,
+) -> Page[ChatMessage] | None:
+    """A keyset page of top-level messages, or of one thread (three queries). With `around`:
+    the page centred on that message (on its thread's root for a reply, at top level), None
+    if it is not there."""
     queryset = room_messages(room, parent=parent).prefetch_related(_mentions())
+    if around is not None:
+        if parent is None:
+            root_id = (
+                ChatMessage.objects.filter(pk=around, chat_room=room)
+                .values_list("parent_id", flat=True)
+                .first()
+            )
+            around = root_id or around
+        return around_page(queryset, around=around, limit=limit)
     return keyset_page(queryset, before=before, after=after, limit=limit)
 
 

@@ -21,6 +21,8 @@ class Page(Generic[M]):
 
     items: list[M]
     has_more: bool
+    # Only for a page around an item (`around_page`): newer rows exist beyond this page.
+    has_newer: bool = False
 
 
 def keyset_page(
@@ -41,3 +43,22 @@ def keyset_page(
     items = rows[:limit]
     items.reverse()
     return Page(items=items, has_more=len(rows) > limit)
+
+
+def around_page(queryset: QuerySet[M], *, around: int, limit: int) -> Page[M] | None:
+    """The page centred on the row `around` (search results open a room there): up to half of
+    `limit` older rows, the row, and newer rows. `has_more` says older rows exist before the
+    page, `has_newer` that newer ones exist after it. None if `around` is not in `queryset`."""
+    older_count = limit // 2
+    newer_count = limit - older_count  # the row itself included
+    rest = list(queryset.filter(pk__gte=around).order_by("pk")[: newer_count + 1])
+    if not rest or rest[0].pk != around:
+        return None
+    older = list(queryset.filter(pk__lt=around).order_by("-pk")[: older_count + 1])
+    items = older[:older_count]
+    items.reverse()
+    return Page(
+        items=items + rest[:newer_count],
+        has_more=len(older) > older_count,
+        has_newer=len(rest) > newer_count,
+    )

@@ -34,7 +34,7 @@ from messaging import access, realtime
 from messaging.models import ChatMessage, ChatRoom, UserTypingStatus
 
 from .mentions import mentionable_users
-from .paging import Page, keyset_page
+from .paging import Page, around_page, keyset_page
 
 # --- access (messaging.access decides; these keep the selector names) -------------------
 
@@ -160,23 +160,43 @@ def _mentions_user(user_id: int) -> Exists:
     return Exists(through.objects.filter(chatmessage_id=OuterRef("pk"), user_id=user_id))
 
 
-def recent_messages(room: ChatRoom, user: User, *, limit: int | None = None) -> Page[ChatMessage]:
+def recent_messages(
+    room: ChatRoom, user: User, *, limit: int | None = None, around: int | None = None
+) -> Page[ChatMessage] | None:
     """The latest top-level messages for the room page (replies live in their threads),
-    oldest first, each with `mentions_me`."""
+    oldest first, each with `mentions_me`; with `around`, the page centred on that message,
+    or on its thread's root for a reply (None if it is not in the room)."""
     queryset = (
         _messages(room).filter(parent__isnull=True).annotate(mentions_me=_mentions_user(user.pk))
     )
+    if around is not None:
+        root_id = (
+            ChatMessage.objects.filter(pk=around, chat_room=room)
+            .values_list("parent_id", flat=True)
+            .first()
+        )
+        return around_page(
+            queryset, around=root_id or around, limit=limit or settings.CHAT_PAGE_SIZE
+        )
     return keyset_page(queryset, limit=limit or settings.CHAT_PAGE_SIZE)
 
 
 def message_page(
-    room: ChatRoom, *, before: int | None = None, after: int | None = None, limit: int
-) -> Page[ChatMessage]:
+    room: ChatRoom,
+    *,
+    before: int | None = None,
+    after: int | None = None,
+    limit: int,
+    around: int | None = None,
+) -> Page[ChatMessage] | None:
     """A keyset page of the room's history with authors and mentioned users loaded
-    (two queries whatever the page size)."""
+    (two queries whatever the page size). With `around`: the page centred on that message,
+    None if it is not in the room."""
     queryset = _messages(room).prefetch_related(
         Prefetch("mentioned_users", queryset=User.objects.only("pk", "username"))
     )
+    if around is not None:
+        return around_page(queryset, around=around, limit=limit)
     return keyset_page(queryset, before=before, after=after, limit=limit)
 
 

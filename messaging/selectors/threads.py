@@ -15,7 +15,7 @@ from messaging import access, realtime
 from messaging.models import TaskThreadComment
 
 from .mentions import mentionable_users
-from .paging import Page, keyset_page
+from .paging import Page, around_page, keyset_page
 
 
 def is_task_board_member(*, user_id: int, task_id: int) -> bool:
@@ -43,23 +43,36 @@ def _comments(task: Task) -> QuerySet[TaskThreadComment]:
     )
 
 
-def recent_comments(task: Task, user: User, *, limit: int | None = None) -> Page:
-    """The latest comments for the thread partial, oldest first, each with `mentions_me`."""
+def recent_comments(
+    task: Task, user: User, *, limit: int | None = None, around: int | None = None
+) -> Page | None:
+    """The latest comments for the thread partial, oldest first, each with `mentions_me`; with
+    `around`, the page centred on that comment (None if it is not on the task)."""
     through = TaskThreadComment.mentioned_users.through
     mentions_me = Exists(
         through.objects.filter(taskthreadcomment_id=OuterRef("pk"), user_id=user.pk)
     )
     queryset = _comments(task).annotate(mentions_me=mentions_me)
+    if around is not None:
+        return around_page(queryset, around=around, limit=limit or settings.CHAT_PAGE_SIZE)
     return keyset_page(queryset, limit=limit or settings.CHAT_PAGE_SIZE)
 
 
 def comment_page(
-    task: Task, *, before: int | None = None, after: int | None = None, limit: int
-) -> Page[TaskThreadComment]:
-    """A keyset page of the thread with authors and mentioned users loaded (two queries)."""
+    task: Task,
+    *,
+    before: int | None = None,
+    after: int | None = None,
+    limit: int,
+    around: int | None = None,
+) -> Page[TaskThreadComment] | None:
+    """A keyset page of the thread with authors and mentioned users loaded (two queries).
+    With `around`: the page centred on that comment, None if it is not on the task."""
     queryset = _comments(task).prefetch_related(
         Prefetch("mentioned_users", queryset=User.objects.only("pk", "username"))
     )
+    if around is not None:
+        return around_page(queryset, around=around, limit=limit)
     return keyset_page(queryset, before=before, after=after, limit=limit)
 
 

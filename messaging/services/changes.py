@@ -12,7 +12,7 @@ that will ever be visible.
 
 from __future__ import annotations
 
-from django.db.models import Max
+from django.db.models import Max, OuterRef, Subquery
 
 from kanban.models import Task
 from messaging.models import ChatMessage, ChatRoom, TaskThreadComment
@@ -34,6 +34,19 @@ def next_seq(thread: ChatRoom | Task) -> int:
     else:
         rows = TaskThreadComment.objects.filter(task=thread)
     return (rows.aggregate(top=Max("seq"))["top"] or 0) + 1
+
+
+def lock_thread_for_post(thread: ChatRoom | Task) -> int:
+    """`lock_thread` and `next_seq` in one statement (the posting hot path): the thread's row
+    lock until commit, and the number the new post gets."""
+    if isinstance(thread, ChatRoom):
+        rows = ChatMessage.objects.filter(chat_room=OuterRef("pk"))
+    else:
+        rows = TaskThreadComment.objects.filter(task=OuterRef("pk"))
+    top = rows.order_by("-seq").values("seq")[:1]
+    locked = type(thread).objects.select_for_update(no_key=True).filter(pk=thread.pk)
+    found = list(locked.order_by().annotate(top=Subquery(top)).values_list("top", flat=True))
+    return (found[0] or 0) + 1 if found else 1
 
 
 def stamp(post: ChatMessage | TaskThreadComment, thread: ChatRoom | Task) -> int:

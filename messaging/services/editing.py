@@ -36,6 +36,7 @@ from messaging.services import attachments as attachment_service
 from messaging.services.changes import lock_thread, stamp
 from messaging.services.notifications import schedule_mention_notifications
 from messaging.services.posting import clean_content
+from search import services as search_index
 
 DELETED_NOTIFICATION_TEXT = "This message was deleted."
 
@@ -198,6 +199,7 @@ def _apply_edit(post, thread, content: str, mentioned: list[User]) -> bool:
         fields.append("mentions_notified_at")
     post.save(update_fields=fields)
     post.mentioned_users.set(mentioned)
+    _reindex(post)  # found by its new words, no longer by its old ones
     return bool(newly)
 
 
@@ -209,6 +211,15 @@ def _tombstone(post, thread) -> None:
     post.save(update_fields=["content", "html", "is_deleted", "seq"])
     post.mentioned_users.clear()
     post.reactions.all().delete()
+    _reindex(post)  # a deleted post leaves the search index
+
+
+def _reindex(post) -> None:
+    """Keep the search index in step, in the same transaction as the change."""
+    if isinstance(post, ChatMessage):
+        search_index.index_message(post)
+    else:
+        search_index.index_comment(post)
 
 
 def _withdraw_notifications(notifications) -> None:

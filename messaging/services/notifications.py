@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from kanban_board import metrics
 from messaging import access, realtime
 from messaging.models import ChatMessage, ChatRoom, Notification, TaskThreadComment
 from messaging.selectors.notifications import unread_count, unread_counts
@@ -161,14 +162,17 @@ def create_mention_notifications(*, kind: TargetKind, object_id: int) -> int:
         mentions_notified_at=timezone.now()
     )
     if created:
+        metrics.mention_notifications_created(target.created_at, len(created))
         counts = unread_counts(n.recipient_id for n in created)
-        for notification in created:
-            realtime.push_to_user_on_commit(
-                notification.recipient_id,
-                realtime.notification_payload(
-                    notification, unread_count=counts[notification.recipient_id]
-                ),
-            )
+        realtime.push_to_users_on_commit(
+            [
+                (
+                    n.recipient_id,
+                    realtime.notification_payload(n, unread_count=counts[n.recipient_id]),
+                )
+                for n in created
+            ]
+        )
     return len(created)
 
 
@@ -209,8 +213,11 @@ def mark_read_for_room(*, user: User, room: ChatRoom) -> int:
 
 @transaction.atomic
 def mark_read_for_task(*, user: User, task: Task) -> int:
-    """Opening a task's thread reads the user's notifications for comments on it."""
-    return _mark_read(user, Notification.objects.filter(task_thread_comment__task=task))
+    """Opening a task's page reads the user's notifications for comments on it and its
+    due-date reminders."""
+    return _mark_read(
+        user, Notification.objects.filter(Q(task_thread_comment__task=task) | Q(task=task))
+    )
 
 
 # --- the sweep --------------------------------------------------------------------------

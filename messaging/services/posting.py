@@ -8,6 +8,7 @@ mention notifications. A retried send with the same `client_id` returns the firs
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -16,7 +17,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from kanban import services as kanban_services
 from kanban.models import Task
+from kanban_board import metrics
 from messaging import access, realtime
 from messaging.formatting import render_markdown
 from messaging.mentions import extract_mentions
@@ -24,9 +27,10 @@ from messaging.models import ChatMessage, ChatRoom, TaskThreadComment, UserTypin
 from messaging.selectors.rooms import resolve_room_mentions
 from messaging.selectors.threads import resolve_task_mentions
 from messaging.services import attachments as attachment_service
-from messaging.services.changes import lock_thread, next_seq
+from messaging.services.changes import lock_thread_for_post
 from messaging.services.notifications import schedule_mention_notifications
 from messaging.services.replies import attach_reply, owes_reply_notifications, resolve_parent
+from search import services as search_index
 
 CLIENT_ID_MAX_LENGTH = 64
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -75,28 +79,30 @@ def _save_once(
     thread: ChatRoom | Task,
     scope: dict[str, Any],
     client_id: str,
-    **fields: Any,
+    authorize: Callable[[], None],
+    create: Callable[[int], Post],
 ) -> tuple[Post, bool]:
-    """Create a post, or return the one already saved under (scope, client_id).
+    """In one transaction: `authorize` (raises ValidationError), lock the thread, `create`
+    (saves the post and schedules its broadcast). Or return the post already saved under
+    (scope, client_id). The lock is taken after the access check, so it is held only for the
+    insert and the commit.
 
-    `scope` is the thread and the author. A concurrent retry that wins the race between the
-    lookup and the insert trips the unique constraint; its row is returned instead.
+    No lookup before the insert: the unique constraint on (scope, client_id) decides. A retry
+    of a saved post trips it, its transaction (broadcast included) rolls back, and the first
+    row is returned instead; a plain post costs no extra statement.
 
-    Posts to one thread are serialized until commit (a row lock on the room or task), so they
-    become visible in id order. Clients back-fill with `history/?after=<last id>`: if two
-    concurrent posts committed out of id order, a back-fill between the two commits would
-    return the later id and skip the earlier one for good (the fault tier caught a client
-    missing exactly such a message)."""
-    if client_id:
-        existing = model.objects.filter(**scope, client_id=client_id).first()
-        if existing is not None:
-            return existing, False
-    # FOR NO KEY UPDATE: excludes other posters, not foreign-key checks on the thread.
-    lock_thread(thread)
-    fields["seq"] = next_seq(thread)  # under the lock just taken (messaging.services.changes)
+    Posts to one thread are serialized until commit (a row lock on the room or task, taken
+    before the insert draws its id), so they become visible in id order. Clients back-fill
+    with `history/?after=<last id>`: if two concurrent posts committed out of id order, a
+    back-fill between the two commits would return the later id and skip the earlier one for
+    good (the fault tier caught a client missing exactly such a message). The same statement
+    that takes the lock reads the thread's next change number (`seq`, for `?since=`), which
+    `create` receives."""
     try:
         with transaction.atomic():
-            return model.objects.create(**scope, client_id=client_id, **fields), True
+            authorize()
+            # FOR NO KEY UPDATE: excludes other posters, not foreign-key checks on the thread.
+            return create(lock_thread_for_post(thread)), True
     except IntegrityError:
         existing = model.objects.filter(**scope, client_id=client_id).first() if client_id else None
         if existing is None:
@@ -104,7 +110,15 @@ def _save_once(
         return existing, False
 
 
-@transaction.atomic
+def _add_mentions(post: Post, mentioned: list[User]) -> None:
+    """Record the mentions in one INSERT (a plain `.add()` first selects the existing rows;
+    a new post has none)."""
+    through = type(post).mentioned_users.through
+    column = f"{type(post)._meta.model_name}_id"
+    through.objects.bulk_create([through(**{column: post.pk, "user_id": u.pk}) for u in mentioned])
+
+
+@metrics.timed_post("chat_message")
 def post_chat_message(
     *,
     room: ChatRoom,
@@ -112,12 +126,15 @@ def post_chat_message(
     content: str,
     client_id: str = "",
     parent_id: int | None = None,
+    clear_typing: bool = True,
     attachment_ids: list[int] | None = None,
 ) -> ChatMessage:
     """Save a message (a reply when `parent_id` names a message of the room), broadcast it to
     every member of the room after commit (mentions or not), and owe notifications to the
     members it mentions, to the thread's earlier participants (a reply) and to the other
-    participants of a direct room.
+    participants of a direct room. Sending a message ends the author's typing in the room; a
+    caller that knows the author recorded no typing row (a socket that never sent `typing`)
+    passes `clear_typing=False` and saves that statement.
 
     Idempotent per (room, author, client_id): a retry returns the first message unchanged.
     `attachment_ids` (issue 12): the author's unsent uploads of the room's organization; the
@@ -126,47 +143,62 @@ def post_chat_message(
     attachment_ids = attachment_service.clean_attachment_ids(attachment_ids)
     content = clean_content(content, allow_empty=bool(attachment_ids))
     client_id = clean_client_id(client_id)
-    if not access.can_read_room_id(user_id=author.pk, room_id=room.pk):
-        raise ValidationError("You are not a member of this room.", code="not_member")
     root = resolve_parent(room=room, parent_id=parent_id)
-    mentioned = resolve_room_mentions(room, extract_mentions(content), exclude_user_id=author.pk)
-    owes = bool(mentioned) or owes_reply_notifications(room=room, root=root)
-    message, created = _save_once(
+
+    def authorize() -> None:
+        # Checked inside the transaction: the authority, whatever the caller checked before.
+        if not access.can_read_room_id(user_id=author.pk, room_id=room.pk):
+            raise ValidationError("You are not a member of this room.", code="not_member")
+
+    def create(seq: int) -> ChatMessage:
+        mentioned = resolve_room_mentions(
+            room, extract_mentions(content), exclude_user_id=author.pk
+        )
+        owes = bool(mentioned) or owes_reply_notifications(room=room, root=root)
+        message = ChatMessage.objects.create(
+            chat_room=room,
+            author=author,
+            client_id=client_id,
+            content=content,
+            parent=root,
+            seq=seq,
+            html=render_markdown(content, mentions=[user.username for user in mentioned]),
+            mentions_notified_at=None if owes else timezone.now(),
+        )
+        search_index.index_message(message)
+        files = attachment_service.claim_attachments(
+            ids=attachment_ids, owner=author, organization_id=access.room_organization_id(room)
+        )
+        for attachment in files:  # one by one: the through rows keep the order sent
+            message.attachments.add(attachment)
+        if mentioned:
+            _add_mentions(message, mentioned)
+        if owes:
+            schedule_mention_notifications(kind="chat_message", object_id=message.pk)
+        if clear_typing:
+            UserTypingStatus.objects.filter(chat_room=room, user=author).delete()
+        payload = realtime.chat_message_payload(
+            message,
+            [user.username for user in mentioned],
+            attachments=[attachment_service.attachment_item(a) for a in files],
+        )
+        realtime.broadcast_on_commit(realtime.room_group(room.pk), payload)
+        if root is not None:
+            attach_reply(room=room, root=root, reply=message)  # thread_updated
+        return message
+
+    message, _created = _save_once(
         ChatMessage,
         thread=room,
         scope={"chat_room": room, "author": author},
         client_id=client_id,
-        content=content,
-        parent=root,
-        html=render_markdown(content, mentions=[user.username for user in mentioned]),
-        mentions_notified_at=None if owes else timezone.now(),
+        authorize=authorize,
+        create=create,
     )
-    if not created:
-        return message
-    files = attachment_service.claim_attachments(
-        ids=attachment_ids, owner=author, organization_id=access.room_organization_id(room)
-    )
-    for attachment in files:  # one by one: the through rows keep the order they were sent in
-        message.attachments.add(attachment)
-    if mentioned:
-        message.mentioned_users.add(*mentioned)
-    if owes:
-        schedule_mention_notifications(kind="chat_message", object_id=message.pk)
-    # Sending a message ends the author's typing in this room.
-    UserTypingStatus.objects.filter(chat_room=room, user=author).delete()
-
-    payload = realtime.chat_message_payload(
-        message,
-        [user.username for user in mentioned],
-        attachments=[attachment_service.attachment_item(a) for a in files],
-    )
-    realtime.broadcast_on_commit(realtime.room_group(room.pk), payload)
-    if root is not None:
-        attach_reply(room=room, root=root, reply=message)  # the root's count moves: thread_updated
     return message
 
 
-@transaction.atomic
+@metrics.timed_post("comment")
 def post_task_comment(
     *,
     task: Task,
@@ -184,35 +216,56 @@ def post_task_comment(
     attachment_ids = attachment_service.clean_attachment_ids(attachment_ids)
     content = clean_content(content, allow_empty=bool(attachment_ids))
     client_id = clean_client_id(client_id)
-    if not access.can_read_task_thread_id(user_id=author.pk, task_id=task.pk):
-        raise ValidationError("You are not a member of this board.", code="not_member")
-    mentioned = resolve_task_mentions(task, extract_mentions(content), exclude_user_id=author.pk)
-    comment, created = _save_once(
+
+    board_version: list[int] = []
+
+    def authorize() -> None:
+        if not access.can_read_task_thread_id(user_id=author.pk, task_id=task.pk):
+            raise ValidationError("You are not a member of this board.", code="not_member")
+        # The board's row lock comes before the task's (and the comment row, which share-locks
+        # the task), in the order every kanban service takes them; the board pages then get
+        # the new comment count.
+        board_version.append(kanban_services.lock_board_for(task=task))
+
+    def create(seq: int) -> TaskThreadComment:
+        mentioned = resolve_task_mentions(
+            task, extract_mentions(content), exclude_user_id=author.pk
+        )
+        comment = TaskThreadComment.objects.create(
+            task=task,
+            author=author,
+            client_id=client_id,
+            content=content,
+            seq=seq,
+            html=render_markdown(content, mentions=[user.username for user in mentioned]),
+            mentions_notified_at=None if mentioned else timezone.now(),
+        )
+        search_index.index_comment(comment)
+        files = attachment_service.claim_attachments(
+            ids=attachment_ids,
+            owner=author,
+            organization_id=task.column.board.organization_id,
+        )
+        for attachment in files:
+            comment.attachments.add(attachment)
+        if mentioned:
+            _add_mentions(comment, mentioned)
+            schedule_mention_notifications(kind="comment", object_id=comment.pk)
+        kanban_services.note_comment_count(task=task, version=board_version[-1])
+        payload = realtime.comment_payload(
+            comment,
+            [user.username for user in mentioned],
+            attachments=[attachment_service.attachment_item(a) for a in files],
+        )
+        realtime.broadcast_on_commit(realtime.task_group(task.pk), payload)
+        return comment
+
+    comment, _created = _save_once(
         TaskThreadComment,
         thread=task,
         scope={"task": task, "author": author},
         client_id=client_id,
-        content=content,
-        html=render_markdown(content, mentions=[user.username for user in mentioned]),
-        mentions_notified_at=None if mentioned else timezone.now(),
+        authorize=authorize,
+        create=create,
     )
-    if not created:
-        return comment
-    files = attachment_service.claim_attachments(
-        ids=attachment_ids,
-        owner=author,
-        organization_id=task.column.board.organization_id,
-    )
-    for attachment in files:
-        comment.attachments.add(attachment)
-    if mentioned:
-        comment.mentioned_users.add(*mentioned)
-        schedule_mention_notifications(kind="comment", object_id=comment.pk)
-
-    payload = realtime.comment_payload(
-        comment,
-        [user.username for user in mentioned],
-        attachments=[attachment_service.attachment_item(a) for a in files],
-    )
-    realtime.broadcast_on_commit(realtime.task_group(task.pk), payload)
     return comment

@@ -76,8 +76,9 @@ def create_chat_room(
     return room
 
 
-def _check_manager(room: ChatRoom, acting_user: User) -> None:
-    if not access.can_manage_room(acting_user, room):
+def _check_manager(room: ChatRoom, acting_user: User, *, as_admin: bool = False) -> None:
+    """`as_admin=True`: the admin site's staff, under the admin's own permissions."""
+    if not as_admin and not access.can_manage_room(acting_user, room):
         raise ValidationError(
             "Only the room's creator or the board's creator can manage members.",
             code="forbidden",
@@ -85,9 +86,9 @@ def _check_manager(room: ChatRoom, acting_user: User) -> None:
 
 
 @transaction.atomic
-def add_room_member(*, room: ChatRoom, user: User, added_by: User) -> bool:
+def add_room_member(*, room: ChatRoom, user: User, added_by: User, as_admin: bool = False) -> bool:
     """Add a board member to the room. Returns False if they were already in it."""
-    _check_manager(room, added_by)
+    _check_manager(room, added_by, as_admin=as_admin)
     if not board_access.can_read_board(user, room.board_id):
         raise ValidationError(
             f"{user.username} is not a member of this board.", code="not_board_member"
@@ -106,10 +107,12 @@ def add_room_member(*, room: ChatRoom, user: User, added_by: User) -> bool:
 
 
 @transaction.atomic
-def remove_room_member(*, room: ChatRoom, user: User, removed_by: User) -> bool:
+def remove_room_member(
+    *, room: ChatRoom, user: User, removed_by: User, as_admin: bool = False
+) -> bool:
     """Remove a member from the room and, after commit, tell their open sockets to re-check
     access (they are closed). The room's creator stays. Returns False if they were not in it."""
-    _check_manager(room, removed_by)
+    _check_manager(room, removed_by, as_admin=as_admin)
     if user.pk == room.created_by_id:
         raise ValidationError("The room's creator cannot be removed.", code="creator")
     if not room.members.filter(pk=user.pk).exists():
@@ -125,3 +128,56 @@ def remove_room_member(*, room: ChatRoom, user: User, removed_by: User) -> bool:
     )
     realtime.signal_access_changed_on_commit(user.pk)
     return True
+
+
+@transaction.atomic
+def rename_chat_room(
+    *, room: ChatRoom, name: str, description: str, renamed_by: User, as_admin: bool = False
+) -> ChatRoom:
+    """Change a room's name and description (its managers). Names stay unique per board."""
+    _check_manager(room, renamed_by, as_admin=as_admin)
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "Give the room a name."}, code="required")
+    if len(name) > ROOM_NAME_MAX_LENGTH:
+        raise ValidationError(
+            {"name": f"Room names are limited to {ROOM_NAME_MAX_LENGTH} characters."},
+            code="too_long",
+        )
+    if ChatRoom.objects.filter(board_id=room.board_id, name__iexact=name).exclude(pk=room.pk):
+        raise _duplicate_name_error(name)
+    old_name = room.name
+    room.name = name
+    room.description = (description or "").strip()
+    try:
+        with transaction.atomic():
+            room.save(update_fields=["name", "description"])
+    except IntegrityError as exc:
+        raise _duplicate_name_error(name) from exc
+    if old_name != name:
+        record_audit(
+            organization=room.board.organization_id,
+            actor=renamed_by,
+            action=Action.ROOM_RENAMED,
+            target=room,
+            changes={"name": [old_name, name]},
+        )
+    return room
+
+
+@transaction.atomic
+def delete_chat_room(*, room: ChatRoom, deleted_by: User, as_admin: bool = False) -> None:
+    """Delete a room with its messages; its members' open sockets re-check access (and
+    close) after commit."""
+    _check_manager(room, deleted_by, as_admin=as_admin)
+    member_ids = list(room.members.values_list("pk", flat=True))
+    record_audit(
+        organization=room.board.organization_id,
+        actor=deleted_by,
+        action=Action.ROOM_DELETED,
+        target=room,
+        changes={"name": room.name, "board": room.board.name},
+    )
+    room.delete()
+    for user_id in member_ids:
+        realtime.signal_access_changed_on_commit(user_id)

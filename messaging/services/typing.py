@@ -18,8 +18,6 @@ from messaging.models import ChatRoom, UserTypingStatus
 
 logger = logging.getLogger(__name__)
 
-TYPING_THROTTLE_SECONDS = 2
-
 
 def _throttle_key(room_id: int, user_id: int) -> str:
     return f"messaging:typing:{room_id}:{user_id}"
@@ -28,14 +26,16 @@ def _throttle_key(room_id: int, user_id: int) -> str:
 @transaction.atomic
 def record_typing(*, room: ChatRoom, user: User) -> bool:
     """Mark `user` as typing in `room` now; tell the other members unless they were told
-    within the last TYPING_THROTTLE_SECONDS. Returns whether a broadcast was scheduled."""
+    within the last settings.TYPING_THROTTLE_SECONDS. Returns whether a broadcast was scheduled."""
     UserTypingStatus.objects.update_or_create(
         chat_room=room, user=user, defaults={"last_update": timezone.now()}
     )
     # cache.add is atomic: only the first event in each window wins it. With the cache down,
     # every event is announced (the consumer's rate limit still bounds them).
     try:
-        first = cache.add(_throttle_key(room.pk, user.pk), True, timeout=TYPING_THROTTLE_SECONDS)
+        first = cache.add(
+            _throttle_key(room.pk, user.pk), True, timeout=settings.TYPING_THROTTLE_SECONDS
+        )
     except Exception:
         logger.warning("typing throttle: cache unavailable", exc_info=True)
         first = True

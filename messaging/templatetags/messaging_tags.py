@@ -19,19 +19,27 @@ from messaging.selectors.threads import recent_comments
 register = template.Library()
 
 
-@register.simple_tag
-def task_thread(task: Task, user: User) -> dict[str, Any]:
+@register.simple_tag(takes_context=True)
+def task_thread(context: dict, task: Task, user: User) -> dict[str, Any]:
     """The latest comments of a task's thread for `_comment_thread.html`, which the kanban
     task page includes without loading comments itself. The caller has already checked that
-    `user` may see `task` (it rendered the task)."""
+    `user` may see `task` (it rendered the task). `?around=<comment id>` on the page (a search
+    result) loads the comments around that one instead."""
     seq = thread_seq(task)  # first: anything changed after it is fetched again (?since=)
-    page = recent_comments(task, user)
+    request = context.get("request")
+    value = request.GET.get("around", "") if request is not None else ""
+    around = int(value) if value.isascii() and value.isdigit() and 0 < int(value) < 2**63 else None
+    page = recent_comments(task, user, around=around) if around else None
+    if page is None:
+        page, around = recent_comments(task, user), None
     reactions = reactions_by_post("task_thread_comment", (c.pk for c in page.items))
     for comment in page.items:
         comment.reaction_list = reactions.get(comment.pk, [])
     return {
         "items": page.items,
         "has_more": page.has_more,
+        "has_newer": page.has_newer,
+        "around": around,
         "max_length": settings.MESSAGE_MAX_LENGTH,
         "seq": seq,
         "can_moderate": user.pk == task.column.board.created_by_id,

@@ -11,68 +11,33 @@ import json
 import pytest
 import pytest_asyncio
 from asgiref.sync import sync_to_async
-from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
-from django.db import connections
 from django.test import Client
 
 from messaging import realtime
 from messaging.consumers import chat as chat_module
 from messaging.consumers.base import ACCESS_GONE
 from messaging.models import ChatMessage, TaskThreadComment
-from messaging.routing import websocket_urlpatterns
 from messaging.services.rooms import remove_room_member
+from messaging.tests.sockets import (
+    TIMEOUT,
+    close_worker_thread_connections,  # noqa: F401 - fixture
+    connected,
+    frame,
+    frames,
+    room_path,
+    send,
+    silent,
+    socket_for,
+    task_path,
+)
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
-
-TIMEOUT = 3
-
-
-@pytest_asyncio.fixture(autouse=True)
-async def _close_worker_thread_connections():
-    """Consumers and sync_to_async calls run ORM code in asgiref's worker thread, whose
-    connections outlive the test (CONN_MAX_AGE); close them so the test database can be
-    dropped at the end of the session (PostgreSQL refuses while sessions are open)."""
-    yield
-    await sync_to_async(connections.close_all)()
-
-
-def socket_for(user, path: str) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), path)
-    communicator.scope["user"] = user
-    return communicator
-
-
-async def connected(user, path: str) -> WebsocketCommunicator:
-    communicator = socket_for(user, path)
-    ok, code = await communicator.connect(timeout=TIMEOUT)
-    assert ok, f"{user} was refused ({code})"
-    return communicator
-
-
-async def frame(communicator: WebsocketCommunicator) -> dict:
-    return json.loads(await communicator.receive_from(timeout=TIMEOUT))
-
-
-async def frames(communicator: WebsocketCommunicator, n: int) -> list[dict]:
-    return [await frame(communicator) for _ in range(n)]
-
-
-async def silent(communicator: WebsocketCommunicator, timeout: float = 0.3) -> bool:
-    return await communicator.receive_nothing(timeout=timeout)
-
-
-async def send(communicator: WebsocketCommunicator, data) -> None:
-    await communicator.send_to(text_data=json.dumps(data))
-
-
-def room_path(room) -> str:
-    return f"/ws/chat-room/{room.pk}/"
-
-
-def task_path(task) -> str:
-    return f"/ws/task-comments/{task.pk}/"
+pytestmark = [
+    pytest.mark.asyncio,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("close_worker_thread_connections"),
+]
 
 
 async def count(model) -> int:
@@ -114,7 +79,7 @@ async def test_others_see_join_and_leave(room, alice, bob):
     b = await connected(bob, room_path(room))
 
     assert await frame(a) == {
-        **realtime.presence_payload(bob, joined=True),
+        "display_name": "Bob B.",
         "type": "user_join",
         "username": "bob",
         "user_id": bob.pk,

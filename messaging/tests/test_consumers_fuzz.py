@@ -211,15 +211,18 @@ def fuzz(socket: Socket, *, model, final: Callable[[], dict]) -> None:
     seen_client_ids: set[str] = set()
     stats = {"frames": 0, "saved": 0}
 
+    def frame(**fields) -> str:
+        return json.dumps({"type": valid_type, **fields})
+
+    # The settings belong on the property (they sat on `frame`, where they did nothing, so
+    # each example had hypothesis's default 200 ms deadline: a wall-clock bound that is not
+    # the point of this test).
     @hypothesis_settings(
         max_examples=EXAMPLES,
         deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
-    def frame(**fields) -> str:
-        return json.dumps({"type": valid_type, **fields})
-
     @given(text=raw_frames(text_field, valid_type))
     @example(text=frame(**{text_field: "a\x00b"}))  # PostgreSQL cannot store NUL
     @example(text=frame(**{text_field: "hi \ud800"}))  # nor can UTF-8 a lone surrogate

@@ -3,8 +3,6 @@ happens when the broker is down."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import socket
 import threading
 import time
@@ -12,8 +10,6 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -37,31 +33,6 @@ DEAD_BROKER = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 
 
 # --- helpers ----------------------------------------------------------------------------
-
-
-def listen(group: str) -> str:
-    """A fresh channel subscribed to `group` on the (in-memory) channel layer."""
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(group, channel)
-    return channel
-
-
-def frames(channel: str, timeout: float = 0.2) -> list[dict]:
-    """Every payload waiting on `channel` (forwarded events carry prepared JSON text)."""
-    layer = get_channel_layer()
-    out: list[dict] = []
-
-    async def collect() -> None:
-        while True:
-            try:
-                event = await asyncio.wait_for(layer.receive(channel), timeout)
-            except TimeoutError:
-                return
-            out.append(json.loads(event["text"]))
-
-    async_to_sync(collect)()
-    return out
 
 
 @pytest.fixture
@@ -192,7 +163,7 @@ def test_long_text_is_cut_to_80_characters_with_ellipsis(team, alice, bob):
 
 
 def test_running_twice_creates_and_pushes_nothing_new(
-    team, alice, bob, django_capture_on_commit_callbacks
+    team, alice, bob, django_capture_on_commit_callbacks, listen
 ):
     message = message_mentioning(team["room"], alice, bob)
     channel = listen(realtime.user_group(bob.pk))
@@ -204,7 +175,7 @@ def test_running_twice_creates_and_pushes_nothing_new(
 
     assert (first, second) == (1, 0)
     assert Notification.objects.filter(recipient=bob).count() == 1
-    assert [f["type"] for f in frames(channel)] == ["notification"]
+    assert [f["type"] for f in channel.payloads()] == ["notification"]
 
 
 def test_author_and_outsider_are_not_notified(team, alice, bob):
@@ -243,7 +214,7 @@ def test_unknown_kind_is_an_error(team):
 
 
 def test_new_notification_is_pushed_after_commit_with_unread_count(
-    team, alice, bob, django_capture_on_commit_callbacks
+    team, alice, bob, django_capture_on_commit_callbacks, listen
 ):
     old = message_mentioning(team["room"], alice, bob)
     services.create_mention_notifications(kind="chat_message", object_id=old.pk)
@@ -252,15 +223,21 @@ def test_new_notification_is_pushed_after_commit_with_unread_count(
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         services.create_mention_notifications(kind="chat_message", object_id=message.pk)
-    assert frames(channel) == []  # nothing reaches a browser before commit
+    assert channel.payloads() == []  # nothing reaches a browser before commit
     for callback in callbacks:
         callback()
 
-    (frame,) = frames(channel)
+    (frame,) = channel.payloads()
     notification = Notification.objects.get(chat_message=message)
-    assert frame == realtime.notification_payload(notification, unread_count=2)
-    assert frame["url"] == message.get_absolute_url()
-    assert frame["sender"] == "alice"
+    assert {k: v for k, v in frame.items() if k != "created_at"} == {
+        "type": "notification",
+        "notification_id": notification.pk,
+        "notification_type": "mention",
+        "text": notification.text,
+        "url": message.get_absolute_url(),
+        "sender": "alice",
+        "unread_count": 2,
+    }
 
 
 def test_creation_query_count_is_constant(team, alice, bob, carol, django_assert_max_num_queries):
@@ -322,7 +299,7 @@ def bob_unread(team, alice, bob):
 
 
 def test_mark_notification_read_returns_count_and_pushes_it(
-    bob, bob_unread, django_capture_on_commit_callbacks
+    bob, bob_unread, django_capture_on_commit_callbacks, listen
 ):
     channel = listen(realtime.user_group(bob.pk))
 
@@ -332,17 +309,17 @@ def test_mark_notification_read_returns_count_and_pushes_it(
     assert count == 2
     bob_unread[0].refresh_from_db()
     assert bob_unread[0].is_read
-    assert frames(channel) == [{"type": "unread_count", "count": 2}]
+    assert channel.payloads() == [{"type": "unread_count", "count": 2}]
 
 
-def test_mark_read_twice_pushes_once(bob, bob_unread, django_capture_on_commit_callbacks):
+def test_mark_read_twice_pushes_once(bob, bob_unread, django_capture_on_commit_callbacks, listen):
     services.mark_notification_read(notification=bob_unread[0], user=bob)
     channel = listen(realtime.user_group(bob.pk))
 
     with django_capture_on_commit_callbacks(execute=True):
         assert services.mark_notification_read(notification=bob_unread[0], user=bob) == 2
 
-    assert frames(channel) == []
+    assert channel.payloads() == []
 
 
 def test_mark_read_ignores_someone_elses_notification(carol, bob_unread):
@@ -351,12 +328,12 @@ def test_mark_read_ignores_someone_elses_notification(carol, bob_unread):
     assert not bob_unread[0].is_read
 
 
-def test_mark_all_read(bob, bob_unread, django_capture_on_commit_callbacks):
+def test_mark_all_read(bob, bob_unread, django_capture_on_commit_callbacks, listen):
     channel = listen(realtime.user_group(bob.pk))
     with django_capture_on_commit_callbacks(execute=True):
         assert services.mark_all_read(user=bob) == 0
     assert not Notification.objects.filter(is_read=False).exists()
-    assert frames(channel) == [{"type": "unread_count", "count": 0}]
+    assert channel.payloads() == [{"type": "unread_count", "count": 0}]
 
 
 def test_mark_read_for_room_reads_only_that_rooms_notifications(team, bob, bob_unread):
@@ -455,7 +432,7 @@ def test_beat_schedules_the_sweep_every_minute(settings):
 
 
 def test_broker_down_enqueue_returns_fast_and_the_sweep_catches_up(
-    team, alice, bob, dead_broker, django_capture_on_commit_callbacks
+    team, alice, bob, dead_broker, django_capture_on_commit_callbacks, listen
 ):
     """The message is saved and broadcast at once; the lost task is recreated by the sweep."""
     room_channel = listen(realtime.room_group(team["room"].pk))
@@ -466,7 +443,7 @@ def test_broker_down_enqueue_returns_fast_and_the_sweep_catches_up(
     elapsed = time.monotonic() - started
 
     assert elapsed < 3, f"posting with a dead broker took {elapsed:.2f}s"
-    assert [f["message_id"] for f in frames(room_channel)] == [message.pk]
+    assert [f["message_id"] for f in room_channel.payloads()] == [message.pk]
     assert not Notification.objects.exists()
     message.refresh_from_db()
     assert message.mentions_notified_at is None  # still owed

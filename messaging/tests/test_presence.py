@@ -16,14 +16,18 @@ import time
 import pytest
 from asgiref.sync import sync_to_async
 
-from messaging.tests.test_consumers import (
-    _close_worker_thread_connections,  # noqa: F401 - autouse fixture
+from messaging.tests.sockets import (
+    close_worker_thread_connections,  # noqa: F401 - fixture
     connected,
     frame,
     room_path,
 )
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.asyncio,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("close_worker_thread_connections"),
+]
 
 PER_WINDOW, WINDOW = 2, 1.0
 

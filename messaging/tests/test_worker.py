@@ -1,7 +1,7 @@
 """Mention notifications created by a REAL Celery worker process on REDIS_URL.
 
-Each test claims a free Redis database (a SET NX key in DBs 15..1) so parallel runs never
-share a queue, points this process's Celery app and a `celery worker --pool=solo` child at it,
+Each test claims a free Redis database (the root conftest's `broker_url`) so parallel runs
+never share a queue, points this process's Celery app and a `celery worker --pool=solo` child at it,
 and shares the test database with the worker (transactional_db: data is committed).
 """
 
@@ -9,24 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import re
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from asgiref.sync import async_to_sync
 from django.db import connection
 
-from conftest import require
 from kanban_board.celery import app as celery_app
 from messaging import realtime
 from messaging.models import ChatMessage, Notification
@@ -34,51 +25,15 @@ from messaging.services.notifications import sweep_missed_mentions
 from messaging.services.posting import post_chat_message
 from messaging.tasks import sweep_missed_mentions as sweep_task
 from tests.factories import BoardFactory, ChatRoomFactory
-from tests.live import ROOT, database_url_for
+from tests.live import CeleryWorker, database_url_for, wait_for, worker_env
 
 pytestmark = pytest.mark.worker
 
-CLAIM_KEY = "taskflow:test-claim"
 DEAD_BROKER = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 VISIBILITY_TIMEOUT = 3  # seconds before an unacknowledged task is redelivered
 
 
 # --- harness ----------------------------------------------------------------------------
-
-
-def wait_for(predicate: Callable[[], object], *, timeout: float, what: str, every=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-@pytest.fixture
-def broker_url(redis_url) -> Iterator[str]:
-    """A Redis database of our own on the REDIS_URL server, released (and its keys) after."""
-    import redis
-
-    parts = urlsplit(redis_url)
-    token = uuid.uuid4().hex
-    for db in range(15, 0, -1):
-        url = urlunsplit(parts._replace(path=f"/{db}"))
-        client = redis.Redis.from_url(url)
-        try:
-            if client.set(CLAIM_KEY, token, nx=True, ex=900):
-                break
-        except redis.ResponseError:  # server has fewer databases
-            continue
-    else:
-        require(False, "worker", "no free Redis database (1-15) to run a worker test in")
-    yield url
-    for pattern in ("celery*", "unacked*", "_kombu*", "asgi*", ":1:*"):
-        for key in client.scan_iter(pattern):
-            client.delete(key)
-    if client.get(CLAIM_KEY) == token.encode():
-        client.delete(CLAIM_KEY)
 
 
 def _reset_pools() -> None:
@@ -101,87 +56,6 @@ def publishing_to(url: str) -> Iterator[None]:
         _reset_pools()
 
 
-class CeleryWorker:
-    """`celery -A kanban_board worker --pool=solo` as a child process."""
-
-    def __init__(self, *, broker_url: str, database_url: str, **extra_env: str) -> None:
-        self.name = f"test-{uuid.uuid4().hex[:8]}"
-        self.log_path = ROOT / ".test-logs" / f"celery-{self.name}.log"
-        self.env = {
-            k: v
-            for k, v in os.environ.items()
-            if k not in ("REDIS_URL", "DATABASE_URL") and not k.startswith("CELERY_")
-        }
-        self.env.update(
-            DJANGO_SETTINGS_MODULE="kanban_board.settings",
-            REDIS_URL=broker_url,
-            DATABASE_URL=database_url,
-            PYTHONUNBUFFERED="1",
-            **extra_env,
-        )
-        self.proc: subprocess.Popen | None = None
-
-    def start(self, *, timeout: float = 90) -> CeleryWorker:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "kanban_board",
-                "worker",
-                "--pool=solo",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "--loglevel=INFO",
-                "-n",
-                f"{self.name}@%h",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        self.wait_for_log(r" ready\.", timeout=timeout)
-        return self
-
-    def log(self) -> str:
-        return Path(self.log_path).read_text(errors="replace")[self.offset :]
-
-    def wait_for_log(self, pattern: str, *, timeout: float) -> None:
-        """Wait for a regex in this run's log (the banner lists task names: match more)."""
-
-        def seen() -> bool:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise AssertionError(f"worker exited ({self.proc.returncode}):\n{self.log()}")
-            return re.search(pattern, self.log()) is not None
-
-        wait_for(seen, timeout=timeout, what=f"{pattern!r} in the worker log {self.log_path}")
-
-    def kill(self) -> None:
-        """SIGKILL: no chance to acknowledge, requeue or clean up."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-        self.proc = None
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            self.proc = None
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self.proc = None
-
-
 @pytest.fixture
 def worker_factory(transactional_db, broker_url) -> Iterator[Callable[..., CeleryWorker]]:
     """Factory for worker processes on our Redis DB and the test database; all are stopped
@@ -190,7 +64,8 @@ def worker_factory(transactional_db, broker_url) -> Iterator[Callable[..., Celer
     workers: list[CeleryWorker] = []
 
     def make(**extra_env: str) -> CeleryWorker:
-        worker = CeleryWorker(broker_url=broker_url, database_url=database_url, **extra_env)
+        env = worker_env(broker_url=broker_url, database_url=database_url, **extra_env)
+        worker = CeleryWorker(env)
         workers.append(worker)
         return worker
 
@@ -327,3 +202,24 @@ def test_dead_broker_posting_is_fast_and_the_swept_notification_comes_once(
         time.sleep(3)
     assert Notification.objects.filter(recipient=bob).count() == 1
     print(f"\nposting with a dead broker took {elapsed:.3f}s")
+
+
+def test_a_worker_exports_its_task_metrics(team, alice, bob, broker_url, worker_factory):
+    """CELERY_METRICS_PORT: the worker serves its own Prometheus numbers (it has no Django
+    HTTP server); a task it ran shows up there with its run time."""
+    import urllib.request
+
+    from tests.live import free_port
+
+    port = free_port()
+    worker_factory(CELERY_METRICS_PORT=str(port)).start()
+    with publishing_to(broker_url):
+        message = post_chat_message(room=team, author=alice, content="@bob metrics")
+    wait_for(lambda: notifications_for(message), timeout=30, what="the worker's notification")
+
+    def scraped() -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            return resp.read().decode()
+
+    line = 'taskflow_celery_task_seconds_count{task="messaging.tasks.notify_mentions"} 1.0'
+    wait_for(lambda: line in scraped(), timeout=10, what="the task in the worker's metrics")

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from messaging import pushback
 from messaging.forms import HistoryParamsForm, PostForm
 from messaging.ratelimit import Decision
 from messaging.selectors.paging import Page
@@ -54,7 +55,10 @@ def post_response(
         return response
     if form.is_valid():
         try:
-            saved = save(form.cleaned_data)
+            with pushback.admitted(http=True) as admitted:
+                if not admitted:
+                    return busy_response(request, form, render_form)
+                saved = save(form.cleaned_data)
         except ValidationError as error:
             form.add_error("content", error)
         else:
@@ -66,6 +70,19 @@ def post_response(
     return render_form(form, 400)
 
 
+def busy_response(
+    request: HttpRequest, form: PostForm, render_form: Callable[[PostForm, int], HttpResponse]
+) -> HttpResponse:
+    """429 + Retry-After: the process is saturated (messaging.pushback); nothing was saved."""
+    if wants_json(request):
+        response = JsonResponse({"error": pushback.MESSAGE, "code": "slow_down"}, status=429)
+    else:
+        form.add_error("content", pushback.MESSAGE)
+        response = render_form(form, 429)
+    response["Retry-After"] = str(pushback.RETRY_AFTER_SECONDS)
+    return response
+
+
 def history_response(
     request: HttpRequest,
     *,
@@ -75,7 +92,7 @@ def history_response(
     changes: Callable[..., Page],
     thread: Callable[[int], Any] | None = None,
 ) -> JsonResponse:
-    """Validate `before`/`after`/`since`/`limit` (and `parent` where `thread` is given),
+    """Validate `before`/`after`/`around`/`since`/`limit` (and `parent` where `thread` is given),
     fetch one page, answer {key: [...], "has_more": bool} or 400 {"error": ...}.
 
     `since=<seq>`: every row changed after that sequence number, in sequence order (replies
@@ -88,14 +105,26 @@ def history_response(
     data = params.cleaned_data
     if data["since"] is not None:
         result = changes(since=data["since"], limit=data["limit"])
-    else:
-        extra = {}
-        if data["parent"] is not None:
-            if thread is None:
-                return json_error("parent: this history has no threads.")
-            thread(data["parent"])  # a root the user can read, or 404
-            extra["parent"] = data["parent"]
-        result = page(before=data["before"], after=data["after"], limit=data["limit"], **extra)
+        return JsonResponse({key: payloads(result.items), "has_more": result.has_more})
+    extra = {}
+    if data["parent"] is not None:
+        if thread is None:
+            return json_error("parent: this history has no threads.")
+        thread(data["parent"])  # a root the user can read, or 404
+        extra["parent"] = data["parent"]
+    if data["around"] is not None:  # the page around one item (search results link there)
+        result = page(around=data["around"], limit=data["limit"], **extra)
+        if result is None:
+            return json_error("No such item here.", status=404)
+        return JsonResponse(
+            {
+                key: payloads(result.items),
+                "has_more": result.has_more,
+                "has_more_before": result.has_more,
+                "has_more_after": result.has_newer,
+            }
+        )
+    result = page(before=data["before"], after=data["after"], limit=data["limit"], **extra)
     return JsonResponse({key: payloads(result.items), "has_more": result.has_more})
 
 

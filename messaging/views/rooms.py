@@ -56,18 +56,30 @@ def room_create(request: HttpRequest, board_id: int) -> HttpResponse:
     )
 
 
+def _around(request: HttpRequest) -> int | None:
+    """`?around=<message id>` (search results open a room there), if it is a valid id."""
+    value = request.GET.get("around", "")
+    return int(value) if value.isascii() and value.isdigit() and 0 < int(value) < 2**63 else None
+
+
 def _render_room(
     request: HttpRequest, room: ChatRoom, *, form: PostForm | None = None, status: int = 200
 ) -> HttpResponse:
     user = request.user
     room_seq = conversation_selectors.thread_seq(room)  # first: later changes come via ?since=
-    page = room_selectors.recent_messages(room, user)
+    around = _around(request) if request.method == "GET" else None
+    page = room_selectors.recent_messages(room, user, around=around) if around else None
+    if around and page is None:
+        messages.info(request, "That message is not in this room any more.")
+        around = None
+    page = page or room_selectors.recent_messages(room, user)
     reactions = conversation_selectors.reactions_by_post("chat_message", (m.pk for m in page.items))
     for message in page.items:
         message.reaction_list = reactions.get(message.pk, [])
     context = {
         "room": room,
         "board": room.board,
+        "around": around,
         "page": page,
         "room_seq": room_seq,
         "can_moderate": access.can_moderate_room(user, room),

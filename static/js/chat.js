@@ -14,6 +14,7 @@ const CHAT = {
   form: "chat-form",
   input: "chat-input",
   older: "load-older",
+  newer: "load-newer",
   status: "connection-status",
   postUrlAttr: "sendUrl",
   idKey: "message_id",

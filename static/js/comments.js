@@ -9,6 +9,7 @@ const COMMENTS = {
   form: "comment-form",
   input: "comment-input",
   older: "load-older-comments",
+  newer: "load-newer-comments",
   status: "comment-connection-status",
   postUrlAttr: "postUrl",
   idKey: "comment_id",

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from accounts import org_services
 from accounts.models import Membership, Organization, User
-from kanban import services
+from kanban import cards, services
 from kanban.models import Board, Column, Task
 from messaging.models import ChatMessage, ChatRoom
 from messaging.services.posting import post_chat_message
@@ -155,6 +155,55 @@ def seed_tasks(demo: Demo) -> Demo:
     return demo
 
 
+# label name, colour, task titles that carry it
+LABELS = (
+    ("Backend", "blue", ("Set up the production database", "Load-test the chat server")),
+    ("Marketing", "purple", ("Write the launch announcement", "Invite the beta testers")),
+    ("Design", "green", ("Design the onboarding tour",)),
+    ("Blocker", "red", ("Set up the production database",)),
+)
+
+# task title, checklist items (text, done)
+CHECKLISTS = (
+    (
+        "Design the onboarding tour",
+        (("Sketch the three steps", True), ("Copy review", True), ("Build it", False)),
+    ),
+    (
+        "Load-test the chat server",
+        (("Write the load script", True), ("Run at 500 sockets", False)),
+    ),
+)
+
+
+def seed_cards(demo: Demo) -> Demo:
+    """Labels on the board and a few cards, and two checklists (only where none exist yet)."""
+    board = demo.board
+    assert board is not None, "seed_board runs first"
+    alice = demo.users["alice"]
+    tasks = {task.title: task for task in Task.objects.filter(column__board=board)}
+    for name, colour, titles in LABELS:
+        label = board.labels.filter(name__iexact=name).first()
+        if label is None:
+            label = cards.create_label(board=board, name=name, colour=colour, created_by=alice)
+            demo.created.append(f"label “{name}”")
+            for title in titles:
+                task = tasks[title]
+                services.set_task_labels(
+                    task=task, labels=[*task.labels.all(), label], changed_by=alice
+                )
+    for title, items in CHECKLISTS:
+        task = tasks[title]
+        if task.checklist_items.exists():
+            continue
+        for text, done in items:
+            item = cards.add_checklist_item(task=task, text=text, added_by=alice)
+            if done:
+                cards.set_checklist_item_done(item=item, done=True, changed_by=alice)
+        demo.created.append(f"checklist on “{title}”")
+    return demo
+
+
 ROOM_NAME = "General"
 
 # author, client_id (makes re-posting a no-op), text
@@ -223,6 +272,7 @@ STEPS: list[Callable[[Demo], Demo]] = [
     seed_organizations,
     seed_board,
     seed_tasks,
+    seed_cards,
     seed_chat,
     seed_globex,
 ]

@@ -85,6 +85,16 @@ export class Outbox {
     return true;
   }
 
+  /** The server is saturated and said so (error code slow_down): nothing was saved, so send
+   * the same entry again after `ms` (same client_id, so a duplicate is impossible). */
+  later(clientId, ms) {
+    const entry = this.entries.get(clientId);
+    if (!entry || entry.state === "posting") return;
+    window.clearTimeout(entry.timer);
+    entry.state = "queued";
+    entry.timer = window.setTimeout(() => this.attempt(entry), ms);
+  }
+
   /** A server error frame named this client_id: no point waiting for the timeout. */
   reject(clientId, reason) {
     const entry = this.entries.get(clientId);

@@ -41,7 +41,7 @@ const GAP_BACKFILL_INTERVAL_MS = 2000;
  *   liveType: "chat_message"|"new_comment", historyKey: "messages"|"comments",
  *   domPrefix: "message-"|"comment-", dataKey: "messageId"|"commentId",
  *   frame: (text: string, clientId: string) => object,
- *   noun: string,
+ *   noun: string, newer?: string,
  *   editedType: string, deletedType: string, canReply: boolean,
  *   editFrame: (id: number, text: string) => object, deleteFrame: (id: number) => object,
  *   reactFrame: (id: number, emoji: string) => object,
@@ -65,6 +65,10 @@ export class LiveThread {
     this.form = document.getElementById(kind.form);
     this.input = document.getElementById(kind.input);
     this.olderButton = document.getElementById(kind.older);
+    this.newerButton = kind.newer ? document.getElementById(kind.newer) : null;
+    // Opened around an item (a search result, ?around=<id>) with newer history not loaded:
+    // until "Load newer" reaches the present, nothing back-fills past the page on its own.
+    this.detached = root.dataset.hasNewer === "true";
     this.statusEl = document.getElementById(kind.status);
     this.userId = Number(root.dataset.userId);
     this.username = root.dataset.username || "";
@@ -116,6 +120,7 @@ export class LiveThread {
     this.wireForm();
     this.wireActions(this.log);
     this.wireOlder();
+    this.wireNewer();
     this.scrollInitially();
     this.socket = new LiveSocket(this.root.dataset.wsPath, {
       onMessage: (data) => this.onFrame(data),
@@ -408,7 +413,9 @@ export class LiveThread {
     else if (data.type === "attachment_ready") applyAttachmentReady(this.root, data);
     else if (data.type === "ack") this.onAck(data);
     else if (data.type === "error") {
-      if (data.client_id && this.pending.has(data.client_id)) {
+      if (data.client_id && data.code === "slow_down" && this.pending.has(data.client_id)) {
+        this.outbox.later(data.client_id, (Number(data.retry_after) || 1) * 1000);
+      } else if (data.client_id && this.pending.has(data.client_id)) {
         this.outbox.reject(data.client_id, data.message);
       } else {
         this.showAlert(data.message || "Something went wrong.");
@@ -601,6 +608,8 @@ export class LiveThread {
    * request made while one runs makes it go round once more. Returns false on failure. */
   async backfill() {
     if (!this.historyUrl) return false;
+    if (this.detached) return true; // "Load newer" catches up, then back-fills
+
     if (this.backfilling) {
       this.backfillAgain = true;
       return true;
@@ -656,6 +665,37 @@ export class LiveThread {
     button.hidden = !hasMore;
   }
 
+  wireNewer() {
+    const button = this.newerButton;
+    if (!button) return;
+    button.hidden = !this.detached;
+    button.addEventListener("click", () => this.loadNewer());
+  }
+
+  /** The next page after the newest contiguous item; at the present, live back-fill resumes. */
+  async loadNewer() {
+    const button = this.newerButton;
+    if (!button || button.disabled || !this.detached) return;
+    button.disabled = true;
+    const result = await getJSON(this.historyQuery({ after: this.syncedThrough, limit: HISTORY_LIMIT }));
+    button.disabled = false;
+    if (!result.ok || !result.data) {
+      this.showAlert(`Could not load newer ${this.kind.noun}s. Try again.`);
+      return;
+    }
+    const list = Array.isArray(result.data[this.kind.historyKey]) ? result.data[this.kind.historyKey] : [];
+    for (const payload of list) {
+      this.upsert(payload, { stickToBottom: false });
+      const id = Number(payload[this.kind.idKey]);
+      if (Number.isFinite(id)) this.syncedThrough = Math.max(this.syncedThrough, id);
+    }
+    if (!result.data.has_more || list.length === 0) {
+      this.detached = false;
+      button.hidden = true;
+      await this.backfill();
+    }
+  }
+
   // --- scrolling and alerts ---------------------------------------------------------------
 
   isNearBottom() {
@@ -668,7 +708,7 @@ export class LiveThread {
 
   scrollInitially() {
     // A notification link (#message-12 / #comment-7) shows that item; otherwise the latest.
-    const hash = window.location.hash.slice(1);
+    const hash = window.location.hash.slice(1) || (this.root.dataset.around ? `${this.kind.domPrefix}${this.root.dataset.around}` : "");
     const target = hash ? document.getElementById(hash) : null;
     if (target && this.log.contains(target)) {
       target.classList.add("highlighted");

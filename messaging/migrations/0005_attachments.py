@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0002_organizations'),
-        ('messaging', '0003_direct_rooms'),
+        ('messaging', '0004_notification_task'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

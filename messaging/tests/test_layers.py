@@ -1,0 +1,119 @@
+"""messaging.layers without Redis: the failure epoch that closes sockets for a resync, the
+membership refresh on other layers, the bounded sync-to-layer call, and the receive/socket
+timeout guard. (The Redis-specific paths run in the services and fault tiers.)"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+from asgiref.sync import SyncToAsync
+from channels.layers import InMemoryChannelLayer
+from django.core.exceptions import ImproperlyConfigured
+
+from messaging import layers
+
+
+def test_a_blocking_receive_longer_than_the_socket_timeout_is_refused():
+    host = {"address": "redis://127.0.0.1:1/0", "socket_timeout": 1.0}
+    with pytest.raises(ImproperlyConfigured, match="must exceed brpop_timeout"):
+        layers.RedisChannelLayer(hosts=[host], brpop_timeout=1)
+    layer = layers.RedisChannelLayer(hosts=[{**host, "socket_timeout": 2.0}], brpop_timeout=1)
+    assert layer.brpop_timeout == 1
+
+
+def test_each_failure_moves_the_epoch():
+    before = layers.layer_epoch()
+    layers.note_layer_failure()
+    layers.note_layer_failure()
+    assert layers.layer_epoch() == before + 2
+
+
+@pytest.mark.asyncio
+async def test_a_waiter_returns_at_once_for_a_failure_it_missed():
+    since = layers.layer_epoch()
+    layers.note_layer_failure()
+    assert await asyncio.wait_for(layers.wait_for_layer_failure(since=since, timeout=30), 1)
+
+
+@pytest.mark.asyncio
+async def test_a_waiter_times_out_when_nothing_fails():
+    since = layers.layer_epoch()
+    assert await layers.wait_for_layer_failure(since=since, timeout=0.05) is False
+
+
+@pytest.mark.asyncio
+async def test_a_failure_noted_in_another_thread_wakes_the_waiter():
+    since = layers.layer_epoch()
+    waiter = asyncio.ensure_future(layers.wait_for_layer_failure(since=since, timeout=30))
+    await asyncio.sleep(0)  # let it start waiting
+    thread = threading.Thread(target=layers.note_layer_failure)
+    thread.start()
+    assert await asyncio.wait_for(waiter, 5) is True
+    thread.join()
+
+
+@pytest.mark.asyncio
+async def test_refresh_on_a_layer_without_membership_data_re_adds_and_reports_nothing_lost():
+    layer = InMemoryChannelLayer()
+    channel = await layer.new_channel()
+    lost = await layers.refresh_memberships(layer, ["room_1", "user_2"], channel)
+    assert lost is False
+    await layer.group_send("room_1", {"type": "hello"})
+    assert (await asyncio.wait_for(layer.receive(channel), 1)) == {"type": "hello"}
+
+
+def test_call_from_sync_without_a_server_loop_just_runs():
+    async def add(a: int, b: int) -> int:
+        return a + b
+
+    assert layers.call_from_sync(add, 2, 3) == 5
+
+
+@pytest.fixture
+def server_loop():
+    """A running event loop in another thread, registered the way daphne's thread is."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    SyncToAsync.threadlocal.main_event_loop = loop
+    yield loop
+    del SyncToAsync.threadlocal.main_event_loop
+
+    async def cancel_the_rest() -> None:
+        rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in rest:
+            task.cancel()
+        await asyncio.gather(*rest, return_exceptions=True)
+
+    asyncio.run_coroutine_threadsafe(cancel_the_rest(), loop).result(5)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+    loop.close()
+
+
+def test_call_from_sync_runs_on_the_server_loop(server_loop):
+    async def which_loop() -> asyncio.AbstractEventLoop:
+        return asyncio.get_running_loop()
+
+    assert layers.call_from_sync(which_loop) is server_loop
+
+
+def test_call_from_sync_gives_up_on_a_call_that_never_finishes(server_loop):
+    async def hang() -> None:
+        await asyncio.Event().wait()
+
+    with pytest.raises(TimeoutError, match="did not finish"):
+        layers.call_from_sync(hang, timeout=0.3)
+
+
+def test_call_from_sync_refuses_a_stopped_server_loop():
+    loop = asyncio.new_event_loop()
+    SyncToAsync.threadlocal.main_event_loop = loop
+    try:
+        with pytest.raises(TimeoutError, match="stopped"):
+            layers.call_from_sync(asyncio.sleep, 0)
+    finally:
+        del SyncToAsync.threadlocal.main_event_loop
+        loop.close()
