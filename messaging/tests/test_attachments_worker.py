@@ -17,12 +17,11 @@ from messaging.models import Attachment
 from messaging.services.attachments import create_attachment
 from messaging.services.posting import post_chat_message
 from messaging.tests.test_worker import (  # noqa: F401 (fixtures)
-    broker_url,
     publishing_to,
     team,
-    wait_for,
     worker_factory,
 )
+from tests.live import wait_for
 
 pytestmark = pytest.mark.worker
 
@@ -37,7 +36,7 @@ def test_real_worker_makes_previews_and_survives_a_bomb(
     team,  # noqa: F811
     alice,
     bob,
-    broker_url,  # noqa: F811
+    broker_url,
     worker_factory,  # noqa: F811
     settings,
     tmp_path,
@@ -77,7 +76,7 @@ def test_real_worker_makes_previews_and_survives_a_bomb(
 
     wait_for(lambda: state(photo.pk) == Attachment.Preview.READY, timeout=60, what="the preview")
     assert state(bomb.pk) == Attachment.Preview.FAILED
-    assert worker.proc.poll() is None  # still running after the bomb
+    assert worker.process.proc.poll() is None  # still running after the bomb
 
     async def frames() -> list[dict]:
         out = []
