@@ -20,6 +20,7 @@ from PIL import Image
 
 from conftest import require
 from messaging.models import Attachment
+from messaging.services.attachments import delete_doomed, make_previews
 from messaging.services.editing import delete_chat_message
 from messaging.services.posting import post_chat_message
 
@@ -167,6 +168,10 @@ def test_upload_download_and_delete_through_the_object_store(
         )
     assert response.status_code == 201, response.content
     attachment = Attachment.objects.get(pk=response.json()["attachment_id"])
+    # The preview task's body (eager Celery ran it already in the embedded run; with
+    # REDIS_URL it was queued for a worker this tier does not start).
+    make_previews(attachment.pk)
+    attachment.refresh_from_db()
     assert attachment.preview == Attachment.Preview.READY  # Pillow read it back from S3
     keys = [attachment.file.name, attachment.image.name, attachment.thumbnail.name]
     assert all(_exists(s3, key) for key in keys)
@@ -189,6 +194,7 @@ def test_upload_download_and_delete_through_the_object_store(
 
     with django_capture_on_commit_callbacks(execute=True):
         delete_chat_message(message=message, deleted_by=alice)
+    delete_doomed()  # the task's body, for runs whose Celery is not eager (REDIS_URL set)
     assert not any(_exists(s3, key) for key in keys)
 
 
