@@ -9,7 +9,7 @@ DEV_STAMP := $(VENV)/.installed-dev-$(shell cat requirements.txt requirements-de
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: venv venv-dev run run-scaled migrate seed static test test-fast lint fmt screenshots worker beat clean bench bench-quick bench-search
+.PHONY: venv venv-dev run dev run-scaled migrate seed static test test-fast lint fmt screenshots worker beat clean bench bench-quick bench-search
 
 venv: $(STAMP)
 
@@ -38,11 +38,23 @@ seed: migrate
 static: venv
 	$(PY) manage.py collectstatic --noinput -v0
 
+# Production-safe by default: DEBUG off (styled error pages, no debug page), the secret key
+# generated once into the git-ignored .secret_key unless DJANGO_SECRET_KEY is set, and
+# cookies without the Secure flag because this serves plain HTTP (behind TLS, set
+# DJANGO_SECURE_COOKIES=1). Any of these can be overridden from the environment.
+run: export DJANGO_DEBUG ?= 0
+run: export DJANGO_SECRET_KEY_FILE ?= .secret_key
+run: export DJANGO_SECURE_COOKIES ?= 0
 run: seed static
 	@echo ""
 	@echo "  TaskFlow is starting on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
 	@echo ""
 	$(PY) -m kanban_board.serve -b $(HOST) -p $(PORT)
+
+# Development: DEBUG on (Django's debug pages) and auto-reload on code changes.
+dev: export DJANGO_DEBUG = 1
+dev: seed
+	$(PY) manage.py runserver $(HOST):$(PORT)
 
 # Scaled mode on one machine: daphne on $(PORT) and $(PORT2), a Celery worker and beat, all on
 # REDIS_URL + DATABASE_URL (default: the local Redis DB 0 and PostgreSQL database taskflow).

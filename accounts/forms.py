@@ -1,13 +1,15 @@
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
 
+from kanban_board.forms import FieldNamedErrorsMixin
+
 from .confusables import lookalike_username_taken
 from .models import User
 
 LOOKALIKE_MESSAGE = "That username looks like one that is already taken. Choose another."
 
 
-class SignUpForm(UserCreationForm):
+class SignUpForm(FieldNamedErrorsMixin, UserCreationForm):
     class Meta:
         model = User
         fields = ("username", "display_name", "email")
@@ -22,7 +24,11 @@ class SignUpForm(UserCreationForm):
         return username
 
 
-class ProfileForm(forms.ModelForm):
+class ProfileForm(FieldNamedErrorsMixin, forms.ModelForm):
     class Meta:
         model = User
         fields = ("display_name", "email")
+
+
+class ThemeForm(forms.Form):
+    theme = forms.ChoiceField(choices=User.Theme.choices)

@@ -45,6 +45,14 @@ def update_profile(*, user: User, display_name: str, email: str) -> User:
     return user
 
 
+@transaction.atomic
+def set_theme(*, user: User, theme: str) -> User:
+    """Remember the user's colour theme (one of User.Theme) for every page and device."""
+    user.theme = User.Theme(theme)
+    user.save(update_fields=["theme"])
+    return user
+
+
 def log_out(request: HttpRequest) -> None:
     """End the request's session and close the sockets opened with it.
 

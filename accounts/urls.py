@@ -23,4 +23,5 @@ urlpatterns = [
         name="password_done",
     ),
     path("profile/", views.profile, name="profile"),
+    path("theme/", views.theme, name="theme"),
 ]

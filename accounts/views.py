@@ -2,12 +2,13 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
 
 from . import services, signup_limits
-from .forms import ProfileForm, SignUpForm
+from .forms import ProfileForm, SignUpForm, ThemeForm
 
 
 @login_not_required
@@ -45,7 +46,33 @@ def profile(request: HttpRequest) -> HttpResponse:
         )
         messages.success(request, "Profile saved.")
         return redirect("accounts:profile")
-    return render(request, "accounts/profile.html", {"form": form})
+    return render(
+        request,
+        "accounts/profile.html",
+        {"form": form, "theme_form": ThemeForm(initial={"theme": request.user.theme})},
+    )
+
+
+@require_POST
+def theme(request: HttpRequest) -> HttpResponse:
+    """Save the colour theme (the nav's Dark mode button posts here with fetch; the profile
+    page's form works without JavaScript)."""
+    form = ThemeForm(request.POST)
+    wants_json = request.headers.get("X-Requested-With") == "fetch"
+    if not form.is_valid():
+        message = "Theme: choose auto, light or dark."
+        if wants_json:
+            return JsonResponse({"error": message}, status=400)
+        messages.error(request, message)
+        return redirect("accounts:profile")
+    services.set_theme(user=request.user, theme=form.cleaned_data["theme"])
+    if wants_json:
+        return JsonResponse({"theme": request.user.theme})
+    next_url = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
+        next_url = ""
+    messages.success(request, "Theme saved.")
+    return redirect(next_url or "accounts:profile")
 
 
 class LogoutView(auth_views.LogoutView):

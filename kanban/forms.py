@@ -8,12 +8,13 @@ from django import forms
 
 from accounts.access import readable_organizations
 from accounts.models import Organization, User
+from kanban_board.forms import FieldNamedErrorsMixin
 
 from .access import board_readers
 from .models import Board, ChecklistItem, Column, Label, Task
 
 
-class BoardForm(forms.ModelForm):
+class BoardForm(FieldNamedErrorsMixin, forms.ModelForm):
     class Meta:
         model = Board
         fields = ("name", "description")
@@ -42,7 +43,7 @@ class BoardCreateForm(BoardForm):
         self.fields["organization"].queryset = readable_organizations(user).order_by("name")
 
 
-class AddMemberForm(forms.Form):
+class AddMemberForm(FieldNamedErrorsMixin, forms.Form):
     username = forms.CharField(
         max_length=150,
         widget=forms.TextInput(
@@ -51,7 +52,7 @@ class AddMemberForm(forms.Form):
     )
 
 
-class ColumnForm(forms.Form):
+class ColumnForm(FieldNamedErrorsMixin, forms.Form):
     name = forms.CharField(
         max_length=Column._meta.get_field("name").max_length,
         widget=forms.TextInput(attrs={"class": "form-control form-control-sm"}),
@@ -78,7 +79,7 @@ class ColumnMoveForm(forms.Form):
         return data
 
 
-class TaskForm(forms.ModelForm):
+class TaskForm(FieldNamedErrorsMixin, forms.ModelForm):
     """Create and edit a task on `board`; only its members can be chosen as assignee."""
 
     class Meta:

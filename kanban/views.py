@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
+from kanban_board.forms import errors_text
 from messaging.services.notifications import mark_read_for_task
 
 from . import access, selectors, services
@@ -41,13 +42,7 @@ def _error_text(error: ValidationError) -> str:
 
 
 def _form_errors_text(form: Form) -> str:
-    return " ".join(
-        str(message)
-        for field, errors in form.errors.items()
-        for message in (
-            errors if field == "__all__" else [f"{form.fields[field].label}: {e}" for e in errors]
-        )
-    )
+    return errors_text(form)
 
 
 def back_to(request: HttpRequest, fallback) -> HttpResponse:

@@ -21,9 +21,20 @@ env = environ.Env()
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 _DEV_SECRET = "django-insecure-embedded-dev-key-not-for-production"
-SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=_DEV_SECRET if DEBUG else "")
+# DJANGO_SECRET_KEY_FILE (set by `make run`): without DJANGO_SECRET_KEY, use the key kept in
+# that local file, generated on first use (kanban_board/secret_key.py).
+SECRET_KEY_FILE = env.str("DJANGO_SECRET_KEY_FILE", default="")
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+if not SECRET_KEY and SECRET_KEY_FILE:
+    from kanban_board.secret_key import local_secret_key
+
+    SECRET_KEY = local_secret_key(BASE_DIR / SECRET_KEY_FILE)
+if not SECRET_KEY and DEBUG:
+    SECRET_KEY = _DEV_SECRET
 if not SECRET_KEY:
-    raise environ.ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off")
+    raise environ.ImproperlyConfigured(
+        "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off (or DJANGO_SECRET_KEY_FILE)"
+    )
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 

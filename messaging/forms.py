@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from accounts.models import User
+from kanban_board.forms import FieldNamedErrorsMixin
 from messaging.services.posting import CLIENT_ID_MAX_LENGTH
 
 HISTORY_DEFAULT_LIMIT = 50
@@ -20,7 +21,7 @@ class _MemberChoiceField(forms.ModelMultipleChoiceField):
         return name if name == obj.username else f"{name} (@{obj.username})"
 
 
-class ChatRoomForm(forms.Form):
+class ChatRoomForm(FieldNamedErrorsMixin, forms.Form):
     name = forms.CharField(max_length=80)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     members = _MemberChoiceField(

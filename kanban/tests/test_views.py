@@ -280,12 +280,13 @@ def test_column_create_appends_a_column(bob_c, board):
     assert board.columns.order_by("position").last().name == "Review"
 
 
-def test_column_create_blank_name_is_refused_with_message(bob_c, board):
+@pytest.mark.parametrize("name", ["", "   ", "\t \n"])
+def test_column_create_blank_name_is_refused_with_a_message_naming_the_field(bob_c, board, name):
     response = bob_c.post(
-        reverse("kanban:column_create", args=[board.pk]), {"name": ""}, follow=True
+        reverse("kanban:column_create", args=[board.pk]), {"name": name}, follow=True
     )
 
-    assert any("required" in m for m in flash(response))
+    assert flash(response) == ["Name can't be blank."]
     assert board.columns.count() == 3
 
 

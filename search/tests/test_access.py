@@ -117,3 +117,16 @@ def test_the_organization_is_the_outer_boundary_even_for_leftover_rows(world, bo
     Membership.objects.filter(organization=board.organization, user=bob).delete()
     assert board.members.filter(pk=bob.pk).exists()
     assert found(bob, "marmalade") == []
+
+
+def test_a_direct_room_between_others_stays_theirs(board, alice, bob, carol, say, found):
+    """carol shares the organization and the board with alice and bob, but not their direct
+    room: none of it reaches her, while both of them find it."""
+    from messaging.services.direct import get_or_create_direct_room
+
+    direct, _ = get_or_create_direct_room(sender=alice, usernames=["bob"])
+    secret = say(direct, alice, "quince tart recipe for bob only")
+    assert found(alice, "quince") == [("message", secret.pk)]
+    assert found(bob, "quince") == [("message", secret.pk)]
+    assert found(carol, "quince") == []
+    assert found(carol, "from:@alice quince") == []

@@ -310,6 +310,14 @@ class LiveBoard {
       animation: 150,
       ghostClass: "sortable-ghost",
       chosenClass: "sortable-chosen",
+      // Touch: a swipe scrolls the board (sideways by column, or down a list); a press held
+      // for 250 ms picks the card up. Near an edge the board scrolls along with the drag.
+      delay: 250,
+      delayOnTouchOnly: true,
+      touchStartThreshold: 6,
+      scroll: true,
+      scrollSensitivity: 60,
+      bubbleScroll: true,
       disabled: this.gone,
       onStart: () => this.live && this.live.pause(),
       onEnd: (event) => this.onDrop(event),

@@ -1,5 +1,6 @@
 // fetch() helpers that send Django's CSRF token (from <meta name="csrf-token">) and return
-// {ok, status, data} instead of throwing on HTTP errors. Network failures give status 0.
+// {ok, status, data} instead of throwing on HTTP errors. Network failures give status 0 and
+// no data: callers word that themselves (an exception's text is not for people).
 
 export function csrfToken() {
   const meta = document.querySelector('meta[name="csrf-token"]');
@@ -20,8 +21,8 @@ async function request(url, options) {
       data = null;
     }
     return { ok: response.ok, status: response.status, data };
-  } catch (error) {
-    return { ok: false, status: 0, data: { error: String(error) } };
+  } catch {
+    return { ok: false, status: 0, data: null };
   }
 }
 

@@ -3,10 +3,14 @@
 // Each entry keeps its client_id for life, so every retry (socket resend after a reconnect,
 // HTTP fallback, the Retry button) is the same message to the server, which dedupes on it.
 // Lifecycle: queued -> sent over the socket -> confirmed (ack or broadcast) -> gone; or, when
-// nothing confirmed it within `timeoutMs`, one HTTP POST; if that fails too -> failed, and the
-// user decides (Retry = another HTTP POST).
+// nothing confirmed it within `timeoutMs`, one HTTP POST. If the browser is offline, or the
+// POST cannot reach the server, the entry *waits* (the person is told, in a sentence, that it
+// will go when the connection is back) and the next reconnect's flush() sends it. Only a
+// definite refusal from the server (rate limit, too long, access gone) marks it failed, and
+// the user decides (Retry = another HTTP POST).
 
 import { postForm } from "./http.js";
+import { OFFLINE_NOTE, UNREACHABLE_NOTE } from "./thread-ui.js";
 
 const DEFAULT_TIMEOUT_MS = 10000;
 
@@ -23,6 +27,16 @@ export function newClientId() {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
+/** The server's own sentence for a refused post, or one of ours; never an exception's text. */
+function refusalText(result) {
+  const error = result.data && typeof result.data.error === "string" ? result.data.error.trim() : "";
+  if (error) return `Not sent: ${error}`;
+  if (result.status === 403 || result.status === 404) return "Not sent: you may no longer have access here.";
+  if (result.status === 429) return "Not sent: you're sending too fast. Wait a moment, then retry.";
+  if (result.status >= 500) return "Not sent: TaskFlow had a problem. Try again in a moment.";
+  return "Not sent. Try again.";
+}
+
 export class Outbox {
   /**
    * @param {{
@@ -31,6 +45,7 @@ export class Outbox {
    *   onConfirmed: (clientId: string, payload: object) => void,       // HTTP 201 payload
    *   onFailed: (clientId: string, reason: string) => void,
    *   onRetrying: (clientId: string) => void,
+   *   onWaiting?: (clientId: string, note: string) => void,   // cannot send yet; will retry
    *   timeoutMs?: number,
    * }} options
    */
@@ -58,8 +73,15 @@ export class Outbox {
   }
 
   attempt(entry) {
-    entry.state = this.options.trySend(entry) ? "sent" : "queued";
-    this.startTimer(entry);
+    if (this.options.trySend(entry)) {
+      entry.state = "sent";
+      this.startTimer(entry);
+    } else if (navigator.onLine === false) {
+      this.wait(entry, OFFLINE_NOTE); // say so now; flush() sends it when the socket is back
+    } else {
+      entry.state = "queued";
+      this.startTimer(entry);
+    }
   }
 
   startTimer(entry) {
@@ -67,13 +89,22 @@ export class Outbox {
     entry.timer = window.setTimeout(() => this.fallBackToHttp(entry), this.timeoutMs);
   }
 
-  /** After a (re)connect: resend everything still unconfirmed, with the same client_ids. */
+  /** After a (re)connect: resend everything still unconfirmed, with the same client_ids,
+   * and give each a fresh timeout (an entry that was waiting for the network gets its HTTP
+   * fallback again if the socket does not confirm it). */
   flush() {
     for (const entry of this.entries.values()) {
-      if (entry.state === "queued" || entry.state === "sent") {
-        if (this.options.trySend(entry)) entry.state = "sent";
+      if (entry.state === "queued" || entry.state === "sent" || entry.state === "waiting") {
+        if (entry.state === "waiting") this.options.onRetrying(entry.clientId);
+        entry.state = this.options.trySend(entry) ? "sent" : "queued";
+        this.startTimer(entry);
       }
     }
+  }
+
+  wait(entry, note) {
+    entry.state = "waiting";
+    if (this.options.onWaiting) this.options.onWaiting(entry.clientId, note);
   }
 
   /** The server confirmed this client_id (ack, broadcast or history): stop tracking it. */
@@ -108,6 +139,10 @@ export class Outbox {
   async fallBackToHttp(entry) {
     entry.timer = null;
     if (!this.entries.has(entry.clientId) || entry.state === "posting") return;
+    if (navigator.onLine === false) {
+      this.wait(entry, OFFLINE_NOTE);
+      return;
+    }
     entry.state = "posting";
     const fields = { content: entry.text, client_id: entry.clientId };
     if (entry.attachmentIds && entry.attachmentIds.length) fields.attachment_ids = entry.attachmentIds.join(",");
@@ -118,11 +153,13 @@ export class Outbox {
       this.options.onConfirmed(entry.clientId, result.data);
       return;
     }
+    if (result.status === 0) {
+      // Nothing reached the server: not a refusal. Wait for the connection.
+      this.wait(entry, navigator.onLine === false ? OFFLINE_NOTE : UNREACHABLE_NOTE);
+      return;
+    }
     entry.state = "failed";
-    const reason =
-      (result.data && typeof result.data.error === "string" && result.data.error) ||
-      (result.status === 0 ? "Could not reach the server." : `Not sent (HTTP ${result.status}).`);
-    this.options.onFailed(entry.clientId, reason);
+    this.options.onFailed(entry.clientId, refusalText(result));
   }
 
   /** The user pressed Retry. Straight to HTTP: its answer is immediate and definite, whereas

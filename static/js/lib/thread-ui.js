@@ -5,11 +5,14 @@ const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute:
 const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "long" });
 
-// After this many failed reconnect attempts the status says "Offline" rather than "Reconnecting".
-const OFFLINE_AFTER_ATTEMPTS = 3;
 const MAX_ALERTS = 3;
 
-export const STATUS_TONES = ["text-success", "text-warning", "text-danger", "text-muted"];
+// Tones that keep AA contrast in light and dark themes (Bootstrap's *-emphasis colours).
+export const STATUS_TONES = ["text-success-emphasis", "text-warning-emphasis", "text-danger-emphasis", "text-body-secondary"];
+
+// What a pending message says while it cannot be sent (lib/outbox.js decides when).
+export const OFFLINE_NOTE = "You're offline. We'll send this when you're back.";
+export const UNREACHABLE_NOTE = "Can't reach TaskFlow right now. We'll send this when the connection is back.";
 
 /** Fill a <time> element with an ISO timestamp shown in the browser's local time zone. */
 export function showLocalTime(timeEl, iso) {
@@ -28,19 +31,25 @@ export function setText(root, selector, text) {
 }
 
 /**
- * The words for a LiveSocket status. Short outages read "Reconnecting…"; once the browser is
- * offline or several attempts have failed, the user is told their messages will wait.
- * @param {"connecting"|"open"|"closed"|"gone"} status
- * @param {{attempt: number, everOpened: boolean}|undefined} socket
+ * The words for a LiveSocket status: Live, Reconnecting (with when the next try is), Offline
+ * (the browser has no network), or access gone. Never an exception's text.
+ * @param {"connecting"|"open"|"closed"|"offline"|"gone"} status
+ * @param {{everOpened: boolean, nextRetryAt: number|null}|undefined} socket
+ * @param {number} now  ms since the epoch
  */
-export function describeStatus(status, socket) {
-  if (status === "open") return { text: "Live", tone: "text-success" };
-  if (status === "gone") return { text: "You no longer have access", tone: "text-danger" };
-  if (!navigator.onLine || (socket && socket.attempt >= OFFLINE_AFTER_ATTEMPTS)) {
-    return { text: "Offline — messages will send when back", tone: "text-danger" };
+export function describeStatus(status, socket, now = Date.now()) {
+  if (status === "open") return { text: "Live", tone: "text-success-emphasis" };
+  if (status === "gone") return { text: "You no longer have access", tone: "text-danger-emphasis" };
+  if (status === "offline" || navigator.onLine === false) {
+    return { text: "Offline. Messages will be sent when you're back online.", tone: "text-danger-emphasis" };
   }
-  if (socket && socket.everOpened) return { text: "Reconnecting…", tone: "text-warning" };
-  return { text: "Connecting…", tone: "text-muted" };
+  if (status === "closed" && socket && socket.nextRetryAt) {
+    const seconds = Math.ceil((socket.nextRetryAt - now) / 1000);
+    const when = seconds >= 1 ? `next try in ${seconds} s` : "trying now";
+    return { text: `Reconnecting: ${when}`, tone: "text-warning-emphasis" };
+  }
+  if (socket && socket.everOpened) return { text: "Reconnecting…", tone: "text-warning-emphasis" };
+  return { text: "Connecting…", tone: "text-body-secondary" };
 }
 
 /** A few dismissible alerts just above `anchor` (newest last; a repeated text moves down). */

@@ -9,6 +9,7 @@
 
 import { AttachmentTray, applyAttachmentReady, renderAttachments, wireLightbox } from "./attachments.js";
 import { getJSON, postForm } from "./http.js";
+import { overLimitMessage } from "./composer.js";
 import { Outbox, newClientId } from "./outbox.js";
 import {
   decorate,
@@ -108,7 +109,15 @@ export class LiveThread {
         this.upsert({ user_id: this.userId, ...payload, client_id: clientId }),
       onFailed: (clientId, reason) => this.markFailed(clientId, reason),
       onRetrying: (clientId) => this.markPending(clientId),
+      onWaiting: (clientId, note) => {
+        this.markWaiting(clientId, note);
+        // Neither the socket nor HTTP got through: a socket that still looks open is dead
+        // (a network that vanished without the browser noticing). Reconnect, so the status
+        // says so and the message goes out with the next successful connection.
+        if (this.socket) this.socket.dropIfStale();
+      },
     });
+    this.statusTicker = null;
   }
 
   start() {
@@ -319,6 +328,14 @@ export class LiveThread {
   submit() {
     if (this.gone) return;
     const text = this.input.value.trim();
+    // Too long: keep every character in the box and say why it was not sent.
+    const tooLong = text ? overLimitMessage(text, Number(this.input.dataset.maxLength) || 0) : "";
+    if (tooLong) {
+      this.showAlert(tooLong);
+      this.input.focus();
+      return;
+    }
+    // Issue 12: files waiting in the tray go with it (the text may then be empty).
     if (this.tray && this.tray.busy) {
       this.showAlert("Wait for the uploads to finish (or cancel them), then send.");
       return;
@@ -326,6 +343,8 @@ export class LiveThread {
     const files = this.tray ? this.tray.take() : { ids: [], items: [] };
     if (!text && !files.ids.length) return;
     this.input.value = "";
+    // Listeners of the box (its length counter) see it emptied.
+    this.input.dispatchEvent(new Event("input", { bubbles: true }));
     if (this.hooks.onSubmit) this.hooks.onSubmit();
     const clientId = newClientId();
     const el = this.createItem();
@@ -388,6 +407,19 @@ export class LiveThread {
     el.append(note);
   }
 
+  /** Still unsent, and the reason is the connection: a calm note, not a failure. */
+  markWaiting(clientId, note) {
+    const el = this.pending.get(clientId);
+    if (!el) return;
+    this.clearSendState(el);
+    el.classList.add("pending", "waiting");
+    const div = document.createElement("div");
+    div.className = "send-state small text-body-secondary";
+    div.setAttribute("role", "status");
+    div.textContent = note;
+    el.append(div);
+  }
+
   markPending(clientId) {
     const el = this.pending.get(clientId);
     if (!el) return;
@@ -396,7 +428,7 @@ export class LiveThread {
   }
 
   clearSendState(el) {
-    el.classList.remove("pending", "failed");
+    el.classList.remove("pending", "failed", "waiting");
     for (const note of el.querySelectorAll(".send-state")) note.remove();
   }
 
@@ -580,11 +612,33 @@ export class LiveThread {
 
   showStatus(status) {
     if (!this.statusEl) return;
-    const { text, tone } = describeStatus(status, this.socket);
-    this.statusEl.textContent = text;
-    this.statusEl.dataset.status = status;
-    this.statusEl.classList.remove(...STATUS_TONES);
-    this.statusEl.classList.add(tone);
+    const render = () => {
+      const { text, tone } = describeStatus(status, this.socket);
+      if (this.statusEl.textContent !== text) this.statusEl.textContent = text;
+      this.statusEl.dataset.status = status;
+      this.statusEl.classList.remove(...STATUS_TONES);
+      this.statusEl.classList.add(tone);
+    };
+    render();
+    this.showRetryNow(status === "closed");
+    // "Reconnecting: next try in 8 s" counts down while it waits.
+    window.clearInterval(this.statusTicker);
+    this.statusTicker = status === "closed" ? window.setInterval(render, 1000) : null;
+  }
+
+  /** A "Retry now" button beside the status while a reconnect is scheduled. */
+  showRetryNow(visible) {
+    if (!this.retryButton) {
+      if (!visible) return;
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "btn btn-link btn-sm p-0 retry-now";
+      button.textContent = "Retry now";
+      button.addEventListener("click", () => this.socket && this.socket.retryNow());
+      this.statusEl.after(button);
+      this.retryButton = button;
+    }
+    this.retryButton.hidden = !visible;
   }
 
   // --- history ----------------------------------------------------------------------------
