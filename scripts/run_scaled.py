@@ -172,7 +172,11 @@ def start_object_store(env: dict[str, str]) -> Child | None:
         ATTACHMENT_S3_REGION="us-east-1",
     )
     cmd = [weed, "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={data}", "-s3"]
-    return Child("seaweedfs", [*cmd, "-s3.port=8333", "-volume.max=0"], env)
+    return Child(
+        "seaweedfs",
+        [*cmd, "-s3.port=8333", "-volume.max=0", "-s3.port.iceberg=0", "-s3.port.lance=0"],
+        env,
+    )
 
 
 def main() -> int:

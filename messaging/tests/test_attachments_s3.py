@@ -77,6 +77,8 @@ def seaweedfs():
             "-s3",
             f"-s3.port={ports['s3']}",
             "-volume.max=0",
+            "-s3.port.iceberg=0",  # fixed-port extras off: parallel runs never collide
+            "-s3.port.lance=0",
             "-master.volumeSizeLimitMB=64",
         ],
         stdout=log,
