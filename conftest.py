@@ -74,6 +74,12 @@ def _plain_static_names(settings):
     }
 
 
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path_factory):
+    """Issue 12: uploaded files go to a temporary MEDIA_ROOT, never into the checkout."""
+    settings.MEDIA_ROOT = str(tmp_path_factory.getbasetemp() / "media")
+
+
 # --- services tier ----------------------------------------------------------------------
 
 

@@ -25,6 +25,7 @@ from kanban_board.metrics import WebSocketMetrics  # noqa: E402
 from kanban_board.origin import SameOriginValidator  # noqa: E402
 from messaging.routing import websocket_urlpatterns  # noqa: E402
 from messaging.socketcap import SocketCap  # noqa: E402
+from messaging.upload_limit import UploadLimitMiddleware  # noqa: E402  (issue 12)
 
 # Security (issue 9): any other /ws/... path is refused at the handshake (403), quietly, instead
 # of URLRouter's "No route found" ValueError (a 500 and a traceback per request). Keep it last.
@@ -32,7 +33,8 @@ REFUSE_UNKNOWN_SOCKET_PATHS = [re_path(r"", WebsocketDenier.as_asgi())]
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Issue 12: oversize attachment uploads get 413 before their body is read.
+        "http": UploadLimitMiddleware(django_asgi_app),
         # WebSocketMetrics (outermost) counts refused handshakes too.
         "websocket": WebSocketMetrics(
             AllowedHostsOriginValidator(

@@ -419,6 +419,57 @@ PRESENCE_RATE_LIMIT = env.str("PRESENCE_RATE_LIMIT", default="2/5s")
 SEARCH_LANGUAGE = env.str("SEARCH_LANGUAGE", default="english")
 SEARCH_PAGE_SIZE = 20
 
+# --- Attachments (issue 12: files in conversations) -------------------------------------
+
+# Embedded: files under MEDIA_ROOT. With ATTACHMENT_S3_BUCKET set, any S3-compatible object
+# store through django-storages; downloads are then presigned redirects valid
+# ATTACHMENT_S3_URL_SECONDS, issued after the same access check.
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+MEDIA_URL = "/media/"  # never served directly: every file goes through the access check
+ATTACHMENT_S3_BUCKET = env.str("ATTACHMENT_S3_BUCKET", default="")
+ATTACHMENT_S3_URL_SECONDS = env.int("ATTACHMENT_S3_URL_SECONDS", default=60)
+if ATTACHMENT_S3_BUCKET:
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": ATTACHMENT_S3_BUCKET,
+            "endpoint_url": env.str("ATTACHMENT_S3_ENDPOINT_URL", default="") or None,
+            "access_key": env.str("ATTACHMENT_S3_ACCESS_KEY", default="") or None,
+            "secret_key": env.str("ATTACHMENT_S3_SECRET_KEY", default="") or None,
+            "region_name": env.str("ATTACHMENT_S3_REGION", default="") or None,
+            "default_acl": None,
+            "querystring_auth": True,
+            "querystring_expire": ATTACHMENT_S3_URL_SECONDS,
+            "file_overwrite": False,
+            "addressing_style": "path",
+            "signature_version": "s3v4",
+        },
+    }
+else:
+    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+STORAGES["default"] = _default_storage  # (static files: see "Static files" above)
+ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=25 * 1024 * 1024)
+ATTACHMENT_MAX_PER_MESSAGE = 10
+# Per organization, the bytes all its attachments may take; 0 = unlimited.
+ATTACHMENT_ORG_QUOTA_BYTES = env.int("ATTACHMENT_ORG_QUOTA_BYTES", default=0)
+# Per user uploads, as CHAT_RATE_LIMIT.
+ATTACHMENT_RATE_LIMIT = env.str("ATTACHMENT_RATE_LIMIT", default="30/m")
+# Images with more pixels are refused by Pillow (decompression bombs): no preview, download only.
+ATTACHMENT_MAX_IMAGE_PIXELS = env.int("ATTACHMENT_MAX_IMAGE_PIXELS", default=40_000_000)
+ATTACHMENT_THUMBNAIL_SIZE = 400
+# Uploads no message took within this long are removed by the sweep.
+ATTACHMENT_UNSENT_MAX_AGE_SECONDS = env.int("ATTACHMENT_UNSENT_MAX_AGE_SECONDS", default=86400)
+if ATTACHMENT_S3_BUCKET and env.str("ATTACHMENT_S3_ENDPOINT_URL", default=""):
+    # Thumbnails and previews are presigned redirects to the object store.
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["img-src"].append(
+        env.str("ATTACHMENT_S3_ENDPOINT_URL").rstrip("/")
+    )
+CELERY_BEAT_SCHEDULE["sweep-attachments"] = {
+    "task": "messaging.tasks.sweep_attachments",
+    "schedule": 3600.0,
+    "options": {"expires": 3000},
+}
+
 # --- Logging ----------------------------------------------------------------------------
 
 # LOG_FORMAT=json: one JSON object per line, with the request id and user id of the HTTP

@@ -169,3 +169,26 @@ def readers_of(target: ChatMessage | TaskThreadComment) -> QuerySet[User]:
     return board_access.board_readers(
         Task.objects.filter(pk=target.task_id).values("column__board_id")[:1]
     )
+
+
+# --- attachments (issue 12) --------------------------------------------------------------
+
+
+def can_read_attachment(user: User, attachment) -> bool:
+    """An attachment is read by whoever can read a (not deleted) message or comment that
+    carries it, and by its uploader while it is not sent yet. The room and thread rules
+    above decide, so a removed member loses the files with the messages."""
+    user_id = _user_id(user)
+    if user_id is None:
+        return False
+    if attachment.attached_at is None:
+        return attachment.uploaded_by_id == user_id
+    rooms = ChatMessage.objects.filter(attachments=attachment, is_deleted=False).values(
+        "chat_room_id"
+    )
+    if room_reader_rows().filter(user_id=user_id, chatroom_id__in=rooms).exists():
+        return True
+    tasks = TaskThreadComment.objects.filter(attachments=attachment, is_deleted=False).values(
+        "task_id"
+    )
+    return board_access.readable_tasks(user).filter(pk__in=tasks).exists()

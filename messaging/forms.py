@@ -57,6 +57,15 @@ class PostForm(forms.Form):
     client_id = forms.CharField(max_length=CLIENT_ID_MAX_LENGTH, required=False)
     # Chat only (issue 10): the message this one replies to.
     parent_id = forms.IntegerField(min_value=1, required=False)
+    # Issue 12: uploads sent with it (repeat the field, or one comma-separated value).
+    attachment_ids = forms.CharField(required=False)
+
+    def clean_attachment_ids(self) -> list[int]:
+        raw = ",".join(self.data.getlist("attachment_ids")) if hasattr(self.data, "getlist") else ""
+        parts = [part.strip() for part in raw.split(",") if part.strip()]
+        if not all(part.isdigit() and int(part) > 0 for part in parts):
+            raise forms.ValidationError("attachment_ids must be attachment ids.")
+        return [int(part) for part in parts]
 
 
 class EditForm(forms.Form):

@@ -33,6 +33,8 @@ class TaskThreadComment(models.Model):
     # The task's change sequence when this row last changed (posted, edited, deleted, reacted):
     # `history/?since=<seq>` returns every row changed after a sequence a client has seen.
     seq = models.PositiveBigIntegerField(default=0)
+    # Issue 12: files sent with the comment.
+    attachments = models.ManyToManyField("Attachment", blank=True, related_name="comments")
 
     class Meta:
         ordering = ["id"]
@@ -135,6 +137,8 @@ class ChatMessage(models.Model):
     is_deleted = models.BooleanField(default=False)
     # The room's change sequence when this row last changed (see TaskThreadComment.seq).
     seq = models.PositiveBigIntegerField(default=0)
+    # Issue 12: files sent with the message (the seed's M2M to FileStorage).
+    attachments = models.ManyToManyField("Attachment", blank=True, related_name="chat_messages")
 
     class Meta:
         ordering = ["id"]
@@ -310,3 +314,69 @@ class Reaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.emoji}"
+
+
+# --- Issue 12: files in conversations ------------------------------------------------------
+
+
+class Attachment(models.Model):
+    """An uploaded file (the seed's FileStorage). The original bytes live in `file` under a
+    random key and are only ever served as a download; `image` is the re-encoded copy of a
+    raster image that Pillow opened (the only thing served inline) and `thumbnail` its small
+    version. Both are made by a Celery task (messaging.services.attachments)."""
+
+    class Preview(models.TextChoices):
+        NONE = "none", "Not an image"
+        PENDING = "pending", "Being made"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    file = models.FileField(max_length=255)
+    name = models.CharField(max_length=255)  # the cleaned original name
+    content_type = models.CharField(max_length=100)  # sniffed from the bytes
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attachments"
+    )
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="attachments"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    # When a message or comment took it; null while it waits (the sweep's queue after 24 h).
+    attached_at = models.DateTimeField(null=True, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    preview = models.CharField(max_length=10, choices=Preview.choices, default=Preview.NONE)
+    image = models.FileField(max_length=255, blank=True, default="")
+    thumbnail = models.FileField(max_length=255, blank=True, default="")
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["attached_at", "created_at"]),
+            models.Index(fields=["organization"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.size} bytes)"
+
+    def get_absolute_url(self) -> str:
+        return reverse("messaging:attachment_download", args=[self.pk])
+
+
+class DoomedFile(models.Model):
+    """A stored object whose row is gone and which must still be deleted from storage.
+    Written in the transaction that drops the row; deleted from storage after commit; what
+    failed stays here for the periodic sweep to retry."""
+
+    key = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.key

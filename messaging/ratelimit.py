@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 CHAT = "chat"
 COMMENT = "comment"
 TYPING = "typing"
+UPLOAD = "upload"  # issue 12: attachment uploads
 # A socket that keeps sending until this many times its limit is closed.
 CLOSE_FACTOR = 2
 
@@ -82,6 +83,8 @@ class Decision:
 
 
 def rate_for(bucket: str) -> Rate:
+    if bucket == UPLOAD:
+        return Rate.parse(settings.ATTACHMENT_RATE_LIMIT)
     return Rate.parse(settings.TYPING_RATE_LIMIT if bucket == TYPING else settings.CHAT_RATE_LIMIT)
 
 

@@ -65,15 +65,20 @@ def iso(dt: datetime) -> str:
 
 
 Reactions = list[dict[str, Any]]
+Attachments = Iterable[dict[str, Any]]
 
 
 def _opt_iso(dt: datetime | None) -> str | None:
     return iso(dt) if dt is not None else None
 
 
-def _post_state(post: ChatMessage | TaskThreadComment, reactions: Reactions) -> dict[str, Any]:
+def _post_state(
+    post: ChatMessage | TaskThreadComment, reactions: Reactions, attachments: Attachments = ()
+) -> dict[str, Any]:
     """Fields shared by messages and comments (issue 10). A tombstone carries no text."""
     return {
+        # Issue 12: messaging.services.attachments.attachment_item() per file.
+        "attachments": [] if post.is_deleted else list(attachments),
         "html": "" if post.is_deleted else post.html,
         "is_edited": post.is_edited,
         "edited_at": _opt_iso(post.edited_at),
@@ -84,7 +89,10 @@ def _post_state(post: ChatMessage | TaskThreadComment, reactions: Reactions) -> 
 
 
 def chat_message_payload(
-    message: ChatMessage, mentioned: Iterable[str], reactions: Reactions = ()
+    message: ChatMessage,
+    mentioned: Iterable[str],
+    reactions: Reactions = (),
+    attachments: Attachments = (),
 ) -> dict[str, Any]:
     author = message.author
     return {
@@ -101,12 +109,15 @@ def chat_message_payload(
         "parent_id": message.parent_id,
         "reply_count": message.reply_count,
         "last_reply_at": _opt_iso(message.last_reply_at),
-        **_post_state(message, list(reactions)),
+        **_post_state(message, list(reactions), attachments),
     }
 
 
 def comment_payload(
-    comment: TaskThreadComment, mentioned: Iterable[str], reactions: Reactions = ()
+    comment: TaskThreadComment,
+    mentioned: Iterable[str],
+    reactions: Reactions = (),
+    attachments: Attachments = (),
 ) -> dict[str, Any]:
     author = comment.author
     return {
@@ -120,7 +131,7 @@ def comment_payload(
         "timestamp": iso(comment.created_at),
         "mentioned_users": [] if comment.is_deleted else sorted(mentioned),
         "client_id": comment.client_id or None,
-        **_post_state(comment, list(reactions)),
+        **_post_state(comment, list(reactions), attachments),
     }
 
 

@@ -63,3 +63,39 @@ def sweep_missed_mentions(older_than_seconds: int = 30, limit: int = 500) -> int
             SWEEP_SOFT_LIMIT,
         )
         return 0
+
+
+# --- Issue 12: attachments ---------------------------------------------------------------
+
+
+# Seconds: Pillow on an image within ATTACHMENT_MAX_IMAGE_PIXELS takes well under this.
+PREVIEW_SOFT_LIMIT, PREVIEW_HARD_LIMIT = 60, 90
+
+
+@shared_task(
+    acks_late=True,
+    ignore_result=True,
+    soft_time_limit=PREVIEW_SOFT_LIMIT,
+    time_limit=PREVIEW_HARD_LIMIT,
+)
+def make_attachment_previews(attachment_id: int) -> str:
+    """Re-encode an uploaded image and make its thumbnail; then `attachment_ready`."""
+    from messaging.services import attachments
+
+    return attachments.make_previews(attachment_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def delete_doomed_files(ids: list[int]) -> int:
+    """Delete from storage the files of rows already gone (failures wait for the sweep)."""
+    from messaging.services import attachments
+
+    return attachments.delete_doomed(ids)
+
+
+@shared_task(acks_late=True, ignore_result=True, expires=3000)
+def sweep_attachments() -> dict:
+    """Beat, hourly: unsent uploads older than 24 h go; failed deletions are retried."""
+    from messaging.services import attachments
+
+    return attachments.sweep_attachments()

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import comments, conversations, direct, inbox, notifications, rooms
+from .views import attachments, comments, conversations, direct, inbox, notifications, rooms
 
 app_name = "messaging"
 
@@ -46,4 +46,16 @@ urlpatterns: list = [
     path("comment/<int:comment_id>/edits/", conversations.comment_edits, name="comment_edits"),
     path("direct/", direct.direct_open, name="direct_open"),
     path("direct/people/", direct.direct_people, name="direct_people"),
+    # Files in conversations (issue 12).
+    path("attachments/", attachments.attachment_upload, name="attachment_upload"),
+    path(
+        "attachments/<int:attachment_id>/",
+        attachments.attachment_download,
+        name="attachment_download",
+    ),
+    path(
+        "attachments/<int:attachment_id>/thumbnail/",
+        attachments.attachment_thumbnail,
+        name="attachment_thumbnail",
+    ),
 ]

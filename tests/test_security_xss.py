@@ -100,6 +100,11 @@ def test_stored_payloads_render_as_text_on_every_page(payload, alice, bob, carol
             content_type = response.get("Content-Type", "")
             if response.status_code != 200:
                 continue
+            if response.get("Content-Disposition", "").startswith("attachment;"):
+                # Issue 12: a file is a download, never rendered by the browser.
+                assert response["X-Content-Type-Options"] == "nosniff"
+                assert response["Content-Security-Policy"] == "sandbox"
+                continue
             if not content_type.startswith("text/html"):
                 # JSON carries the raw text for textContent; it must never be sniffed as HTML.
                 assert content_type.startswith("application/json"), route.name

@@ -62,4 +62,6 @@ def hostile_world(payload: str, alice, bob, carol) -> World:
     world.comment.save()
     world.notification.text = tagged("notification", payload)
     world.notification.save()
+    world.attachment.name = tagged("attachment", payload)[:255]  # issue 12: a file's name
+    world.attachment.save()
     return world

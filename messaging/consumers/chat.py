@@ -68,7 +68,9 @@ class ChatRoomConsumer(MessagingConsumer):
         )
 
     async def handle_chat_message(self, data: dict[str, Any]) -> None:
-        content = require_text(data, "message")
+        # With files (issue 12) the text may be left out.
+        content = data.get("message", "") if data.get("attachment_ids") else None
+        content = require_text(data, "message") if content is None else content
         client_id = optional_client_id(data)
         # The service broadcasts to the whole room (this socket included) after commit.
         message = await db_call(post_chat_message)(
@@ -78,6 +80,7 @@ class ChatRoomConsumer(MessagingConsumer):
             client_id=client_id,
             parent_id=data.get("parent_id"),
             clear_typing=self.typing_recorded,
+            attachment_ids=data.get("attachment_ids"),
         )
         self.typing_recorded = False
         if client_id:

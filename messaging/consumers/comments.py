@@ -50,10 +50,16 @@ class TaskCommentConsumer(MessagingConsumer):
         return [realtime.task_group(self.task.pk)]
 
     async def handle_comment(self, data: dict[str, Any]) -> None:
-        content = require_text(data, "comment")
+        # With files (issue 12) the text may be left out.
+        content = data.get("comment", "") if data.get("attachment_ids") else None
+        content = require_text(data, "comment") if content is None else content
         client_id = optional_client_id(data)
         comment = await db_call(post_task_comment)(
-            task=self.task, author=self.user, content=content, client_id=client_id
+            task=self.task,
+            author=self.user,
+            content=content,
+            client_id=client_id,
+            attachment_ids=data.get("attachment_ids"),
         )
         if client_id:
             # `comment_id` names the row; `message_id` too, so one client ack handler serves

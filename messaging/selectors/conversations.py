@@ -82,6 +82,27 @@ def post_reactions(post: ChatMessage | TaskThreadComment) -> realtime.Reactions:
 # --- pages -------------------------------------------------------------------------------
 
 
+def attachment_items_by_post(
+    model: type[ChatMessage] | type[TaskThreadComment], ids: list[int]
+) -> dict[int, list[dict[str, Any]]]:
+    """Issue 12: the attachments of many messages or comments, in one query."""
+    from messaging.services.attachments import attachment_item
+
+    through = model.attachments.through
+    post_field = "chatmessage_id" if model is ChatMessage else "taskthreadcomment_id"
+    result: dict[int, list[dict[str, Any]]] = {}
+    if not ids:
+        return result
+    rows = (
+        through.objects.filter(**{f"{post_field}__in": ids})
+        .select_related("attachment")
+        .order_by("id")
+    )
+    for row in rows:
+        result.setdefault(getattr(row, post_field), []).append(attachment_item(row.attachment))
+    return result
+
+
 def _mentions() -> Prefetch:
     return Prefetch("mentioned_users", queryset=User.objects.only("pk", "username"))
 
@@ -90,9 +111,13 @@ def message_payloads(messages: list[ChatMessage]) -> list[dict[str, Any]]:
     """Wire payloads for loaded messages (authors and mentions prefetched): one more query
     for all their reactions."""
     reactions = reactions_by_post("chat_message", (m.pk for m in messages))
+    files = attachment_items_by_post(ChatMessage, [m.pk for m in messages])
     return [
         realtime.chat_message_payload(
-            m, [u.username for u in m.mentioned_users.all()], reactions.get(m.pk, [])
+            m,
+            [u.username for u in m.mentioned_users.all()],
+            reactions.get(m.pk, []),
+            files.get(m.pk, []),
         )
         for m in messages
     ]
@@ -100,9 +125,13 @@ def message_payloads(messages: list[ChatMessage]) -> list[dict[str, Any]]:
 
 def comment_payloads(comments: list[TaskThreadComment]) -> list[dict[str, Any]]:
     reactions = reactions_by_post("task_thread_comment", (c.pk for c in comments))
+    files = attachment_items_by_post(TaskThreadComment, [c.pk for c in comments])
     return [
         realtime.comment_payload(
-            c, [u.username for u in c.mentioned_users.all()], reactions.get(c.pk, [])
+            c,
+            [u.username for u in c.mentioned_users.all()],
+            reactions.get(c.pk, []),
+            files.get(c.pk, []),
         )
         for c in comments
     ]

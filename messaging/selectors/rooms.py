@@ -148,7 +148,11 @@ def resolve_room_mentions(
 
 
 def _messages(room: ChatRoom) -> QuerySet[ChatMessage]:
-    return ChatMessage.objects.filter(chat_room=room).select_related("author")
+    return (
+        ChatMessage.objects.filter(chat_room=room)
+        .select_related("author")
+        .prefetch_related("attachments")  # issue 12
+    )
 
 
 def _mentions_user(user_id: int) -> Exists:

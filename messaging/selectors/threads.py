@@ -36,7 +36,11 @@ def resolve_task_mentions(
 
 
 def _comments(task: Task) -> QuerySet[TaskThreadComment]:
-    return TaskThreadComment.objects.filter(task=task).select_related("author")
+    return (
+        TaskThreadComment.objects.filter(task=task)
+        .select_related("author")
+        .prefetch_related("attachments")  # issue 12
+    )
 
 
 def recent_comments(

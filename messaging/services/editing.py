@@ -32,6 +32,7 @@ from messaging.models import (
 from messaging.selectors.notifications import unread_counts
 from messaging.selectors.rooms import resolve_room_mentions
 from messaging.selectors.threads import resolve_task_mentions
+from messaging.services import attachments as attachment_service
 from messaging.services.changes import lock_thread, stamp
 from messaging.services.notifications import schedule_mention_notifications
 from messaging.services.posting import clean_content
@@ -96,6 +97,7 @@ def delete_chat_message(
         return message
     message.edits.all().delete()
     _tombstone(message, room)
+    attachment_service.discard_post_attachments(message)  # issue 12: files go after commit
     _withdraw_notifications(Notification.objects.filter(chat_message=message))
     if message.author_id != deleted_by.pk:
         _record_moderation(deleted_by, message, access.room_organization_id(room), message.author)
@@ -157,6 +159,7 @@ def delete_task_comment(
         return comment
     comment.edits.all().delete()
     _tombstone(comment, task)
+    attachment_service.discard_post_attachments(comment)  # issue 12: files go after commit
     _withdraw_notifications(Notification.objects.filter(task_thread_comment=comment))
     if comment.author_id != deleted_by.pk:
         _record_moderation(deleted_by, comment, task.column.board.organization_id, comment.author)

@@ -26,6 +26,7 @@ from messaging.mentions import extract_mentions
 from messaging.models import ChatMessage, ChatRoom, TaskThreadComment, UserTypingStatus
 from messaging.selectors.rooms import resolve_room_mentions
 from messaging.selectors.threads import resolve_task_mentions
+from messaging.services import attachments as attachment_service
 from messaging.services.changes import lock_thread_for_post
 from messaging.services.notifications import schedule_mention_notifications
 from messaging.services.replies import attach_reply, owes_reply_notifications, resolve_parent
@@ -37,12 +38,13 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 Post = TypeVar("Post", ChatMessage, TaskThreadComment)
 
 
-def clean_content(content: str) -> str:
-    """Stripped text, or ValidationError if it is empty or longer than MESSAGE_MAX_LENGTH."""
+def clean_content(content: str, *, allow_empty: bool = False) -> str:
+    """Stripped text, or ValidationError if it is empty (unless `allow_empty`: a message
+    carrying files) or longer than MESSAGE_MAX_LENGTH."""
     if not isinstance(content, str):
         raise ValidationError("Message text must be a string.", code="invalid")
     content = content.strip()
-    if not content:
+    if not content and not allow_empty:
         raise ValidationError("Write something first: the message is empty.", code="empty")
     limit = settings.MESSAGE_MAX_LENGTH
     if len(content) > limit:
@@ -125,6 +127,7 @@ def post_chat_message(
     client_id: str = "",
     parent_id: int | None = None,
     clear_typing: bool = True,
+    attachment_ids: list[int] | None = None,
 ) -> ChatMessage:
     """Save a message (a reply when `parent_id` names a message of the room), broadcast it to
     every member of the room after commit (mentions or not), and owe notifications to the
@@ -134,8 +137,11 @@ def post_chat_message(
     passes `clear_typing=False` and saves that statement.
 
     Idempotent per (room, author, client_id): a retry returns the first message unchanged.
+    `attachment_ids` (issue 12): the author's unsent uploads of the room's organization; the
+    text may then be empty. Any other id refuses the whole message.
     """
-    content = clean_content(content)
+    attachment_ids = attachment_service.clean_attachment_ids(attachment_ids)
+    content = clean_content(content, allow_empty=bool(attachment_ids))
     client_id = clean_client_id(client_id)
     root = resolve_parent(room=room, parent_id=parent_id)
 
@@ -160,13 +166,22 @@ def post_chat_message(
             mentions_notified_at=None if owes else timezone.now(),
         )
         search_index.index_message(message)
+        files = attachment_service.claim_attachments(
+            ids=attachment_ids, owner=author, organization_id=access.room_organization_id(room)
+        )
+        for attachment in files:  # one by one: the through rows keep the order sent
+            message.attachments.add(attachment)
         if mentioned:
             _add_mentions(message, mentioned)
         if owes:
             schedule_mention_notifications(kind="chat_message", object_id=message.pk)
         if clear_typing:
             UserTypingStatus.objects.filter(chat_room=room, user=author).delete()
-        payload = realtime.chat_message_payload(message, [user.username for user in mentioned])
+        payload = realtime.chat_message_payload(
+            message,
+            [user.username for user in mentioned],
+            attachments=[attachment_service.attachment_item(a) for a in files],
+        )
         realtime.broadcast_on_commit(realtime.room_group(room.pk), payload)
         if root is not None:
             attach_reply(room=room, root=root, reply=message)  # thread_updated
@@ -185,14 +200,21 @@ def post_chat_message(
 
 @metrics.timed_post("comment")
 def post_task_comment(
-    *, task: Task, author: User, content: str, client_id: str = ""
+    *,
+    task: Task,
+    author: User,
+    content: str,
+    client_id: str = "",
+    attachment_ids: list[int] | None = None,
 ) -> TaskThreadComment:
     """Save a comment on a task, broadcast it to everyone watching the thread after commit,
     and owe notifications to the board members it mentions.
 
     Idempotent per (task, author, client_id): a retry returns the first comment unchanged.
+    `attachment_ids`: as for chat messages (issue 12).
     """
-    content = clean_content(content)
+    attachment_ids = attachment_service.clean_attachment_ids(attachment_ids)
+    content = clean_content(content, allow_empty=bool(attachment_ids))
     client_id = clean_client_id(client_id)
 
     board_version: list[int] = []
@@ -219,11 +241,22 @@ def post_task_comment(
             mentions_notified_at=None if mentioned else timezone.now(),
         )
         search_index.index_comment(comment)
+        files = attachment_service.claim_attachments(
+            ids=attachment_ids,
+            owner=author,
+            organization_id=task.column.board.organization_id,
+        )
+        for attachment in files:
+            comment.attachments.add(attachment)
         if mentioned:
             _add_mentions(comment, mentioned)
             schedule_mention_notifications(kind="comment", object_id=comment.pk)
         kanban_services.note_comment_count(task=task, version=board_version[-1])
-        payload = realtime.comment_payload(comment, [user.username for user in mentioned])
+        payload = realtime.comment_payload(
+            comment,
+            [user.username for user in mentioned],
+            attachments=[attachment_service.attachment_item(a) for a in files],
+        )
         realtime.broadcast_on_commit(realtime.task_group(task.pk), payload)
         return comment
 

@@ -62,3 +62,18 @@ def post_html(post: Any) -> SafeString:
     if post.html:
         return mark_safe(sanitize(post.html))
     return mark_safe(render_markdown(post.content))
+
+
+@register.filter
+def attachment_list(post: Any) -> list[dict[str, Any]]:
+    """Issue 12: a message's or comment's files (prefetched by the selectors), each as the
+    wire item plus `pending` (an image whose preview is still being made)."""
+    from messaging.models import Attachment
+    from messaging.services.attachments import attachment_item
+
+    if getattr(post, "is_deleted", False) or not getattr(post, "pk", None):
+        return []
+    return [
+        {**attachment_item(a), "pending": a.preview == Attachment.Preview.PENDING}
+        for a in post.attachments.all()
+    ]

@@ -35,7 +35,11 @@ def task_comments(request: HttpRequest, task_id: int) -> HttpResponse:
         form=PostForm(request.POST),
         limit=ratelimit.hit(bucket=ratelimit.COMMENT, user_id=request.user.pk),
         save=lambda data: post_task_comment(
-            task=task, author=request.user, content=data["content"], client_id=data["client_id"]
+            task=task,
+            author=request.user,
+            content=data["content"],
+            client_id=data["client_id"],
+            attachment_ids=data["attachment_ids"],
         ),
         payload=lambda comment: conversation_selectors.comment_payloads([comment])[0],
         location=location,

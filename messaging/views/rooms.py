@@ -115,6 +115,7 @@ def room_send(request: HttpRequest, room_id: int) -> HttpResponse:
             content=data["content"],
             client_id=data["client_id"],
             parent_id=data["parent_id"],
+            attachment_ids=data["attachment_ids"],
         ),
         payload=lambda message: conversation_selectors.message_payloads([message])[0],
         location=lambda message: f"{room.get_absolute_url()}#message-{message.pk}",

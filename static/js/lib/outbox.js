@@ -65,8 +65,8 @@ export class Outbox {
   }
 
   /** Queue a new message and try to send it now. Returns its client_id. */
-  add(text, clientId = newClientId()) {
-    const entry = { clientId, text, state: "queued", timer: null };
+  add(text, clientId = newClientId(), attachmentIds = []) {
+    const entry = { clientId, text, attachmentIds, state: "queued", timer: null };
     this.entries.set(entry.clientId, entry);
     this.attempt(entry);
     return entry.clientId;
@@ -144,7 +144,9 @@ export class Outbox {
       return;
     }
     entry.state = "posting";
-    const result = await postForm(this.options.postUrl, { content: entry.text, client_id: entry.clientId });
+    const fields = { content: entry.text, client_id: entry.clientId };
+    if (entry.attachmentIds && entry.attachmentIds.length) fields.attachment_ids = entry.attachmentIds.join(",");
+    const result = await postForm(this.options.postUrl, fields);
     if (!this.entries.has(entry.clientId)) return; // confirmed by the socket meanwhile
     if (result.ok && result.data) {
       this.entries.delete(entry.clientId);

@@ -7,6 +7,7 @@
 // endpoint with ?after=<id>. Messages the user sends go through an Outbox, so a send while
 // disconnected is shown as pending and delivered later instead of being lost.
 
+import { AttachmentTray, applyAttachmentReady, renderAttachments, wireLightbox } from "./attachments.js";
 import { getJSON, postForm } from "./http.js";
 import { overLimitMessage } from "./composer.js";
 import { Outbox, newClientId } from "./outbox.js";
@@ -98,7 +99,11 @@ export class LiveThread {
     this.extraItems = new Map();
 
     this.outbox = new Outbox({
-      trySend: (entry) => this.socket.send(kind.frame(entry.text, entry.clientId)),
+      trySend: (entry) => {
+        const frame = kind.frame(entry.text, entry.clientId);
+        if (entry.attachmentIds && entry.attachmentIds.length) frame.attachment_ids = entry.attachmentIds;
+        return this.socket.send(frame);
+      },
       postUrl: root.dataset[kind.postUrlAttr] || (this.form && this.form.action),
       onConfirmed: (clientId, payload) =>
         this.upsert({ user_id: this.userId, ...payload, client_id: clientId }),
@@ -118,6 +123,9 @@ export class LiveThread {
   start() {
     if (!this.log || !this.template) return this;
     this.adoptServerRendered();
+    // Issue 12: files (paperclip, drop, paste) and image previews in a lightbox.
+    if (this.form && this.root.dataset.uploadUrl) this.tray = new AttachmentTray(this.root, this.form, this.log);
+    wireLightbox(this.root);
     this.wireForm();
     this.wireActions(this.log);
     this.wireOlder();
@@ -184,6 +192,7 @@ export class LiveThread {
     if (payload.is_deleted) renderDeleted(el);
     else el.classList.remove("deleted");
     if (payload.reactions !== undefined) renderReactions(el, payload.reactions, this.username);
+    if (payload.attachments !== undefined) renderAttachments(el, payload.is_deleted ? [] : payload.attachments);
     if (payload.reply_count !== undefined) renderReplies(el, payload.reply_count);
     this.decorateItem(el);
   }
@@ -319,14 +328,20 @@ export class LiveThread {
   submit() {
     if (this.gone) return;
     const text = this.input.value.trim();
-    if (!text) return;
     // Too long: keep every character in the box and say why it was not sent.
-    const tooLong = overLimitMessage(text, Number(this.input.dataset.maxLength) || 0);
+    const tooLong = text ? overLimitMessage(text, Number(this.input.dataset.maxLength) || 0) : "";
     if (tooLong) {
       this.showAlert(tooLong);
       this.input.focus();
       return;
     }
+    // Issue 12: files waiting in the tray go with it (the text may then be empty).
+    if (this.tray && this.tray.busy) {
+      this.showAlert("Wait for the uploads to finish (or cancel them), then send.");
+      return;
+    }
+    const files = this.tray ? this.tray.take() : { ids: [], items: [] };
+    if (!text && !files.ids.length) return;
     this.input.value = "";
     // Listeners of the box (its length counter) see it emptied.
     this.input.dispatchEvent(new Event("input", { bubbles: true }));
@@ -339,13 +354,14 @@ export class LiveThread {
       user_id: this.userId,
       timestamp: new Date().toISOString(),
       [this.kind.textKey]: text,
+      attachments: files.items,
     });
     el.classList.add("pending");
     el.dataset.clientId = clientId;
     this.pending.set(clientId, el);
     this.log.append(el);
     this.scrollToBottom();
-    this.outbox.add(text, clientId);
+    this.outbox.add(text, clientId, files.ids);
   }
 
   myDisplayName() {
@@ -426,6 +442,7 @@ export class LiveThread {
     else if (data.type === this.kind.deletedType) this.applyDeleted(data);
     else if (data.type === "reactions") this.applyReactions(data);
     else if (data.type === "thread_updated") this.applyThreadUpdated(data);
+    else if (data.type === "attachment_ready") applyAttachmentReady(this.root, data);
     else if (data.type === "ack") this.onAck(data);
     else if (data.type === "error") {
       if (data.client_id && data.code === "slow_down" && this.pending.has(data.client_id)) {

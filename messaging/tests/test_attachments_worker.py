@@ -1,0 +1,100 @@
+"""Image previews made by a REAL Celery worker process (issue 12, worker tier): the room hears
+`attachment_ready`, and a decompression bomb sent first does not crash the worker."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+
+from messaging import realtime
+from messaging.models import Attachment
+from messaging.services.attachments import create_attachment
+from messaging.services.posting import post_chat_message
+from messaging.tests.test_worker import (  # noqa: F401 (fixtures)
+    publishing_to,
+    team,
+    worker_factory,
+)
+from tests.live import wait_for
+
+pytestmark = pytest.mark.worker
+
+
+def _png(size, mode="RGB") -> bytes:
+    out = io.BytesIO()
+    Image.new(mode, size).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_real_worker_makes_previews_and_survives_a_bomb(
+    team,  # noqa: F811
+    alice,
+    bob,
+    broker_url,
+    worker_factory,  # noqa: F811
+    settings,
+    tmp_path,
+):
+    settings.MEDIA_ROOT = str(tmp_path)
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [broker_url]},
+        }
+    }
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    inbox = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(realtime.room_group(team.pk), inbox)
+    worker = worker_factory(MEDIA_ROOT=str(tmp_path)).start()
+    org = team.board.organization_id
+
+    with publishing_to(broker_url):
+        bomb = create_attachment(
+            upload=SimpleUploadedFile("bomb.png", _png((20_000, 20_000), "1")),
+            uploader=alice,
+            organization_id=org,
+        )
+        photo = create_attachment(
+            upload=SimpleUploadedFile("photo.png", _png((900, 600))),
+            uploader=alice,
+            organization_id=org,
+        )
+        message = post_chat_message(
+            room=team, author=alice, content="", attachment_ids=[bomb.pk, photo.pk]
+        )
+
+    def state(pk):
+        return Attachment.objects.get(pk=pk).preview
+
+    wait_for(lambda: state(photo.pk) == Attachment.Preview.READY, timeout=60, what="the preview")
+    assert state(bomb.pk) == Attachment.Preview.FAILED
+    assert worker.process.proc.poll() is None  # still running after the bomb
+
+    async def frames() -> list[dict]:
+        out = []
+        while True:
+            try:
+                event = await asyncio.wait_for(layer.receive(inbox), 10)
+            except TimeoutError:
+                return out
+            payload = json.loads(event["text"])
+            out.append(payload)
+            if payload["type"] == "attachment_ready":
+                return out
+
+    ready = [f for f in async_to_sync(frames)() if f["type"] == "attachment_ready"]
+    assert len(ready) == 1
+    assert ready[0]["message_id"] == message.pk
+    assert ready[0]["attachment"]["id"] == photo.pk
+    assert ready[0]["attachment"]["thumbnail_url"].endswith(f"/{photo.pk}/thumbnail/")
+    photo.refresh_from_db()
+    with photo.thumbnail.open("rb") as handle, Image.open(handle) as thumb:
+        assert thumb.size == (400, 267)
