@@ -24,8 +24,13 @@ Kind = SearchDocument.Kind
 
 
 def _has_attachments(obj: Any) -> bool:
-    # The files issue adds attachments; until then nothing has any.
-    return bool(getattr(obj, "has_attachments", False))
+    """Whether a message or comment carries files (tasks carry none). The posting services
+    set `has_attachments` on the row they just saved; otherwise (an edit, a reindex) ask."""
+    flag = getattr(obj, "has_attachments", None)
+    if flag is not None:
+        return bool(flag)
+    files = getattr(obj, "attachments", None)
+    return files is not None and files.exists()
 
 
 def message_row(message: ChatMessage) -> dict[str, Any]:

@@ -165,12 +165,13 @@ def post_chat_message(
             html=render_markdown(content, mentions=[user.username for user in mentioned]),
             mentions_notified_at=None if owes else timezone.now(),
         )
-        search_index.index_message(message)
         files = attachment_service.claim_attachments(
             ids=attachment_ids, owner=author, organization_id=access.room_organization_id(room)
         )
         for attachment in files:  # one by one: the through rows keep the order sent
             message.attachments.add(attachment)
+        message.has_attachments = bool(files)  # search's has:attachment
+        search_index.index_message(message)
         if mentioned:
             _add_mentions(message, mentioned)
         if owes:
@@ -240,7 +241,6 @@ def post_task_comment(
             html=render_markdown(content, mentions=[user.username for user in mentioned]),
             mentions_notified_at=None if mentioned else timezone.now(),
         )
-        search_index.index_comment(comment)
         files = attachment_service.claim_attachments(
             ids=attachment_ids,
             owner=author,
@@ -248,6 +248,8 @@ def post_task_comment(
         )
         for attachment in files:
             comment.attachments.add(attachment)
+        comment.has_attachments = bool(files)  # search's has:attachment
+        search_index.index_comment(comment)
         if mentioned:
             _add_mentions(comment, mentioned)
             schedule_mention_notifications(kind="comment", object_id=comment.pk)

@@ -134,11 +134,23 @@ def test_board_filter(alice, bob, room, task, say, comment_on, found):
 
 
 def test_has_attachment_matches_only_items_with_attachments(room, alice, say, found):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from messaging.services import attachments as attachment_service
+    from messaging.services.posting import post_chat_message
+
     plain = say(room, alice, "screenshot of the bug")
-    assert found(alice, "screenshot has:attachment") == []
-    # Nothing has attachments until the files issue lands; its services will set the flag.
-    SearchDocument.objects.filter(kind="message", object_id=plain.pk).update(has_attachments=True)
-    assert found(alice, "has:attachment") == message_ids(plain)
+    upload = attachment_service.create_attachment(
+        upload=SimpleUploadedFile("notes.txt", b"steps to reproduce", "text/plain"),
+        uploader=alice,
+        organization_id=room.board.organization_id,
+    )
+    with_file = post_chat_message(
+        room=room, author=alice, content="screenshot attached", attachment_ids=[upload.pk]
+    )
+    assert found(alice, "screenshot has:attachment") == message_ids(with_file)
+    assert found(alice, "has:attachment") == message_ids(with_file)
+    assert ("message", plain.pk) in found(alice, "screenshot")
 
 
 def _backdate(message, when):
