@@ -68,9 +68,10 @@ def drag(page: Page, source: Locator, target: Locator) -> None:
     src = source.bounding_box()
     dst = target.bounding_box()
     assert src and dst
-    page.mouse.move(src["x"] + src["width"] / 2, src["y"] + src["height"] / 2)
+    # A third of the way in: the middle of a card is its title link.
+    page.mouse.move(src["x"] + src["width"] / 3, src["y"] + src["height"] / 2)
     page.mouse.down()
-    page.mouse.move(src["x"] + src["width"] / 2 + 5, src["y"] + src["height"] / 2 + 5, steps=5)
+    page.mouse.move(src["x"] + src["width"] / 3 + 5, src["y"] + src["height"] / 2 + 5, steps=5)
     page.mouse.move(dst["x"] + dst["width"] / 2, dst["y"] + dst["height"] / 2, steps=25)
     page.mouse.up()
 
@@ -104,6 +105,9 @@ def test_signup_create_board_add_task_drag_it_and_it_stays_moved(
     for name in ("To Do", "In Progress", "Done"):
         expect(column(page, name)).to_be_visible()
 
+    # The board's socket is live (on connecting it fetches the board state and redraws it).
+    expect(page.locator("#board-connection")).to_have_text("Live")
+
     # Add a task with the column's quick-add form.
     todo = column(page, "To Do")
     todo.locator("input[name=title]").fill("Write the launch post")
@@ -112,6 +116,9 @@ def test_signup_create_board_add_task_drag_it_and_it_stays_moved(
 
     # Drag it to "In Progress"; the drop is saved with a POST to the move endpoint.
     card = cards_in(page, "To Do").first
+    # Let the page settle first: the new card's frame may make it fetch the board state, and
+    # a redraw under the pointer before the drag has started would drop it.
+    page.wait_for_load_state("networkidle")
     with page.expect_response(is_move) as moved:
         drag(page, card, column(page, "In Progress").locator(".task-list"))
     assert moved.value.ok, moved.value.text()

@@ -237,6 +237,7 @@ def test_removed_member_sees_access_ended_with_drag_and_forms_stopped_and_draft_
     alice.page.locator("#member-list li", has_text="Bob B.").get_by_role(
         "button", name="Remove"
     ).click()
+    alice.page.get_by_role("dialog").get_by_role("button", name="Remove").click()  # confirm
     expect(alice.page.locator("#member-list")).not_to_contain_text("Bob B.")
 
     expect(bob.page.locator("#board-gone")).to_be_visible()
@@ -332,6 +333,7 @@ def test_removed_member_on_the_task_page_sees_access_ended_and_keeps_the_draft(t
     alice.page.locator("#member-list li", has_text="Bob B.").get_by_role(
         "button", name="Remove"
     ).click()
+    alice.page.get_by_role("dialog").get_by_role("button", name="Remove").click()  # confirm
 
     expect(bob.page.locator("#board-gone")).to_be_visible()
     expect(

@@ -44,6 +44,9 @@ export class BoardLive {
 
   resume() {
     this.paused = false;
+    const state = this.heldState;
+    this.heldState = null;
+    if (state) this.applyState(state);
     const held = this.held.splice(0);
     for (const frame of held) this.receive(frame);
   }
@@ -73,6 +76,13 @@ export class BoardLive {
     this.resync();
   }
 
+  applyState(state) {
+    if (Number(state.version) >= this.version) {
+      this.version = Number(state.version);
+      this.options.onState(state);
+    }
+  }
+
   /** Fetch the board's state and converge on it (single flight: a second call re-runs it). */
   async resync() {
     if (this.fetching) {
@@ -87,10 +97,9 @@ export class BoardLive {
     } while (this.fetchAgain);
     this.fetching = false;
     if (result.ok && result.data && Number.isFinite(Number(result.data.version))) {
-      if (Number(result.data.version) >= this.version) {
-        this.version = Number(result.data.version);
-        this.options.onState(result.data);
-      }
+      // Redrawing the board under a card being dragged would drop the drag: wait for it.
+      if (this.paused) this.heldState = result.data;
+      else this.applyState(result.data);
     } else if (result.status === 0 || result.status >= 500) {
       // Unreachable: the socket's reconnect will call us again.
     }
