@@ -71,6 +71,7 @@ def test_message_without_mentions_is_broadcast_to_the_room(
         "is_deleted": False,
         "reactions": [],
         "seq": 1,
+        "attachments": [],
     }
 
 
@@ -269,6 +270,7 @@ def test_comment_is_saved_and_broadcast_to_the_task_group(
         "is_deleted": False,
         "reactions": [],
         "seq": 1,
+        "attachments": [],
     }
     assert comment.mentions_notified_at is not None
 
