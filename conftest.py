@@ -83,6 +83,56 @@ def _media_root(settings, tmp_path_factory):
 # --- services tier ----------------------------------------------------------------------
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _flush_survives_a_deadlock_with_live_children():
+    """The live tiers' daphne and worker children share the test database and keep working
+    for a moment after a test ends (a back-fill, a sweep). The flush that ends a transactional
+    test truncates every table one lock at a time, so it can deadlock with a child's read that
+    holds one of those tables and waits for another; PostgreSQL then cancels the flush (seen in
+    CI: "deadlock detected" in TRUNCATE). Retry the flush once the other sessions are idle,
+    instead of failing the next test's set-up."""
+    from django.core.management.base import CommandError
+    from django.db import OperationalError, connections
+    from django.test import TransactionTestCase
+
+    original = TransactionTestCase._fixture_teardown
+
+    def wait_until_others_idle(alias: str, bound: float = 20.0) -> None:
+        import time
+
+        conn = connections[alias]
+        if conn.vendor != "postgresql":
+            return
+        deadline = time.monotonic() + bound
+        while time.monotonic() < deadline:
+            with conn.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND pid <> pg_backend_pid()"
+                    " AND state IN ('active', 'idle in transaction')"
+                )
+                if cursor.fetchone()[0] == 0:
+                    return
+            time.sleep(0.1)
+
+    def fixture_teardown(self):
+        for attempt in range(5):
+            try:
+                return original(self)
+            except CommandError as exc:
+                cause = exc.__cause__
+                if attempt == 4 or not (
+                    isinstance(cause, OperationalError) and "deadlock" in str(cause)
+                ):
+                    raise
+                for alias in self._databases_names(include_mirrors=False):
+                    wait_until_others_idle(alias)
+
+    TransactionTestCase._fixture_teardown = fixture_teardown
+    yield
+    TransactionTestCase._fixture_teardown = original
+
+
 def _redis_reachable(url: str) -> str | None:
     import redis
 
