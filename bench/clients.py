@@ -5,7 +5,7 @@ the steps alternate between them) and obeys commands from the orchestrator over 
 
     ("connect", name, [(url, headers), ...], origin, first_sid, history)
                                                             -> {"ok", "errors", "seconds"}
-    ("backfill", name)                                      -> {"fetched", "recovered"}
+    ("backfill", name)                     -> {"recovered", "failed_requests", "unsynced"}
     ("close", name or None)                                      -> {"closed"}
     ("run", name, step, rate, seconds, start_at_ns)              -> {"sent", "lag_ms", ...}
     ("stats", step)                                         -> {"received", "idle_s"}
@@ -54,6 +54,8 @@ CONNECT_ATTEMPTS = 3
 GAP_BACKFILL_INTERVAL_S = 2.0
 HISTORY_LIMIT = 100
 BACKFILL_CONCURRENCY = 8
+# After a step, a socket whose back-fill fails tries again with backoff for this long.
+BACKFILL_RETRY_S = 30.0
 
 
 def bench_frame(step: str, sender: int, seq: int, t_ns: int) -> str:
@@ -162,6 +164,7 @@ class Worker:
         self.last_recv = time.monotonic()
         self.commands: asyncio.Queue = asyncio.Queue()
         self.tasks: set[asyncio.Task] = set()
+        self.bf_failed = 0  # back-fill requests that failed (error status or connection)
 
     # --- plumbing -----------------------------------------------------------------------
 
@@ -363,27 +366,56 @@ class Worker:
 
     async def cmd_backfill(self, name: str) -> None:
         """Every socket of set `name` back-fills once (after a step: what the page does on its
-        next message or reconnect)."""
+        next message or reconnect). A back-fill that fails (an error status, a refused or
+        dropped connection) is tried again with backoff, as the page would on its next message
+        or reconnect, for up to BACKFILL_RETRY_S; each failed request is counted, and a socket
+        that never managed one is reported as unsynced, so `lost` counts only deliveries that
+        a successful back-fill did not find."""
         gate = asyncio.Semaphore(BACKFILL_CONCURRENCY)
         before = sum(len(s.recovered) for s in self.sync.values())
+        failed_before = self.bf_failed
+        unsynced = 0
 
         async def one(sid: int) -> None:
-            async with gate:
-                await self.backfill(sid)
+            nonlocal unsynced
+            give_up = time.monotonic() + BACKFILL_RETRY_S
+            pause = 0.25
+            while True:
+                async with gate:
+                    outcome = await self.backfill(sid)
+                if outcome is True:
+                    return
+                if outcome is None:  # a gap back-fill is running: wait for it, then go again
+                    while (sync := self.sync.get(sid)) is not None and sync.busy:
+                        await asyncio.sleep(0.05)
+                    continue
+                if time.monotonic() + pause > give_up:
+                    unsynced += 1
+                    return
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 4.0)
 
         await asyncio.gather(*(one(sid) for sid, _ in self.sets.get(name, [])))
         after = sum(len(s.recovered) for s in self.sync.values())
-        self.reply({"recovered": after - before})
+        self.reply(
+            {
+                "recovered": after - before,
+                "failed_requests": self.bf_failed - failed_before,
+                "unsynced": unsynced,
+            }
+        )
 
-    async def backfill(self, sid: int) -> None:
-        """Fetch everything after the socket's `through`, page by page (single-flight)."""
+    async def backfill(self, sid: int) -> bool | None:
+        """Fetch everything after the socket's `through`, page by page (single-flight).
+        True: caught up; False: a request failed (counted in `bf_failed`); None: another
+        back-fill of this socket is running and will go round once more."""
         sync = self.sync.get(sid)
         name = self.set_of.get(sid)
         if sync is None or name not in self.history:
-            return
+            return True
         if sync.busy:
             sync.again = True
-            return
+            return None
         hist = self.history[name]
         sync.busy = True
         try:
@@ -395,9 +427,11 @@ class Worker:
                     try:
                         status, data = await http_get_json(hist.port, path, hist.cookies[sid])
                     except (OSError, ValueError, IndexError):
-                        return
+                        self.bf_failed += 1
+                        return False
                     if status != 200:
-                        return
+                        self.bf_failed += 1
+                        return False
                     items = data["messages"]
                     for item in items:
                         mid = item["message_id"]
@@ -414,7 +448,7 @@ class Worker:
                     if not data.get("has_more") or not items:
                         break
                 if not sync.again:
-                    return
+                    return True
         finally:
             sync.busy = False
 

@@ -54,6 +54,8 @@ class StepResult:
     backfill_p50: float = math.nan  # history ?after= requests while the step sent, ms
     backfill_p99: float = math.nan
     backfill_n: int = 0
+    backfill_failed: int = 0  # back-fill requests that failed after the step (then retried)
+    unsynced: int = 0  # sockets whose back-fill never succeeded: their `lost` is unverified
     notes: list[str] = field(default_factory=list)
 
     @property

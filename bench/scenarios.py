@@ -372,7 +372,21 @@ class Bench:
                 notes.append(
                     f"not every send was answered within {self.cfg.answer_wait:g} s of the step"
                 )
-            self.pool.request_all("backfill", target, timeout=120)
+            replies = self.pool.request_all("backfill", target, timeout=180)
+            backfill_failed = sum(r.get("failed_requests", 0) for r in replies)
+            unsynced = sum(r.get("unsynced", 0) for r in replies)
+            if backfill_failed:
+                notes.append(
+                    f"{backfill_failed} back-fill requests failed after the step and were "
+                    "retried with backoff"
+                )
+            if unsynced:
+                notes.append(
+                    f"{unsynced} sockets never completed a back-fill: what they miss is "
+                    "counted as lost"
+                )
+        else:
+            backfill_failed = unsynced = 0
         collected = self.pool.request_all("collect", tag, timeout=120)
         server_cpu = meter.read()
         server_wait = meter.waited()
@@ -447,6 +461,8 @@ class Bench:
             backfill_p50=bf_stats["p50"],
             backfill_p99=bf_stats["p99"],
             backfill_n=bf_stats["n"],
+            backfill_failed=backfill_failed,
+            unsynced=unsynced,
             notes=notes,
         )
         over = server.new_log_lines("channels over capacity")

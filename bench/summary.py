@@ -80,6 +80,8 @@ def size_summary(runs: list[dict[str, Any]], size: int) -> dict[str, Any]:
     out["ours_lost"] = sum(s.lost for s in ours_steps)
     out["ours_recovered"] = sum(s.recovered for s in ours_steps)
     out["ours_refused"] = sum(s.refused for s in ours_steps)
+    out["ours_backfill_failed"] = sum(s.backfill_failed for s in ours_steps)
+    out["ours_unsynced"] = sum(s.unsynced for s in ours_steps)
     overloads = [r.overload for r in ours_runs if r.overload]
     out["overload"] = [
         {
@@ -89,6 +91,8 @@ def size_summary(runs: list[dict[str, Any]], size: int) -> dict[str, Any]:
             "received": s.received,
             "recovered": s.recovered,
             "lost": s.lost,
+            "backfill_failed": s.backfill_failed,
+            "unsynced": s.unsynced,
         }
         for s in overloads
     ]
@@ -132,13 +136,16 @@ def print_summary(bench: Bench) -> None:
         bench.emit(
             f"   ours, every step and the {cfg.overload_factor:g}x-knee step: "
             f"{s['ours_refused']} sends refused with slow_down, {s['ours_recovered']} "
-            f"deliveries recovered by back-fill, {s['ours_lost']} lost"
+            f"deliveries recovered by back-fill, {s['ours_lost']} lost; "
+            f"{s['ours_backfill_failed']} back-fill requests failed and were retried, "
+            f"{s['ours_unsynced']} sockets never completed one"
         )
         for o in s["overload"]:
             bench.emit(
                 f"   overload {fmt(o['rate'], 0)} msgs/s: sent {o['sent']}, refused "
                 f"{o['refused']}, delivered live {o['received']}, recovered {o['recovered']}, "
-                f"lost {o['lost']}"
+                f"lost {o['lost']} (back-fill requests failed {o['backfill_failed']}, "
+                f"sockets unsynced {o['unsynced']})"
             )
         if s["ours_lost"]:
             enforced.append(
