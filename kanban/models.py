@@ -71,6 +71,9 @@ class Task(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     labels = models.ManyToManyField("Label", blank=True, related_name="tasks")
+    # The comment thread's change counter: the `seq` its latest change got
+    # (messaging.services.changes).
+    last_seq = models.PositiveBigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["column", "position", "id"]

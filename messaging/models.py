@@ -85,6 +85,8 @@ class ChatRoom(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="chat_rooms")
+    # The room's change counter: the `seq` its latest change got (messaging.services.changes).
+    last_seq = models.PositiveBigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["board", "name"]

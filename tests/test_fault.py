@@ -938,6 +938,63 @@ def test_a_post_waits_for_an_earlier_uncommitted_post_in_its_room(transactional_
     ]
 
 
+def test_concurrent_posts_never_share_a_change_number(transactional_db, postgres):
+    """Scenarios (c) and (h) caught clients missing two adjacent messages for good after a
+    `?since=` resume: the posts shared a `seq`, and a page of the resume ended between them.
+    The number was read (max(seq) in the locking SELECT) from the snapshot taken before the
+    statement waited for the room lock, so a post that waited for another got its number."""
+    import threading
+
+    from django.db import transaction
+
+    from messaging.services.posting import post_chat_message
+
+    team = make_team(2, "ks")
+    room, (first_author, second_author) = team.room, team.users
+    holding, release = threading.Event(), threading.Event()
+    saved: dict[str, ChatMessage] = {}
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                saved["first"] = post_chat_message(room=room, author=first_author, content="1st")
+                holding.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def second() -> None:
+        try:
+            saved["second"] = post_chat_message(room=room, author=second_author, content="2nd")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    threads[0].start()
+    assert holding.wait(10)
+    threads[1].start()
+    # The second post is waiting for the room lock (its statement has started) before the
+    # first commits: wait until PostgreSQL shows it blocked on a lock, not a fixed time.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                break
+        time.sleep(0.02)
+    else:
+        pytest.fail("the second post never waited for the room lock")
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    rows = list(ChatMessage.objects.filter(chat_room=room).order_by("pk").values_list("seq"))
+    assert [seq for (seq,) in rows] == [1, 2]
+    assert saved["second"].seq == 2
+
+
 # --- the shutdown hang scenario (f) found -----------------------------------------------
 
 

@@ -12,7 +12,8 @@ that will ever be visible.
 
 from __future__ import annotations
 
-from django.db.models import Max, OuterRef, Subquery
+from django.core.exceptions import ValidationError
+from django.db import connection
 
 from kanban.models import Task
 from messaging.models import ChatMessage, ChatRoom, TaskThreadComment
@@ -28,25 +29,31 @@ def lock_thread(thread: ChatRoom | Task) -> None:
 
 
 def next_seq(thread: ChatRoom | Task) -> int:
-    """The next number of the thread's sequence. Call with the thread locked (`lock_thread`)."""
-    if isinstance(thread, ChatRoom):
-        rows = ChatMessage.objects.filter(chat_room=thread)
-    else:
-        rows = TaskThreadComment.objects.filter(task=thread)
-    return (rows.aggregate(top=Max("seq"))["top"] or 0) + 1
+    """Advance the thread's change counter and return the new number, in one statement that
+    also takes the thread's row lock until commit (an UPDATE locks the row it changes).
+
+    The counter lives on the thread's row (`last_seq`), not in max(seq) of its posts: a
+    `SELECT ... FOR UPDATE` that reads max(seq) in a subquery computes it from the snapshot
+    taken before it waited for the lock, so two concurrent posts got the same number (the
+    fault tier caught a client's `?since=` resume skipping rows that shared a number). An
+    UPDATE re-reads the newest row version once it holds the lock, so numbers never repeat."""
+    table = connection.ops.quote_name(type(thread)._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq",
+            [thread.pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise ValidationError("This conversation no longer exists.", code="gone")
+    thread.last_seq = row[0]
+    return row[0]
 
 
 def lock_thread_for_post(thread: ChatRoom | Task) -> int:
     """`lock_thread` and `next_seq` in one statement (the posting hot path): the thread's row
     lock until commit, and the number the new post gets."""
-    if isinstance(thread, ChatRoom):
-        rows = ChatMessage.objects.filter(chat_room=OuterRef("pk"))
-    else:
-        rows = TaskThreadComment.objects.filter(task=OuterRef("pk"))
-    top = rows.order_by("-seq").values("seq")[:1]
-    locked = type(thread).objects.select_for_update(no_key=True).filter(pk=thread.pk)
-    found = list(locked.order_by().annotate(top=Subquery(top)).values_list("top", flat=True))
-    return (found[0] or 0) + 1 if found else 1
+    return next_seq(thread)
 
 
 def stamp(post: ChatMessage | TaskThreadComment, thread: ChatRoom | Task) -> int:
