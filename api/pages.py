@@ -22,7 +22,7 @@ from .models import ApiToken
 class TokenForm(FieldNamedErrorsMixin, forms.Form):
     name = forms.CharField(
         max_length=tokens.NAME_MAX_LENGTH,
-        widget=forms.TextInput(attrs={"class": "form-control", "placeholder": "deploy script"}),
+        widget=forms.TextInput(attrs={"class": "form-control", "placeholder": "e.g. nightly export"}),
         help_text="What will use it, so you recognise it later.",
     )
     scopes = forms.MultipleChoiceField(
@@ -46,13 +46,21 @@ class TokenForm(FieldNamedErrorsMixin, forms.Form):
         return timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
 
 
-def _render(request: HttpRequest, form: TokenForm, *, new_token: str = "", status: int = 200):
-    return render(
+# The new secret waits in the session for the one page that shows it (post/redirect/get, so
+# a reload cannot make a second token), and is removed from it by that page.
+NEW_TOKEN_KEY = "api_new_token"
+
+
+def _render(request: HttpRequest, form: TokenForm, *, status: int = 200) -> HttpResponse:
+    new_token = request.session.pop(NEW_TOKEN_KEY, "") if request.method == "GET" else ""
+    response = render(
         request,
         "api/tokens.html",
         {"form": form, "tokens": tokens.tokens_for(request.user), "new_token": new_token},
         status=status,
     )
+    response["Cache-Control"] = "no-store"  # the secret must not be cached
+    return response
 
 
 @require_http_methods(["GET", "POST"])
@@ -70,9 +78,8 @@ def token_list(request: HttpRequest) -> HttpResponse:
             except ValidationError as error:
                 form.add_error(None, error)
             else:
-                response = _render(request, TokenForm(), new_token=raw)
-                response["Cache-Control"] = "no-store"  # the secret must not be cached
-                return response
+                request.session[NEW_TOKEN_KEY] = raw
+                return redirect("api_tokens:list")
         return _render(request, form, status=400)
     return _render(request, form)
 

@@ -189,9 +189,11 @@ def test_page_creates_shows_once_lists_and_revokes(alice):
     client = Client()
     client.force_login(alice)
     response = client.post(
-        "/accounts/tokens/", {"name": "ci", "scopes": ["read", "write"], "expires_on": ""}
+        "/accounts/tokens/",
+        {"name": "ci", "scopes": ["read", "write"], "expires_on": ""},
+        follow=True,
     )
-    assert response.status_code == 200
+    assert response.redirect_chain == [("/accounts/tokens/", 302)]
     assert response["Cache-Control"] == "no-store"
     secret = response.context["new_token"]
     assert secret.startswith("tfp_")
