@@ -22,7 +22,9 @@ from .models import ApiToken
 class TokenForm(FieldNamedErrorsMixin, forms.Form):
     name = forms.CharField(
         max_length=tokens.NAME_MAX_LENGTH,
-        widget=forms.TextInput(attrs={"class": "form-control", "placeholder": "e.g. nightly export"}),
+        widget=forms.TextInput(
+            attrs={"class": "form-control", "placeholder": "e.g. nightly export"}
+        ),
         help_text="What will use it, so you recognise it later.",
     )
     scopes = forms.MultipleChoiceField(

@@ -301,3 +301,36 @@ def test_posting_rate_limit_is_the_pages(cast: Cast, settings):
     codes = [client.post(url, {"content": f"n{i}"}, format="json").status_code for i in range(3)]
     assert codes == [201, 201, 429]
     assert int(client.post(url, {"content": "x"}, format="json")["Retry-After"]) > 0
+
+
+# --- query counts: list endpoints cost the same whatever their length -------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/chat/rooms/",
+        "/api/v1/chat/rooms/{room}/messages/",
+        "/api/v1/boards/",
+        "/api/v1/boards/{board}/",
+        "/api/v1/boards/{board}/tasks/",
+        "/api/v1/tasks/{task}/comments/",
+        "/api/v1/notifications/",
+    ],
+)
+def test_list_endpoints_do_not_grow_queries_with_rows(
+    cast: Cast, url, django_assert_max_num_queries
+):
+    from kanban.models import Task
+    from messaging.models import TaskThreadComment
+
+    bob, alice = cast.users["author"], cast.users["moderator"]
+    for n in range(20):
+        ChatMessage.objects.create(chat_room=cast.room, author=bob, content=f"m{n}")
+        Task.objects.create(column=cast.column, title=f"t{n}", position=n + 1, created_by=bob)
+        TaskThreadComment.objects.create(task=cast.task, author=bob, content=f"c{n}")
+        Notification.objects.create(recipient=bob, sender=alice, text=f"n{n}", task=cast.task)
+    path = url.format(room=cast.room.pk, board=cast.board.pk, task=cast.task.pk)
+    client = cast.client("author")
+    with django_assert_max_num_queries(15):
+        assert client.get(path).status_code == 200
