@@ -19,6 +19,7 @@ from rest_framework.test import APIClient
 
 from api.tokens import create_token, revoke_token
 from messaging.models import Notification
+from messaging.services.notifications import create_mention_notifications
 from messaging.services.posting import post_chat_message
 from tests.factories import (
     BoardFactory,
@@ -65,7 +66,7 @@ class Cast:
 
 
 @pytest.fixture
-def cast(db, django_capture_on_commit_callbacks) -> Cast:
+def cast(db) -> Cast:
     alice = UserFactory(username="alice", display_name="Alice A.")
     bob = UserFactory(username="bob", display_name="Bob B.")
     carol = UserFactory(username="carol")
@@ -84,8 +85,9 @@ def cast(db, django_capture_on_commit_callbacks) -> Cast:
     task = TaskFactory(column=column, title="Ship it", position=0)
     room = ChatRoomFactory(board=board, name="general", created_by=alice, members=[bob, carol])
     message = post_chat_message(room=room, author=bob, content="hello from bob")
-    with django_capture_on_commit_callbacks(execute=True):  # the notification task
-        post_chat_message(room=room, author=alice, content="@bob look")  # notifies bob
+    mention = post_chat_message(room=room, author=alice, content="@bob look")
+    # What the Celery task does after commit (the test's transaction never commits).
+    create_mention_notifications(kind="chat_message", object_id=mention.pk)  # notifies bob
     cast = Cast(
         users={
             "author": bob,
