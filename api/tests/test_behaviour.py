@@ -334,3 +334,32 @@ def test_list_endpoints_do_not_grow_queries_with_rows(
     client = cast.client("author")
     with django_assert_max_num_queries(15):
         assert client.get(path).status_code == 200
+
+
+def test_the_browser_session_works_with_csrf(cast: Cast):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(cast.users["member"])
+    client.get("/accounts/login/")
+    csrf = client.cookies["csrftoken"].value
+    url = f"/api/v1/chat/rooms/{cast.room.pk}/messages/"
+    assert client.get(url).status_code == 200
+    body = {"content": "from the browser"}
+    refused = client.post(url, body, content_type="application/json")
+    assert refused.status_code == 403
+    assert "CSRF" in refused.json()["detail"]
+    sent = client.post(url, body, content_type="application/json", HTTP_X_CSRFTOKEN=csrf)
+    assert sent.status_code == 201
+    assert sent.json()["sender"]["username"] == "carol"
+
+
+def test_a_deactivated_users_session_is_401(cast: Cast):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(cast.users["member"])
+    assert client.get("/api/v1/boards/").status_code == 200
+    cast.users["member"].is_active = False
+    cast.users["member"].save(update_fields=["is_active"])
+    assert client.get("/api/v1/boards/").status_code == 401
