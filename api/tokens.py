@@ -81,10 +81,10 @@ def create_token(
 
 
 @transaction.atomic
-def revoke_token(*, token: ApiToken, revoked_by: User) -> ApiToken:
-    """Revoke one of `revoked_by`'s own tokens; it is refused from the next request on.
-    Revoking twice changes nothing."""
-    if token.user_id != revoked_by.pk:
+def revoke_token(*, token: ApiToken, revoked_by: User, as_admin: bool = False) -> ApiToken:
+    """Revoke one of `revoked_by`'s own tokens (`as_admin`: a site admin revoking anyone's,
+    from the admin); it is refused from the next request on. Revoking twice changes nothing."""
+    if not as_admin and token.user_id != revoked_by.pk:
         raise ValidationError("You can only revoke your own tokens.", code="forbidden")
     if token.revoked_at is None:
         token.revoked_at = timezone.now()

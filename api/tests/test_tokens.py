@@ -233,3 +233,17 @@ def test_page_expiry_date_is_the_end_of_that_day(alice):
     client.post("/accounts/tokens/", {"name": "x", "scopes": ["read"], "expires_on": "2099-05-01"})
     expires = timezone.localtime(ApiToken.objects.get().expires_at)
     assert (expires.year, expires.month, expires.day, expires.hour) == (2099, 5, 2, 0)
+
+
+def test_staff_revoke_a_token_from_the_admin(alice):
+    staff = UserFactory(username="root", is_staff=True, is_superuser=True)
+    token, secret = create_token(user=alice, name="leaked", scopes=["read"])
+    client = Client()
+    client.force_login(staff)
+    response = client.post(
+        "/admin/api/apitoken/",
+        {"action": "revoke", "_selected_action": [token.pk]},
+    )
+    assert response.status_code == 302
+    assert bearer(secret).get("/api/v1/boards/").status_code == 401
+    assert client.get(f"/admin/api/apitoken/{token.pk}/change/").status_code == 200
