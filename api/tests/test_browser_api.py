@@ -105,7 +105,11 @@ def test_token_made_on_the_page_works_for_a_script_until_revoked(
     dark.context.close()
 
 
-def test_api_docs_render_offline_under_the_csp(transactional_db, live_daphne, browser: Browser):
+def test_api_docs_render_offline_under_the_csp(
+    transactional_db, live_daphne, browser: Browser, tmp_path
+):
+    out_dir = Path(os.environ.get("TASKFLOW_SCREENSHOTS") or tmp_path)
+    out_dir.mkdir(parents=True, exist_ok=True)
     page, watch = open_page(browser, live_daphne)
     page.goto(f"{live_daphne.url}/api/v1/docs/")
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("TaskFlow API")
@@ -113,6 +117,7 @@ def test_api_docs_render_offline_under_the_csp(transactional_db, live_daphne, br
         page.locator(".opblock-summary-path", has_text="/api/v1/chat/rooms/{room_id}/messages/")
     ).to_have_count(2)  # GET and POST
     expect(page.locator(".authorize")).to_have_count(1)  # Bearer and cookie schemes
+    page.screenshot(path=str(out_dir / "api-docs.png"))
     assert watch.errors == []
     assert watch.foreign == []
     page.context.close()
