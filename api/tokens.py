@@ -15,7 +15,8 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
+from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import User
@@ -114,17 +115,16 @@ def note_use(token: ApiToken) -> None:
     token.last_used_at = now
 
 
-def tokens_for(user: User):
+def tokens_for(user: User) -> QuerySet[ApiToken]:
     """The user's tokens, newest first (revoked ones too: the list says so)."""
     return ApiToken.objects.filter(user=user).order_by("-created_at", "-pk")
 
 
 def get_token_for(user: User, token_id: int) -> ApiToken:
-    from django.http import Http404
-
-    token = (
-        ApiToken.objects.filter(pk=token_id, user=user).first() if user.is_authenticated else None
-    )
+    """One of the user's own tokens; anyone else's is as missing as a nonexistent one."""
+    token = None
+    if user.is_authenticated:
+        token = ApiToken.objects.filter(pk=token_id, user=user).first()
     if token is None:
         raise Http404("No such token.")
     return token
