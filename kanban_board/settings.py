@@ -53,6 +53,11 @@ INSTALLED_APPS = [
     "kanban",
     "messaging",
     "search",  # issue 14: full-text search
+    # Issue 15: the REST API under /api/v1/, its OpenAPI document and personal access tokens.
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from here (no CDN)
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -410,6 +415,53 @@ WS_MAX_SOCKETS_PER_USER = env.int("WS_MAX_SOCKETS_PER_USER", default=30)
 # changes in that period are coalesced into one trailing frame with the latest state
 # (messaging.presence).
 PRESENCE_RATE_LIMIT = env.str("PRESENCE_RATE_LIMIT", default="2/5s")
+
+# --- API (issue 15) ----------------------------------------------------------------------
+
+# Requests per user and per personal access token, counted in the default cache (Redis when
+# scaled): "<count>/<sec|min|hour|day>"; past either, 429 with Retry-After. Empty: no limit.
+API_THROTTLE_USER = env.str("API_THROTTLE_USER", default="1200/min")
+API_THROTTLE_TOKEN = env.str("API_THROTTLE_TOKEN", default="600/min")
+REST_FRAMEWORK = {
+    # Bearer first: its challenge makes a request without credentials a 401.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.auth.BearerTokenAuthentication",
+        "api.auth.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "api.auth.TokenScope",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.UserThrottle", "api.throttling.TokenThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "TaskFlow API",
+    "DESCRIPTION": (
+        "Boards, tasks, chat, notifications and search. Authenticate with a personal access "
+        "token (`Authorization: Bearer <token>`, from /accounts/tokens/) or the browser session "
+        '(with CSRF). Errors are JSON: `{"detail": ...}` or field errors.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "RoomTypeEnum": ["group", "direct"],
+        "ResultTypeEnum": ["message", "comment", "task"],
+    },
+}
 
 # --- Search (issue 14) ------------------------------------------------------------------
 

@@ -13,7 +13,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics_view, name="metrics"),  # Prometheus; token or allow-list only
+    # Issue 15: personal access tokens (before accounts/ so its catch-alls never shadow it).
+    path("accounts/tokens/", include("api.page_urls")),
     path("accounts/", include("accounts.urls")),
+    path("api/v1/", include("api.urls")),  # issue 15: the REST API
     path("messaging/", include("messaging.urls")),
     # Organizations, their audit log and invitation links (issue 9).
     path("", include("accounts.org_urls")),

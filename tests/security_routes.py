@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts.models import Invitation
 from accounts.org_services import invitation_token
+from api.tokens import create_token
 from kanban.models import ChecklistItem, Label
 from messaging.models import Notification
 from tests.factories import (
@@ -34,7 +35,7 @@ from tests.factories import (
 )
 
 SKIPPED_NAMESPACES = {"admin"}  # Django's own admin: CSRF-protected and staff-only
-APP_LABELS = ("accounts", "kanban", "messaging")
+APP_LABELS = ("accounts", "kanban", "messaging", "api")
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ class World:
     label: Any = None  # a label of the board (label_id routes)
     checklist_item: Any = None  # an item of the task's checklist (item_id routes)
     attachment: Any = None  # issue 12: a file sent with `message`
+    token: Any = None  # issue 15: the owner's personal access token (token_id routes)
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -140,6 +142,7 @@ class World:
             attached_at=world.message.created_at,
         )
         world.message.attachments.add(world.attachment)
+        world.token, _secret = create_token(user=owner, name="script", scopes=["read", "write"])
         return world
 
     def kwargs(self) -> dict[str, int | str]:
@@ -160,6 +163,7 @@ class World:
             "label_id": self.label.pk,
             "item_id": self.checklist_item.pk,
             "attachment_id": self.attachment.pk,
+            "token_id": self.token.pk,
         }
 
     def url_for_name(self, name: str) -> str:

@@ -189,7 +189,16 @@ def test_profile_edit_with_an_invalid_email_is_refused(client_for, alice):
 # URL names anyone may open. The admin has its own login and is checked separately.
 # The invitation link is public on purpose: a new person signs up there (issue 9).
 # "metrics" needs no login but a scrape token (kanban_board/tests/test_metrics.py).
-PUBLIC = {"accounts:login", "accounts:signup", "healthz", "orgs:invite_accept", "metrics"}
+# The API's OpenAPI document and its docs page describe the API (issue 15).
+PUBLIC = {
+    "accounts:login",
+    "accounts:signup",
+    "healthz",
+    "orgs:invite_accept",
+    "metrics",
+    "api:schema",
+    "api:docs",
+}
 
 
 def _named_urls(resolver: URLResolver, namespace: str = "") -> Iterator[tuple[str, list[str]]]:
@@ -218,6 +227,11 @@ def test_anonymous_user_is_redirected_to_login(client, name, args):
 
     for method in (client.get, client.post):
         response = method(url)
+        if name.startswith("api:"):  # the API answers 401 JSON with a challenge (issue 15)
+            assert response.status_code == 401, f"{method.__name__.upper()} {url}"
+            assert response["WWW-Authenticate"].startswith("Bearer")
+            assert "detail" in response.json()
+            continue
         assert response.status_code == 302, f"{method.__name__.upper()} {url}"
         assert response.url.startswith(f"{reverse('accounts:login')}?next="), url
 
