@@ -182,3 +182,31 @@ def test_queries_do_not_grow_with_the_people(client_for, alice, board):
         add_board_members(board, user)
     assert len(client.get(url(board=board.pk)).json()["users"]) == 11
     assert queries() == few
+
+
+@pytest.mark.services
+def test_the_redis_store_adds_up_connections_of_several_processes(settings, redis_url, bob):
+    """With the Redis cache each connection is a field of the user's hash: writes from
+    different processes (here: connections) never overwrite each other."""
+    import uuid
+
+    from django.core.cache import caches
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": f"test-{uuid.uuid4().hex[:8]}",
+        }
+    }
+    assert type(service.presence_store.store()).__name__ == "RedisStore"
+    beat(bob, "process-a", visible=False)
+    beat(bob, "process-b")
+    assert status_of(bob, T0 + 1) == ONLINE
+    service.drop_connection(user_id=bob.pk, connection_id="process-b")
+    assert status_of(bob, T0 + 1) == AWAY
+    assert status_of(bob, T0 + 91) == OFFLINE  # process-a was never dropped: it expired
+    assert bob.pk in service.presence_store.store().tracked()
+    client = caches["default"]._cache.get_client(write=True)
+    for key in client.scan_iter(f"{settings.CACHES['default']['KEY_PREFIX']}:*"):
+        client.delete(key)

@@ -23,6 +23,10 @@ const statuses = new Map();
 let idle = false;
 let lastInputAt = Date.now();
 let started = false;
+let attachedOnce = false;
+// The user of this page: while this page is visible and its user active they are online,
+// whatever an earlier answer said (it may predate this page's first heartbeat).
+const me = document.body ? document.body.dataset.username : undefined;
 
 function report() {
   return { type: "heartbeat", visible: document.visibilityState !== "hidden", idle };
@@ -31,6 +35,12 @@ function report() {
 function beatAll() {
   const frame = report();
   for (const socket of sockets) socket.send(frame);
+  paintMe();
+}
+
+function paintMe() {
+  const frame = report();
+  if (me && frame.visible && !frame.idle) setStatus(me, "online");
 }
 
 function onInput() {
@@ -70,7 +80,14 @@ export function attach(socket, { reconnected = false } = {}) {
   start();
   sockets.add(socket);
   socket.send(report());
+  paintMe();
   if (reconnected) refresh();
+  if (!attachedOnce) {
+    // The first answer may predate our first heartbeat (frames reach a socket only after
+    // it): ask once more when the server has surely taken it in.
+    attachedOnce = true;
+    window.setTimeout(refresh, 1500);
+  }
 }
 
 export function detach(socket) {
@@ -137,6 +154,7 @@ export function refresh() {
     })
   ).finally(() => {
     refreshing = null;
+    if (sockets.size) paintMe();
   });
   return refreshing;
 }
