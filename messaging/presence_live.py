@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 HEARTBEAT = "heartbeat"
 # A page repeating an unchanged report more often than this is not written again.
 REWRITE_SECONDS = 5.0
+# Writes of one socket's reports are at least this far apart.
+WRITE_GAP_SECONDS = 0.5
 
 _tasks: set[asyncio.Task] = set()  # trailing checks and keepers (a reference keeps them alive)
 _sweepers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop -> task
@@ -50,33 +52,58 @@ def parse_heartbeat(data: dict[str, Any]) -> tuple[bool, bool]:
 
 
 class Connection:
-    """The presence connection of one socket."""
+    """The presence connection of one socket.
+
+    Writes are spaced at least WRITE_GAP_SECONDS apart per socket: a page (or a script)
+    that flips its state many times a second costs two writes a second, and the state held
+    back in between is written at the end of the gap (the latest one wins)."""
 
     def __init__(self, channel_layer, user: User) -> None:
         self.channel_layer = channel_layer
         self.user = user
         self.id = uuid.uuid4().hex
-        self.state: tuple[bool, bool] | None = None
-        self.reported_at = 0.0
+        self.state: tuple[bool, bool] = (False, False)  # the latest report
+        self.written: tuple[bool, bool] | None = None
+        self.reported_at = 0.0  # epoch seconds of the last write
+        self.written_mono = -WRITE_GAP_SECONDS
+        self.held: asyncio.Task | None = None
         self.keeper: asyncio.Task | None = None
+        self.closed = False
 
     async def heartbeat(self, *, visible: bool, idle: bool) -> None:
-        now = time.time()
-        if self.state == (visible, idle) and now - self.reported_at < REWRITE_SECONDS:
+        self.state = (visible, idle)
+        if self.held is not None:
             return
-        self.state, self.reported_at = (visible, idle), now
+        if self.written == self.state and time.time() - self.reported_at < REWRITE_SECONDS:
+            return
+        wait = self.written_mono + WRITE_GAP_SECONDS - time.monotonic()
+        if wait > 0:
+            self.held = _spawn(self._write_after(wait))
+            return
+        await self._write()
+
+    async def _write_after(self, wait: float) -> None:
+        await asyncio.sleep(wait)
+        self.held = None
+        if not self.closed:
+            await self._write()
+
+    async def _write(self) -> None:
+        now = time.time()
+        self.written, self.reported_at, self.written_mono = self.state, now, time.monotonic()
+        visible, idle = self.state
         announcement = await db_call(service.record_heartbeat)(
             user=self.user, connection_id=self.id, visible=visible, idle=idle, now=now
         )
         await deliver(self.channel_layer, self.user.pk, announcement)
-        if self.keeper is None:
+        if self.keeper is None and not self.closed:
             self.keeper = _spawn(self._keep())
             ensure_sweeper(self.channel_layer)
 
     async def _keep(self) -> None:
-        while True:
+        while not self.closed:
             await asyncio.sleep(settings.PRESENCE_CONNECTION_TTL_SECONDS / 3)
-            visible, idle = self.state or (False, False)
+            visible, idle = self.written or self.state
             try:
                 await db_call(service.keep_connection)(
                     user_id=self.user.pk,
@@ -89,8 +116,10 @@ class Connection:
                 logger.warning("presence: keeping connection alive failed (%r)", exc)
 
     async def close(self) -> None:
-        if self.keeper is not None:
-            self.keeper.cancel()
+        self.closed = True
+        for task in (self.keeper, self.held):
+            if task is not None:
+                task.cancel()
         try:
             announcement = await db_call(service.drop_connection)(
                 user_id=self.user.pk, connection_id=self.id

@@ -7,6 +7,7 @@ end of that interval. BOUND_MS allows that plus a busy machine."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import Browser, Page, expect
 
+from tests.clients import LiveSession
 from tests.factories import BoardFactory, ChatRoomFactory, ColumnFactory, TaskFactory, UserFactory
 
 pytestmark = pytest.mark.browser
@@ -124,8 +126,14 @@ def test_the_mention_menu_shows_dots(team, login_as, live_daphne):
 
 
 def test_screenshot_presence(team, login_as, live_daphne, tmp_path):
+    """bob online (a board tab), carol away (a hidden page, reported over a plain socket),
+    alice herself online; the room member list and the board's Team strip, plus the strip on
+    a phone in dark mode."""
     out_dir = Path(os.environ.get("TASKFLOW_SCREENSHOTS") or tmp_path)
     out_dir.mkdir(parents=True, exist_ok=True)
+    team.room.members.add(team.carol)
+    carol = LiveSession(live_daphne).log_in("carol").socket("/ws/notifications/")
+    carol.send(json.dumps({"type": "heartbeat", "visible": False, "idle": False}))
     bob_ctx, _ = login_as("bob")
     bob_ctx.new_page().goto(live_daphne.url + reverse("kanban:board_detail", args=[team.board.pk]))
     alice_ctx, errors = login_as("alice")
@@ -133,11 +141,20 @@ def test_screenshot_presence(team, login_as, live_daphne, tmp_path):
     page.set_default_timeout(BOUND_MS)
     page.goto(live_daphne.url + reverse("messaging:room_detail", args=[team.room.pk]))
     expect(dot(page, "#member-list", "bob")).to_have_attribute("data-status", "online")
+    expect(dot(page, "#member-list", "carol")).to_have_attribute("data-status", "away")
     page.screenshot(path=str(out_dir / "presence-room.png"))
+    board_url = live_daphne.url + reverse("kanban:board_detail", args=[team.board.pk])
     board = alice_ctx.new_page()
     board.set_default_timeout(BOUND_MS)
-    board.goto(live_daphne.url + reverse("kanban:board_detail", args=[team.board.pk]))
+    board.goto(board_url)
     expect(dot(board, "#board-presence", "bob")).to_have_attribute("data-status", "online")
-    expect(dot(board, "#board-presence", "carol")).to_have_attribute("data-status", "offline")
+    expect(dot(board, "#board-presence", "carol")).to_have_attribute("aria-label", "Away")
     board.locator(".board-header").screenshot(path=str(out_dir / "presence-board.png"))
-    assert errors == []
+    phone_ctx, phone_errors = login_as("alice", width=390, height=844, dark=True)
+    phone = phone_ctx.new_page()
+    phone.set_default_timeout(BOUND_MS)
+    phone.goto(board_url)
+    expect(dot(phone, "#board-presence", "carol")).to_have_attribute("data-status", "away")
+    phone.locator(".board-header").screenshot(path=str(out_dir / "presence-board-phone-dark.png"))
+    carol.close()
+    assert errors == [] and phone_errors == []
