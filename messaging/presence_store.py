@@ -7,7 +7,6 @@ visibility and whether its user is idle). Each user has one record in the cache:
     c:<connection id> -> {"v": visible, "i": idle, "at": last report, "exp": expires at}
     last              -> when the user was last seen active (a visible, non-idle report)
     pub               -> the status last announced to the user's rooms and boards
-    u                 -> username (for frames the sweep sends)
 
 A connection's `exp` is pushed forward by the server every PRESENCE_CONNECTION_TTL_SECONDS / 3
 while its socket is open, and the field is removed when the socket closes. A process that is
@@ -48,7 +47,6 @@ class Entry:
     connections: dict[str, dict[str, Any]]
     last_active: float | None = None
     published: str | None = None
-    username: str | None = None
 
     @classmethod
     def parse(cls, raw: dict[str, str] | None) -> Entry:
@@ -65,7 +63,6 @@ class Entry:
             connections=connections,
             last_active=float(last) if last else None,
             published=raw.get("pub") or None,
-            username=raw.get("u") or None,
         )
 
     def live(self, now: float) -> dict[str, dict[str, Any]]:

@@ -60,8 +60,7 @@ def record_heartbeat(
     fields = {
         presence_store.connection_field(connection_id): presence_store.encode_connection(
             visible=visible, idle=idle, at=now, expires=now + _ttl()
-        ),
-        "u": user.username,
+        )
     }
     if visible and not idle:
         fields["last"] = f"{now:.3f}"
