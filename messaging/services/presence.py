@@ -134,7 +134,16 @@ def trailing_check(user_id: int) -> Announcement:
 def sweep() -> list[tuple[int, Announcement]]:
     """Users whose status may have changed with nobody's socket telling (connections that
     expired with their process, reports grown stale): announce what changed."""
-    return [(uid, announce_if_changed(uid)) for uid in presence_store.store().tracked()]
+    store, now = presence_store.store(), time.time()
+    tracked = store.tracked()
+    rows = store.read_many(tracked)  # one round trip for everyone
+    due = []
+    for user_id in tracked:
+        entry = Entry.parse(rows.get(user_id))
+        status = presence_store.user_status(entry, now=now, online_seconds=_online_seconds())
+        if status != (entry.published or OFFLINE) or status == OFFLINE or entry.expired(now):
+            due.append(user_id)
+    return [(user_id, announce_if_changed(user_id)) for user_id in due]
 
 
 def claim_sweep() -> bool:

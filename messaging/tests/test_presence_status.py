@@ -122,6 +122,24 @@ def test_a_second_change_inside_the_interval_waits_for_its_end(bob):
     assert held.retry_at == pytest.approx(T0 + 5)
 
 
+def test_the_sweep_announces_the_users_of_a_killed_process_and_no_one_else(room, alice, bob):
+    now = time.time()
+    beat(alice, "alive", at=now)
+    beat(bob, "dead-process", at=now - 100)  # never kept alive: expired 10 s ago
+
+    results = dict(service.sweep())
+
+    assert list(results) == [bob.pk]
+    assert results[bob.pk].payload == {
+        "type": "presence",
+        "user_id": bob.pk,
+        "username": "bob",
+        "status": "offline",
+    }
+    assert service.presence_store.store().tracked() == [alice.pk]
+    assert dict(service.sweep()) == {}
+
+
 # --- the endpoint -----------------------------------------------------------------------
 
 
