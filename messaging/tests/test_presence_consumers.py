@@ -203,3 +203,24 @@ async def test_the_sweep_announces_a_connection_nobody_keeps_alive(settings, roo
     (gone,) = await presence_frames(a)
     assert (gone["username"], gone["status"]) == ("bob", "offline")
     await a.disconnect()
+
+
+async def test_a_socket_whose_access_ends_stops_counting(room, board, alice, bob):
+    """bob is removed from the board while his board page is open: the server closes that
+    socket for lost access and drops its presence connection with it, so he is offline,
+    not kept online by a socket that no longer counts."""
+    from kanban.services import remove_member
+    from messaging.services import presence as service
+
+    b = await watching(bob, board_path(board))
+    await presence_frames(b)  # his own "online"
+
+    await sync_to_async(remove_member)(board=board, user=bob, removed_by=alice)
+
+    error = await frame(b)
+    while error["type"] != "error":
+        error = await frame(b)
+    assert error["code"] == "access_gone"
+    await b.wait()  # closed by the server
+    statuses = await sync_to_async(service.presence_of)([bob])
+    assert statuses[0]["status"] == "offline"
