@@ -145,6 +145,16 @@ class RedisStore:
             for uid, row in zip(user_ids, rows, strict=True)
         }
 
+    def claim_interval(self, user_id: int, now: float, interval: float) -> float | None:
+        """Take the user's frame interval (None: send now) or say when the running one ends.
+        SET NX PX: atomic, to the millisecond, whichever process asks."""
+        key = self.backend.make_key(f"presence:window:{user_id}")
+        client = self._client()
+        if client.set(key, f"{now:.3f}", nx=True, px=max(1, int(interval * 1000))):
+            return None
+        sent = client.get(key)
+        return float(sent) + interval if sent is not None else now
+
     def tracked(self) -> list[int]:
         members = self._client().smembers(self.backend.make_key(TRACKED_KEY))
         return sorted(int(m) for m in members)
@@ -178,6 +188,14 @@ class LocalStore:
     def read_many(self, user_ids: list[int]) -> dict[int, dict[str, str]]:
         found = self.backend.get_many([user_key(uid) for uid in user_ids])
         return {uid: found.get(user_key(uid)) or {} for uid in user_ids}
+
+    def claim_interval(self, user_id: int, now: float, interval: float) -> float | None:
+        key = f"presence:window:{user_id}"
+        with self.lock:
+            if self.backend.add(key, now, timeout=interval):  # local memory: float timeouts
+                return None
+            sent = self.backend.get(key)
+        return float(sent) + interval if sent is not None else now
 
     def tracked(self) -> list[int]:
         return sorted(self.backend.get(TRACKED_KEY) or set())

@@ -9,8 +9,8 @@ socket closing, a connection found expired by the sweep) the status is computed 
 if it differs from the one last announced, a `presence` frame goes to every room and board
 the user can read, at most once per PRESENCE_FRAME_INTERVAL_SECONDS per user. A change inside
 that interval is left for a trailing check at its end (`Announcement.retry_at`), which sends
-the latest state if it still differs. The interval is a key in the cache (shared by the
-processes with Redis); if the process holding a trailing check dies, the sweep catches up.
+the latest state if it still differs. The interval is a key in the store (Redis SET NX PX,
+shared by the processes); if the process holding a trailing check dies, the sweep catches up.
 """
 
 from __future__ import annotations
@@ -28,10 +28,6 @@ from accounts.models import User
 from kanban import access as board_access
 from messaging import access, presence_store, realtime
 from messaging.presence_store import OFFLINE, Entry
-
-
-def _window_key(user_id: int) -> str:
-    return f"presence:window:{user_id}"
 
 
 def _retry_key(user_id: int) -> str:
@@ -154,16 +150,9 @@ def claim_sweep() -> bool:
 
 def _claim_interval(user_id: int, now: float) -> float | None:
     """Take the user's frame interval (None) or say when the running one ends."""
-    interval = settings.PRESENCE_FRAME_INTERVAL_SECONDS
-    key = _window_key(user_id)
-    timeout = max(1, math.ceil(interval))
-    if cache.add(key, now, timeout=timeout):
-        return None
-    sent = cache.get(key)
-    if sent is None or now >= float(sent) + interval:
-        cache.set(key, now, timeout=timeout)
-        return None
-    return float(sent) + interval
+    return presence_store.store().claim_interval(
+        user_id, now, settings.PRESENCE_FRAME_INTERVAL_SECONDS
+    )
 
 
 def _groups_of(user: User) -> list[str]:

@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from messaging import presence_store
 from messaging.presence_store import AWAY, OFFLINE, ONLINE
 from messaging.services import presence as service
 from tests.factories import BoardFactory, ChatRoomFactory, UserFactory, add_board_members
@@ -125,7 +126,14 @@ def test_a_second_change_inside_the_interval_waits_for_its_end(bob):
 def test_the_sweep_announces_the_users_of_a_killed_process_and_no_one_else(room, alice, bob):
     now = time.time()
     beat(alice, "alive", at=now)
-    beat(bob, "dead-process", at=now - 100)  # never kept alive: expired 10 s ago
+    # What a process killed long ago leaves behind: bob announced online, his connection
+    # never dropped, its expiry passed.
+    dead = presence_store.encode_connection(
+        visible=True, idle=False, at=now - 100, expires=now - 10
+    )
+    presence_store.store().write(
+        bob.pk, {presence_store.connection_field("dead"): dead, "pub": ONLINE}, track=True
+    )
 
     results = dict(service.sweep())
 
@@ -136,7 +144,7 @@ def test_the_sweep_announces_the_users_of_a_killed_process_and_no_one_else(room,
         "username": "bob",
         "status": "offline",
     }
-    assert service.presence_store.store().tracked() == [alice.pk]
+    assert presence_store.store().tracked() == [alice.pk]
     assert dict(service.sweep()) == {}
 
 
