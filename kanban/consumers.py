@@ -1,8 +1,10 @@
 """ws/board/<board_id>/: the live board for its members (board and task pages alike).
 
 Server frames: the board frames built by the kanban services (kanban.realtime, each with a
-`version`), `viewer_join`/`viewer_leave` for "who's here", `error`. The socket takes no client
-frames of its own: changes go through the HTTP endpoints, whose services broadcast them here.
+`version`), `viewer_join`/`viewer_leave` for "who's here", `presence` (issue 11), `error`. The
+socket takes no client frames of its own besides the page's `heartbeat` (every socket takes
+it: messaging.consumers.base): changes go through the HTTP endpoints, whose services broadcast
+them here.
 """
 
 from __future__ import annotations

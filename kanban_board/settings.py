@@ -415,6 +415,18 @@ WS_MAX_SOCKETS_PER_USER = env.int("WS_MAX_SOCKETS_PER_USER", default=30)
 # changes in that period are coalesced into one trailing frame with the latest state
 # (messaging.presence).
 PRESENCE_RATE_LIMIT = env.str("PRESENCE_RATE_LIMIT", default="2/5s")
+# Online / away / offline (issue 11, messaging.services.presence). A page reports its state in
+# a `heartbeat` frame over a socket it has open; it counts as online for
+# PRESENCE_ONLINE_SECONDS after a "visible, not idle" report. The server keeps an open
+# socket's connection alive (re-stamped every TTL / 3); a killed process's connections expire
+# after PRESENCE_CONNECTION_TTL_SECONDS and the sweep (every PRESENCE_SWEEP_SECONDS, in each
+# daphne process, one at a time) announces them offline: within TTL + sweep + interval.
+# A user's status changes reach their rooms and boards at most once per
+# PRESENCE_FRAME_INTERVAL_SECONDS (a trailing frame carries the latest state).
+PRESENCE_ONLINE_SECONDS = env.float("PRESENCE_ONLINE_SECONDS", default=60.0)
+PRESENCE_CONNECTION_TTL_SECONDS = env.float("PRESENCE_CONNECTION_TTL_SECONDS", default=60.0)
+PRESENCE_SWEEP_SECONDS = env.float("PRESENCE_SWEEP_SECONDS", default=10.0)
+PRESENCE_FRAME_INTERVAL_SECONDS = env.float("PRESENCE_FRAME_INTERVAL_SECONDS", default=5.0)
 
 # --- API (issue 15) ----------------------------------------------------------------------
 

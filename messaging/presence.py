@@ -1,5 +1,8 @@
 """Join/leave (presence) frames, coalesced per user and room.
 
+(These say "a socket of this user opened or closed in this room". Whether someone is online,
+away or offline (issue 11) is `messaging.services.presence` and `messaging.presence_live`.)
+
 Every room socket that opens or closes changes its user's presence; a client that opens and
 closes a socket in a loop would otherwise push two frames per cycle to every member (the
 outside test: 100 cycles in 3.4 s, 200 frames). So per user and room at most

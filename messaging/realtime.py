@@ -37,6 +37,9 @@ USER_PUSH = "user.push"
 # Channel-layer event type asking a user's sockets to re-check access (membership revoked,
 # user deactivated, logged out): consumers implement `access_changed`.
 ACCESS_CHANGED = "access.changed"
+# Channel-layer event type for presence frames (issue 11): forwarded only by sockets whose page
+# speaks presence (it has sent a `heartbeat`), so clients that never asked hear none.
+PRESENCE_STATUS = "presence.status"
 
 
 def room_group(room_id: int) -> str:
@@ -54,6 +57,12 @@ def board_group(board_id: int) -> str:
 
 def user_group(user_id: int) -> str:
     return f"user_{user_id}"
+
+
+def presence_groups(*, room_ids: Iterable[int], board_ids: Iterable[int]) -> list[str]:
+    """Where a user's presence changes go: the rooms and boards they can read (open room,
+    direct room, board and task pages)."""
+    return [*(room_group(r) for r in room_ids), *(board_group(b) for b in board_ids)]
 
 
 def iso(dt: datetime) -> str:
@@ -234,6 +243,11 @@ def presence_payload(user: User, *, joined: bool) -> dict[str, Any]:
         "display_name": user.get_display_name(),
         "user_id": user.pk,
     }
+
+
+def presence_status_payload(*, user_id: int, username: str, status: str) -> dict[str, Any]:
+    """`{"type": "presence", "user_id", "username", "status"}`: online, away or offline."""
+    return {"type": "presence", "user_id": user_id, "username": username, "status": status}
 
 
 def notification_payload(notification: Notification, *, unread_count: int) -> dict[str, Any]:

@@ -2,7 +2,16 @@
 
 from django.urls import path
 
-from .views import attachments, comments, conversations, direct, inbox, notifications, rooms
+from .views import (
+    attachments,
+    comments,
+    conversations,
+    direct,
+    inbox,
+    notifications,
+    presence,
+    rooms,
+)
 
 app_name = "messaging"
 
@@ -46,6 +55,8 @@ urlpatterns: list = [
     path("comment/<int:comment_id>/edits/", conversations.comment_edits, name="comment_edits"),
     path("direct/", direct.direct_open, name="direct_open"),
     path("direct/people/", direct.direct_people, name="direct_people"),
+    # Presence (issue 11): online / away / offline of a room's or board's people.
+    path("presence/", presence.presence, name="presence"),
     # Files in conversations (issue 12).
     path("attachments/", attachments.attachment_upload, name="attachment_upload"),
     path(

@@ -12,6 +12,8 @@ notifications created by a real Celery worker process, and one rate-limit count 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -309,3 +311,65 @@ def test_one_rate_limit_counts_a_users_messages_on_both_processes(start_cluster,
     assert sorted(saved) == ["p1 0", "p1 1", "p1 2", "p1 3", "p2 0", "p2 1"]
     for ws in (alice_p1, alice_p2):
         ws.close()
+
+
+# --- presence (issue 11) ----------------------------------------------------------------
+
+
+def heartbeat(ws: ClientConnection, *, visible: bool = True, idle: bool = False) -> None:
+    send(ws, type="heartbeat", visible=visible, idle=idle)
+
+
+def presence_of(ws: ClientConnection, username: str, *, timeout: float = 15.0) -> str:
+    """The status in the next presence frame about `username` (others' frames skipped)."""
+    skip = INCIDENTAL | {"presence"}
+    deadline = time.monotonic() + timeout
+    while True:
+        frame = next_frame(ws, "presence", timeout=max(0.01, deadline - time.monotonic()),
+                           skip=skip)  # fmt: skip
+        if frame["username"] == username:
+            return frame["status"]
+
+
+def test_presence_status_crosses_processes(start_cluster, alice, bob):
+    """bob's page on process 2 reports; alice's page on process 1 sees him online, away when
+    his page is hidden, offline when he closes it."""
+    cluster = start_cluster(PRESENCE_FRAME_INTERVAL_SECONDS="1")
+    workspace = Workspace.create(alice, members=[bob])
+    alice_p1 = LiveSession(cluster.p1).log_in("alice").socket(f"/ws/board/{workspace.board.pk}/")
+    heartbeat(alice_p1)
+    assert presence_of(alice_p1, "alice") == "online"
+    bob_p2 = chat_socket(LiveSession(cluster.p2).log_in("bob"), workspace.room.pk)
+
+    heartbeat(bob_p2)
+    assert presence_of(alice_p1, "bob") == "online"
+    heartbeat(bob_p2, visible=False)
+    assert presence_of(alice_p1, "bob") == "away"
+    bob_p2.close()
+    assert presence_of(alice_p1, "bob") == "offline"
+    alice_p1.close()
+
+
+def test_a_killed_process_users_go_offline_within_the_bound(start_cluster, alice, bob):
+    """Process 2 is SIGKILLed with bob's socket open: nothing on it says goodbye. His
+    connection expires (PRESENCE_CONNECTION_TTL_SECONDS, shrunk here) and process 1's sweep
+    announces him offline. The bound: TTL + one sweep + one frame interval, plus slack for a
+    busy machine (the default settings make it 60 + 10 + 5 = 75 s, under the 90 s of issue 11)."""
+    ttl, sweep, interval = 4, 1, 1
+    cluster = start_cluster(
+        PRESENCE_CONNECTION_TTL_SECONDS=str(ttl),
+        PRESENCE_SWEEP_SECONDS=str(sweep),
+        PRESENCE_FRAME_INTERVAL_SECONDS=str(interval),
+    )
+    workspace = Workspace.create(alice, members=[bob])
+    alice_p1 = chat_socket(LiveSession(cluster.p1).log_in("alice"), workspace.room.pk)
+    heartbeat(alice_p1)
+    bob_p2 = chat_socket(LiveSession(cluster.p2).log_in("bob"), workspace.room.pk)
+    heartbeat(bob_p2)
+    assert presence_of(alice_p1, "bob") == "online"
+
+    os.killpg(cluster.p2.proc.pid, signal.SIGKILL)
+    cluster.p2.proc.wait(timeout=10)
+
+    assert presence_of(alice_p1, "bob", timeout=ttl + sweep + interval + 10) == "offline"
+    alice_p1.close()

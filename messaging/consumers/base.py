@@ -30,7 +30,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from accounts.models import User
-from messaging import layers, pushback, ratelimit, realtime
+from messaging import layers, presence_live, pushback, ratelimit, realtime
 from messaging.dbcalls import db_call
 
 logger = logging.getLogger(__name__)
@@ -83,6 +83,8 @@ class MessagingConsumer(AsyncWebsocketConsumer):
     # frames trust it for SOCKET_ACCESS_RECHECK_SECONDS; an access-changed signal re-checks at
     # once. The services still check inside their transactions: that check is the authority.
     access_checked_at: float | None = None
+    # Presence (issue 11): set by the page's first `heartbeat` frame on this socket.
+    presence: presence_live.Connection | None = None
 
     # --- to override ----------------------------------------------------------------------
 
@@ -161,6 +163,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         if self.watch_task is not None:
             self.watch_task.cancel()
         await self.leave_groups()
+        await self.end_presence()
         await super().websocket_disconnect(message)
 
     async def leave_groups(self) -> None:
@@ -193,6 +196,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             return
         self.access_revoked = True
         await self.leave_groups()
+        await self.end_presence()
         await self.send_json(realtime.error_payload(self.access_gone_message, code="access_gone"))
         await self.close(code=ACCESS_GONE)
 
@@ -249,9 +253,12 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             await self.send_error('Expected a JSON object with a "type".')
             return
         kind = data.get("type")
+        if kind == presence_live.HEARTBEAT:  # every socket carries its page's heartbeat
+            await self.handle_frame(kind, "handle_heartbeat", data, {})
+            return
         method = self.handlers.get(kind) if isinstance(kind, str) else None
         if method is None:
-            known = ", ".join(sorted(self.handlers))
+            known = ", ".join(sorted([*self.handlers, presence_live.HEARTBEAT]))
             await self.send_error(f"Unknown message type; expected one of: {known}.")
             return
         client_id = data.get("client_id")
@@ -292,6 +299,18 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         except Exception:
             logger.exception("%s failed on a %r frame", type(self).__name__, kind)
             await self.send_error("Something went wrong; nothing was saved. Try again.", **echo)
+
+    async def handle_heartbeat(self, data: dict[str, Any]) -> None:
+        """{"type": "heartbeat", "visible": bool, "idle": bool}: the page's state (issue 11)."""
+        visible, idle = presence_live.parse_heartbeat(data)
+        if self.presence is None:
+            self.presence = presence_live.Connection(self.channel_layer, self.user)
+        await self.presence.heartbeat(visible=visible, idle=idle)
+
+    async def end_presence(self) -> None:
+        connection, self.presence = self.presence, None
+        if connection is not None:
+            await connection.close()
 
     async def within_rate_limit(self, kind: str, echo: dict[str, str]) -> bool:
         """Count the frame against the user's limit; past it, answer an error (and close the
@@ -374,6 +393,8 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             await self.forward(message)
         elif message["type"] == realtime.USER_PUSH:
             await self.user_push(message)
+        elif message["type"] == realtime.PRESENCE_STATUS:
+            await self.presence_status(message)
         else:
             await super().dispatch(message)
 
@@ -387,6 +408,12 @@ class MessagingConsumer(AsyncWebsocketConsumer):
     async def user_push(self, event: dict[str, Any]) -> None:
         """Per-user pushes (notifications, unread counts) are for the notifications socket;
         other sockets are in the user's group only to hear access changes."""
+
+    async def presence_status(self, event: dict[str, Any]) -> None:
+        """Presence frames reach the sockets of pages that speak presence (they have sent a
+        heartbeat); other clients never asked for them."""
+        if self.presence is not None and not (self.access_revoked or self.closing):
+            await self.send(text_data=event["text"])
 
     async def access_changed(self, event: dict[str, Any]) -> None:
         if self.accepted and not await self.access_holds(fresh=True):

@@ -45,6 +45,7 @@ SERVER_TYPES = {
     "user_leave",
     "notification",
     "unread_count",
+    "presence",  # issue 11: once a fuzzed heartbeat made the socket speak presence
 }
 
 # --- strategies -------------------------------------------------------------------------
@@ -71,7 +72,17 @@ texts = st.text(max_size=200) | huge_text | awkward_text
 field_values = texts | json_values
 frame_types = (
     st.sampled_from(
-        ["chat_message", "comment", "typing", "stop_typing", "ack", "error", "", "CHAT_MESSAGE"]
+        [
+            "chat_message",
+            "comment",
+            "typing",
+            "stop_typing",
+            "heartbeat",
+            "ack",
+            "error",
+            "",
+            "CHAT_MESSAGE",
+        ]
     )
     | json_values
 )

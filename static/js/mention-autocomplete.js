@@ -2,7 +2,10 @@
 // (the chat and comment inputs), using vendored Tribute.js (window.Tribute, loaded by
 // base.html). Suggestions come from that URL + "&q=<prefix>" (members of the board or room
 // only); picking one inserts "@username ". While the menu is open the element carries
-// data-mention-menu-open="true" so the chat script leaves Enter to the menu.
+// data-mention-menu-open="true" so the chat script leaves Enter to the menu. Each name has its
+// presence dot (lib/presence.js, issue 11).
+
+import { dotFor } from "./lib/presence.js";
 
 const SELECTOR = "textarea[data-mentions-url], input[data-mentions-url]";
 
@@ -61,6 +64,8 @@ function attach(element) {
     noMatchTemplate: () => null,
     selectTemplate: (item) => (item ? `@${item.original.username}` : ""),
     menuItemTemplate: (item) =>
+      // outerHTML of an element built with DOM calls: the username is an attribute value there.
+      `${dotFor(String(item.original.username ?? "")).outerHTML} ` +
       `<span class="mention-name">${escapeHtml(item.original.display_name)}</span>` +
       ` <small class="mention-username">@${escapeHtml(item.original.username)}</small>`,
   });

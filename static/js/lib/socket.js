@@ -9,6 +9,8 @@
 // Statuses: "connecting" (first try), "open", "closed" (waiting to retry at
 // `nextRetryAt`), "offline" (the browser has no network), "gone" (access ended).
 
+import * as presence from "./presence.js";
+
 const MIN_DELAY_MS = 500;
 const MAX_DELAY_MS = 15000;
 
@@ -70,6 +72,7 @@ export class LiveSocket {
       this.everOpened = true;
       this.attempt = 0;
       this.status("open");
+      presence.attach(this, { reconnected }); // heartbeats ride on every open socket
       if (this.handlers.onOpen) this.handlers.onOpen({ reconnected });
     });
     ws.addEventListener("message", (event) => {
@@ -79,9 +82,14 @@ export class LiveSocket {
       } catch {
         return;
       }
+      if (data && data.type === "presence") {
+        presence.receive(data); // dots, not the owner's business
+        return;
+      }
       if (this.handlers.onMessage) this.handlers.onMessage(data);
     });
     ws.addEventListener("close", (event) => {
+      presence.detach(this);
       if (this.ws !== ws) return;
       this.ws = null;
       if (event.code >= 4000 && event.code < 5000) {

@@ -1,0 +1,162 @@
+// Presence (issue 11): tells the server whether this page is visible and its user active, and
+// draws the online / away / offline dots beside names.
+//
+// Heartbeats ride on the sockets the page already has open (lib/socket.js attaches every
+// LiveSocket here when it opens): {"type": "heartbeat", "visible": bool, "idle": bool} on
+// open, every HEARTBEAT_MS, and whenever the page is hidden or shown or its user goes idle
+// (no input for IDLE_MS) or comes back. A socket that sent one hears
+// {"type": "presence", "user_id", "username", "status"} frames for the people of its rooms
+// and boards; lib/socket.js hands them to `receive`.
+//
+// Dots are <span class="presence-dot" data-presence-user="<username>"> elements rendered by
+// the server (offline until known). Each element with data-presence-url (the endpoint for a
+// room or board) asks for the current statuses when the page loads and after a socket comes
+// back (frames may have been missed meanwhile).
+
+const HEARTBEAT_MS = 25000;
+const IDLE_MS = 5 * 60 * 1000;
+const LABELS = { online: "Online", away: "Away", offline: "Offline" };
+
+const sockets = new Set();
+/** @type {Map<string, string>} username -> status */
+const statuses = new Map();
+let idle = false;
+let lastInputAt = Date.now();
+let started = false;
+let attachedOnce = false;
+// The user of this page: while this page is visible and its user active they are online,
+// whatever an earlier answer said (it may predate this page's first heartbeat).
+const me = document.body ? document.body.dataset.username : undefined;
+
+function report() {
+  return { type: "heartbeat", visible: document.visibilityState !== "hidden", idle };
+}
+
+function beatAll() {
+  const frame = report();
+  for (const socket of sockets) socket.send(frame);
+  paintMe();
+}
+
+function paintMe() {
+  const frame = report();
+  if (me && frame.visible && !frame.idle) setStatus(me, "online");
+}
+
+function onInput() {
+  lastInputAt = Date.now();
+  if (idle) {
+    idle = false;
+    beatAll();
+  }
+}
+
+function checkIdle() {
+  if (!idle && Date.now() - lastInputAt >= IDLE_MS) {
+    idle = true;
+    beatAll();
+  }
+}
+
+function start() {
+  if (started) return;
+  started = true;
+  window.setInterval(() => {
+    checkIdle();
+    beatAll();
+  }, HEARTBEAT_MS);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") onInput();
+    beatAll();
+  });
+  for (const type of ["pointerdown", "keydown", "scroll", "pointermove"]) {
+    window.addEventListener(type, onInput, { passive: true, capture: true });
+  }
+}
+
+/** A socket opened: report over it now and on every change. `reconnected`: frames may have
+ * been missed while it was away, so ask for the statuses again. */
+export function attach(socket, { reconnected = false } = {}) {
+  start();
+  sockets.add(socket);
+  socket.send(report());
+  paintMe();
+  if (reconnected) refresh();
+  if (!attachedOnce) {
+    // The first answer may predate our first heartbeat (frames reach a socket only after
+    // it): ask once more when the server has surely taken it in.
+    attachedOnce = true;
+    window.setTimeout(refresh, 1500);
+  }
+}
+
+export function detach(socket) {
+  sockets.delete(socket);
+}
+
+/** A presence frame from any socket. */
+export function receive(frame) {
+  if (frame && frame.type === "presence" && typeof frame.username === "string") {
+    setStatus(frame.username, frame.status);
+  }
+}
+
+export function statusOf(username) {
+  return statuses.get(username) || "offline";
+}
+
+function paint(el, status) {
+  const label = LABELS[status] || LABELS.offline;
+  el.dataset.status = LABELS[status] ? status : "offline";
+  el.title = label;
+  el.setAttribute("aria-label", label);
+}
+
+export function setStatus(username, status) {
+  if (!LABELS[status]) return;
+  statuses.set(username, status);
+  for (const el of document.querySelectorAll(".presence-dot[data-presence-user]")) {
+    if (el.dataset.presenceUser === username) paint(el, status);
+  }
+}
+
+/** A dot element for a name drawn by a script (kept up to date like the server's). */
+export function dotFor(username) {
+  const el = document.createElement("span");
+  el.className = "presence-dot";
+  el.setAttribute("role", "img");
+  el.dataset.presenceUser = username;
+  paint(el, statusOf(username));
+  return el;
+}
+
+let refreshing = null;
+
+/** Ask each data-presence-url endpoint on the page for the current statuses. */
+export function refresh() {
+  if (refreshing) return refreshing;
+  const urls = new Set(
+    [...document.querySelectorAll("[data-presence-url]")].map((el) => el.dataset.presenceUrl)
+  );
+  refreshing = Promise.all(
+    [...urls].map(async (url) => {
+      try {
+        const response = await fetch(url, {
+          credentials: "same-origin",
+          headers: { Accept: "application/json" },
+        });
+        if (!response.ok) return;
+        const data = await response.json();
+        for (const user of data.users || []) setStatus(user.username, user.status);
+      } catch {
+        // The next reconnect or frame brings it up to date.
+      }
+    })
+  ).finally(() => {
+    refreshing = null;
+    if (sockets.size) paintMe();
+  });
+  return refreshing;
+}
+
+if (document.querySelector("[data-presence-url]")) refresh();
