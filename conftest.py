@@ -41,6 +41,9 @@ def _no_pushback_from_earlier_tests():
     from messaging import pushback
 
     pushback.gate.last_latency = 0.0
+    # The HTTP posts' semaphore is sized from the settings on first use: a test that shrank
+    # REALTIME_MAX_PENDING_POSTS must not leave a zero-sized one to the next test.
+    pushback.gate._http = None
     yield
 
 
