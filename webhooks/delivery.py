@@ -219,6 +219,10 @@ def attempt_delivery(delivery_pk: int, *, now: datetime.datetime | None = None) 
         outcome = Outcome(attempted=True, retry_in=delay)
     if not response.ok and not response.error:
         fields["error"] = f"HTTP {response.status_code}"
+    fields["history"] = [
+        *delivery.history,
+        {"at": _iso(now), "status_code": response.status_code, "error": fields["error"]},
+    ]
     WebhookDelivery.objects.filter(pk=delivery.pk, attempts=attempt).update(**fields)
     logger.info(
         "webhook delivery %s attempt %s: %s",

@@ -101,6 +101,8 @@ class WebhookDelivery(models.Model):
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # Every attempt: {"at": iso time, "status_code": int | None, "error": str}.
+    history = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -108,3 +110,7 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} {self.delivery_id}"
+
+    def status_codes(self) -> list[str]:
+        """What each attempt got, for the log: "500", "200", "error"."""
+        return [str(h.get("status_code") or "error") for h in self.history]
