@@ -11,8 +11,12 @@ from asgiref.sync import sync_to_async
 from django.urls import reverse
 
 from messaging.models import ChatMessage, Notification
-from messaging.tests.sockets import close_worker_thread_connections  # noqa: F401 (fixture)
-from messaging.tests.sockets import connected, frame, room_path
+from messaging.tests.sockets import (
+    close_worker_thread_connections,  # noqa: F401 (fixture)
+    connected,
+    frame,
+    room_path,
+)
 from webhooks import services
 from webhooks.models import IncomingWebhook
 
