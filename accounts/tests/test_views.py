@@ -189,7 +189,15 @@ def test_profile_edit_with_an_invalid_email_is_refused(client_for, alice):
 # URL names anyone may open. The admin has its own login and is checked separately.
 # The invitation link is public on purpose: a new person signs up there (issue 9).
 # "metrics" needs no login but a scrape token (kanban_board/tests/test_metrics.py).
-PUBLIC = {"accounts:login", "accounts:signup", "healthz", "orgs:invite_accept", "metrics"}
+# "webhooks:incoming" is authorized by the secret in its URL (webhooks/tests/test_incoming.py).
+PUBLIC = {
+    "accounts:login",
+    "accounts:signup",
+    "healthz",
+    "orgs:invite_accept",
+    "metrics",
+    "webhooks:incoming",
+}
 
 
 def _named_urls(resolver: URLResolver, namespace: str = "") -> Iterator[tuple[str, list[str]]]:
