@@ -4,6 +4,8 @@ Harness: messaging/tests/test_worker.py."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from kanban import services as kanban
@@ -69,7 +71,7 @@ def test_a_real_worker_retries_with_a_countdown_and_delivers(
 
     gaps = [
         (parse_datetime(b) - parse_datetime(a)).total_seconds()
-        for a, b in zip(times, times[1:], strict=False)
+        for a, b in itertools.pairwise(times)
     ]
     assert gaps[0] >= 0.5 and gaps[1] >= 1.0
     assert hook.pk == delivery.webhook_id
