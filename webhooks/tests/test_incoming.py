@@ -164,7 +164,7 @@ def test_deleting_kills_the_url_and_keeps_the_messages(client_for, bob, room, ho
     assert not can_read_room(hook.bot, room.pk)
 
 
-def test_unknown_token_is_404_json(client):
+def test_unknown_token_is_404_json(db, client):
     response = post_json(client, reverse("webhooks:incoming", args=["nope"]), {"text": "x"})
     assert response.status_code == 404
     assert "error" in response.json()
