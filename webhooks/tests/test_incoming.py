@@ -219,3 +219,15 @@ def test_direct_rooms_have_no_webhooks(client_for, alice, bob, board):
     direct, _ = get_or_create_direct_room(sender=alice, usernames=["bob"])
     response = client_for(alice).get(reverse("webhooks:room_webhooks", args=[direct.pk]))
     assert response.status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_replies_and_mentions_to_the_bot_notify_nobody(bob, room):
+    from messaging.services.posting import post_chat_message
+
+    hook, _token = services.create_incoming_webhook(room=room, name="CI", created_by=bob)
+    root = services.post_incoming_message(webhook=hook, text="build failed")
+    post_chat_message(
+        room=room, author=bob, content=f"@{hook.bot.username} why?", parent_id=root.pk
+    )
+    assert not Notification.objects.filter(recipient=hook.bot).exists()
