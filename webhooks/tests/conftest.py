@@ -35,7 +35,10 @@ def column(board):
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
+def _fast_password_hashing(request, settings):
+    """Browser tests keep the real hashers: the daphne child checks the passwords."""
+    if request.node.get_closest_marker("browser"):
+        return
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
