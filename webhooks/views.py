@@ -8,7 +8,7 @@ import json
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -50,6 +50,8 @@ def incoming(request: HttpRequest, token: str) -> HttpResponse:
         return response
     try:
         data = json.loads(request.body or b"null")
+    except RequestDataTooBig:
+        return _error("The body is too large.", status=413)
     except (ValueError, UnicodeDecodeError):
         return _error('The body must be JSON, e.g. {"text": "Deployed v1.2"}.')
     if not isinstance(data, dict) or not isinstance(data.get("text"), str):

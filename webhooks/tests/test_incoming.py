@@ -231,3 +231,10 @@ def test_replies_and_mentions_to_the_bot_notify_nobody(bob, room):
         room=room, author=bob, content=f"@{hook.bot.username} why?", parent_id=root.pk
     )
     assert not Notification.objects.filter(recipient=hook.bot).exists()
+
+
+def test_an_oversized_body_is_413_json(hook_url, client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = post_json(client, hook_url, {"text": "x" * 2000})
+    assert response.status_code == 413
+    assert "too large" in response.json()["error"]

@@ -390,3 +390,25 @@ def test_the_body_is_json_with_the_documented_keys(alice, board, receiver, allow
     services.send_test_ping(webhook=hook, sent_by=alice)
     [got] = receiver.wait_for(1)
     assert sorted(json.loads(got.body)) == ["created_at", "data", "event", "id"]
+
+
+def test_the_beat_sweep_queues_due_deliveries_once_each_attempt(
+    alice, board, column, receiver, settings, allow_private
+):
+    """The beat task hands due deliveries to deliver_webhook (eager here); one not yet due
+    stays put."""
+    from django.utils import timezone
+
+    from webhooks.tasks import retry_due_deliveries
+
+    settings.WEBHOOK_RETRY_BASE_SECONDS = 600
+    receiver.statuses = [500, 200]
+    subscribe(board, alice, receiver.url)
+    kanban.create_task(column=column, title="Ship", created_by=alice)
+    assert retry_due_deliveries() == 0  # next attempt in 10 minutes
+
+    WebhookDelivery.objects.update(next_attempt_at=timezone.now())  # the wait is over
+    assert retry_due_deliveries() == 1
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts) == ("delivered", 2)
+    assert len(receiver.wait_for(2)) == 2
