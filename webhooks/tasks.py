@@ -85,7 +85,22 @@ def schedule_retry(delivery_pk: int, seconds: float) -> None:
         return
     timer = threading.Timer(seconds, _deliver_due_in_thread)
     timer.daemon = True
+    with _timers_lock:
+        _timers[:] = [t for t in _timers if t.is_alive()]
+        _timers.append(timer)
     timer.start()
+
+
+_timers: list[threading.Timer] = []
+_timers_lock = threading.Lock()
+
+
+def cancel_retry_timers() -> None:
+    """Stop the embedded mode's pending retry timers (tests, between databases)."""
+    with _timers_lock:
+        for timer in _timers:
+            timer.cancel()
+        _timers.clear()
 
 
 def _deliver_due_in_thread() -> None:

@@ -42,6 +42,15 @@ def _fast_password_hashing(request, settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _no_retry_timers_outlive_the_test():
+    """A retry timer left from one test must not fire into a later test's database."""
+    from webhooks.tasks import cancel_retry_timers
+
+    yield
+    cancel_retry_timers()
+
+
 @dataclass
 class Received:
     path: str
