@@ -38,9 +38,11 @@ def _error(message: str, status: int = 400) -> JsonResponse:
 @csrf_exempt
 @login_not_required
 @require_POST
-def incoming(request: HttpRequest, token: str) -> HttpResponse:
-    """POST JSON {"text": "..."}: post it in the webhook's room as its bot."""
-    webhook = services.incoming_webhook_for_token(token)
+def incoming(request: HttpRequest, secret: str) -> HttpResponse:
+    """POST JSON {"text": "..."}: post it in the webhook's room as its bot. The secret in
+    the URL is the only credential: no session, no CSRF token (nothing a browser sends on
+    its own can post here)."""
+    webhook = services.incoming_webhook_for_token(secret)
     if webhook is None:
         return _error("No such webhook (unknown, rotated or deleted).", status=404)
     limit = ratelimit.hit(bucket=ratelimit.WEBHOOK, user_id=webhook.bot_id)
@@ -103,17 +105,19 @@ def room_webhooks(request: HttpRequest, room_id: int) -> HttpResponse:
     )
 
 
-def _incoming_for(request: HttpRequest, room_id: int, hook_id: int) -> IncomingWebhook:
+def _incoming_for(request: HttpRequest, room_id: int, incoming_id: int) -> IncomingWebhook:
     room = get_room_for(request.user, room_id)
-    hook = IncomingWebhook.objects.filter(room=room, pk=hook_id, revoked_at__isnull=True).first()
+    hook = IncomingWebhook.objects.filter(
+        room=room, pk=incoming_id, revoked_at__isnull=True
+    ).first()
     if hook is None:
         raise Http404("No such webhook.")
     return hook
 
 
 @require_POST
-def room_webhook_rotate(request: HttpRequest, room_id: int, hook_id: int) -> HttpResponse:
-    hook = _incoming_for(request, room_id, hook_id)
+def room_webhook_rotate(request: HttpRequest, room_id: int, incoming_id: int) -> HttpResponse:
+    hook = _incoming_for(request, room_id, incoming_id)
     token = services.rotate_incoming_webhook(webhook=hook, rotated_by=request.user)
     request.session[NEW_URL_KEY] = {"id": hook.pk, "url": incoming_url(request, token)}
     messages.success(request, f"New secret URL for “{hook.name}”; the old one no longer works.")
@@ -121,8 +125,8 @@ def room_webhook_rotate(request: HttpRequest, room_id: int, hook_id: int) -> Htt
 
 
 @require_POST
-def room_webhook_delete(request: HttpRequest, room_id: int, hook_id: int) -> HttpResponse:
-    hook = _incoming_for(request, room_id, hook_id)
+def room_webhook_delete(request: HttpRequest, room_id: int, incoming_id: int) -> HttpResponse:
+    hook = _incoming_for(request, room_id, incoming_id)
     services.revoke_incoming_webhook(webhook=hook, revoked_by=request.user)
     messages.success(request, f"Webhook “{hook.name}” deleted; its messages stay.")
     return redirect("webhooks:room_webhooks", room_id=room_id)
@@ -173,33 +177,35 @@ def board_webhooks(request: HttpRequest, board_id: int) -> HttpResponse:
     )
 
 
-def _outgoing_for(request: HttpRequest, board_id: int, hook_id: int) -> OutgoingWebhook:
+def _outgoing_for(request: HttpRequest, board_id: int, outgoing_id: int) -> OutgoingWebhook:
     board = _managed_board(request, board_id)
-    hook = OutgoingWebhook.objects.filter(board=board, pk=hook_id).select_related("board").first()
+    hook = (
+        OutgoingWebhook.objects.filter(board=board, pk=outgoing_id).select_related("board").first()
+    )
     if hook is None:
         raise Http404("No such webhook.")
     return hook
 
 
 @require_POST
-def board_webhook_delete(request: HttpRequest, board_id: int, hook_id: int) -> HttpResponse:
-    hook = _outgoing_for(request, board_id, hook_id)
+def board_webhook_delete(request: HttpRequest, board_id: int, outgoing_id: int) -> HttpResponse:
+    hook = _outgoing_for(request, board_id, outgoing_id)
     services.delete_outgoing_webhook(webhook=hook, deleted_by=request.user)
     messages.success(request, f"Webhook to {hook.url} deleted.")
     return redirect("webhooks:board_webhooks", board_id=board_id)
 
 
 @require_POST
-def board_webhook_ping(request: HttpRequest, board_id: int, hook_id: int) -> HttpResponse:
-    hook = _outgoing_for(request, board_id, hook_id)
+def board_webhook_ping(request: HttpRequest, board_id: int, outgoing_id: int) -> HttpResponse:
+    hook = _outgoing_for(request, board_id, outgoing_id)
     services.send_test_ping(webhook=hook, sent_by=request.user)
     messages.success(request, "Test ping sent; its outcome is in the delivery log.")
     return redirect("webhooks:board_webhooks", board_id=board_id)
 
 
 @require_POST
-def board_webhook_rotate(request: HttpRequest, board_id: int, hook_id: int) -> HttpResponse:
-    hook = _outgoing_for(request, board_id, hook_id)
+def board_webhook_rotate(request: HttpRequest, board_id: int, outgoing_id: int) -> HttpResponse:
+    hook = _outgoing_for(request, board_id, outgoing_id)
     services.rotate_outgoing_secret(webhook=hook, rotated_by=request.user)
     messages.success(request, "New signing secret; deliveries from now on use it.")
     return redirect("webhooks:board_webhooks", board_id=board_id)
