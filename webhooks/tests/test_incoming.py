@@ -238,3 +238,17 @@ def test_an_oversized_body_is_413_json(hook_url, client, settings):
     response = post_json(client, hook_url, {"text": "x" * 2000})
     assert response.status_code == 413
     assert "too large" in response.json()["error"]
+
+
+def test_a_hostile_webhook_name_is_text_everywhere(client_for, bob, alice, room, client):
+    name = '<img src=x onerror="alert(1)">'
+    client_bob = client_for(bob)
+    url = create_via_page(client_bob, room, name=name)
+    post_json(client, url, {"text": "hi"})
+    escaped = "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;"
+    for page in (
+        client_bob.get(reverse("webhooks:room_webhooks", args=[room.pk])),
+        client_for(alice).get(room.get_absolute_url()),
+    ):
+        html = page.content.decode()
+        assert escaped in html and name not in html
