@@ -14,6 +14,10 @@ class User(AbstractUser):
     display_name = models.CharField(max_length=80, blank=True)
     # Colour theme of every page (templates/base.html); "auto" follows prefers-color-scheme.
     theme = models.CharField(max_length=5, choices=Theme.choices, default=Theme.AUTO)
+    # Issue 15: the posting identity of an incoming webhook (webhooks.IncomingWebhook.bot).
+    # It has no usable password (nobody logs in as it) and no board or organization: the
+    # room rule (messaging.access) lets it into the one room its webhook posts to.
+    is_bot = models.BooleanField(default=False)
 
     def get_display_name(self) -> str:
         return self.display_name or self.username

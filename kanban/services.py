@@ -33,6 +33,8 @@ from accounts.audit import Action, record_audit
 from accounts.models import Organization, User
 from messaging import realtime
 from search import services as search_index
+from webhooks import events as webhook_events
+from webhooks.models import Event as WebhookEvent
 
 from . import access, activity
 from . import realtime as board_realtime
@@ -422,6 +424,19 @@ def create_task(
         activities=[entry],
         columns=[board_realtime.column_order(column.pk)],
     )
+    webhook_events.emit_on_commit(
+        board_id=board.pk,
+        event=WebhookEvent.TASK_CREATED,
+        object_id=task.pk,
+        actor_id=created_by.pk,
+    )
+    if assignee is not None:
+        webhook_events.emit_on_commit(
+            board_id=board.pk,
+            event=WebhookEvent.TASK_ASSIGNED,
+            object_id=task.pk,
+            actor_id=created_by.pk,
+        )
     return task
 
 
@@ -470,6 +485,13 @@ def update_task(
         task_id=task.pk,
         activities=entries,
     )
+    if assignee is not None and before.assignee_id != assignee.pk:
+        webhook_events.emit_on_commit(
+            board_id=board.pk,
+            event=WebhookEvent.TASK_ASSIGNED,
+            object_id=task.pk,
+            actor_id=updated_by.pk,
+        )
     return task
 
 
@@ -601,6 +623,16 @@ def move_task(
         position=task.position,
         from_column_id=from_column.pk,
         columns=[board_realtime.column_order(column_id) for column_id in touched],
+    )
+    webhook_events.emit_on_commit(
+        board_id=board.pk,
+        event=WebhookEvent.TASK_MOVED,
+        object_id=task.pk,
+        actor_id=moved_by.pk,
+        extra={
+            "from_column": {"id": from_column.pk, "name": from_column.name},
+            "position": task.position,
+        },
     )
     return task
 

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, served from here (no CDN)
     "api",
+    "webhooks",  # issue 15: incoming and outgoing webhooks
 ]
 
 MIDDLEWARE = [
@@ -532,6 +533,27 @@ CELERY_BEAT_SCHEDULE["sweep-attachments"] = {
     "task": "messaging.tasks.sweep_attachments",
     "schedule": 3600.0,
     "options": {"expires": 3000},
+}
+
+# --- Webhooks (issue 15) ------------------------------------------------------------------
+
+# Outgoing webhooks refuse URLs whose host resolves to a loopback, private, link-local,
+# multicast, reserved or unspecified address (server-side request forgery), at subscription
+# and at every delivery. True allows them (a receiver on the same machine or network).
+WEBHOOKS_ALLOW_PRIVATE_URLS = env.bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=False)
+# Posts per incoming webhook, as CHAT_RATE_LIMIT; past it the URL answers 429.
+WEBHOOK_RATE_LIMIT = env.str("WEBHOOK_RATE_LIMIT", default="30/m")
+# A delivery is tried up to WEBHOOK_MAX_ATTEMPTS times; attempt n+1 waits
+# WEBHOOK_RETRY_BASE_SECONDS * 2**(n-1) after attempt n fails (30 s, 1, 2, 4, 8 min).
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=6)
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=30.0)
+# Connect and read timeout of one delivery attempt.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+# Picks up retries that are due (and deliveries a lost task left behind).
+CELERY_BEAT_SCHEDULE["retry-webhook-deliveries"] = {
+    "task": "webhooks.tasks.retry_due_deliveries",
+    "schedule": 30.0,
+    "options": {"expires": 25},
 }
 
 # --- Logging ----------------------------------------------------------------------------

@@ -21,5 +21,6 @@ urlpatterns = [
     # Organizations, their audit log and invitation links (issue 9).
     path("", include("accounts.org_urls")),
     path("search/", include("search.urls")),  # issue 14
+    path("hooks/", include("webhooks.urls")),  # issue 15
     path("", include("kanban.urls")),
 ]

@@ -5,6 +5,10 @@
   deactivated, keeps their room row (it counts again if they come back) but reads nothing.
 - A task's thread is read (and written) by the readers of the task's board.
 - A room's members are managed by the room's creator and by whoever manages its board.
+- A bot (issue 15: the identity an incoming webhook posts as, `User.is_bot`) reads and
+  writes the group rooms it is a member of while it is active. It belongs to no board or
+  organization, and nothing adds it to a room but the webhook service; revoking the webhook
+  deactivates it.
 - A direct room (issue 10) has no board: its participants read it while they are active
   members of the room's organization. Nobody manages its members (the same people always
   get the same room).
@@ -44,7 +48,9 @@ def room_reader_rows() -> QuerySet:
         user__is_active=True,
         user__memberships__organization=F("chatroom__organization"),
     )
-    return RoomMember.objects.filter(group | direct)
+    # Issue 15: no extra join (the user row is joined already).
+    bot = Q(chatroom__room_type=ChatRoom.RoomType.GROUP, user__is_bot=True, user__is_active=True)
+    return RoomMember.objects.filter(group | direct | bot)
 
 
 def _user_id(user: User) -> int | None:

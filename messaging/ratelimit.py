@@ -31,6 +31,7 @@ CHAT = "chat"
 COMMENT = "comment"
 TYPING = "typing"
 UPLOAD = "upload"  # issue 12: attachment uploads
+WEBHOOK = "webhook"  # issue 15: posts per incoming webhook (keyed by its bot user)
 # A socket that keeps sending until this many times its limit is closed.
 CLOSE_FACTOR = 2
 
@@ -85,6 +86,8 @@ class Decision:
 def rate_for(bucket: str) -> Rate:
     if bucket == UPLOAD:
         return Rate.parse(settings.ATTACHMENT_RATE_LIMIT)
+    if bucket == WEBHOOK:
+        return Rate.parse(settings.WEBHOOK_RATE_LIMIT)
     return Rate.parse(settings.TYPING_RATE_LIMIT if bucket == TYPING else settings.CHAT_RATE_LIMIT)
 
 

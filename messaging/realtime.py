@@ -111,6 +111,7 @@ def chat_message_payload(
         "username": author.username,
         "display_name": author.get_display_name(),
         "user_id": author.pk,
+        "is_bot": author.is_bot,  # issue 15: an incoming webhook's post
         "message": "" if message.is_deleted else message.content,
         "timestamp": iso(message.created_at),
         "mentioned_users": [] if message.is_deleted else sorted(mentioned),

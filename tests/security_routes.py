@@ -35,7 +35,7 @@ from tests.factories import (
 )
 
 SKIPPED_NAMESPACES = {"admin"}  # Django's own admin: CSRF-protected and staff-only
-APP_LABELS = ("accounts", "kanban", "messaging", "api")
+APP_LABELS = ("accounts", "kanban", "messaging", "api", "webhooks")
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,9 @@ class World:
     checklist_item: Any = None  # an item of the task's checklist (item_id routes)
     attachment: Any = None  # issue 12: a file sent with `message`
     token: Any = None  # issue 15: the owner's personal access token (token_id routes)
+    incoming_webhook: Any = None  # issue 15: of `room` (incoming_id routes)
+    incoming_secret: str = ""  # its URL's secret (the secret route)
+    outgoing_webhook: Any = None  # issue 15: of `board` (outgoing_id routes)
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -143,6 +146,27 @@ class World:
         )
         world.message.attachments.add(world.attachment)
         world.token, _secret = create_token(user=owner, name="script", scopes=["read", "write"])
+        # Webhooks (issue 15): rows made directly (the services would resolve the URL's host).
+        from webhooks.models import IncomingWebhook, OutgoingWebhook
+        from webhooks.services import hash_token
+
+        bot = type(owner).objects.create(username=f"webhook-{world.room.pk}", is_bot=True)
+        world.room.members.add(bot)
+        world.incoming_secret = secrets.token_urlsafe(32)
+        world.incoming_webhook = IncomingWebhook.objects.create(
+            room=world.room,
+            name="CI",
+            bot=bot,
+            token_hash=hash_token(world.incoming_secret),
+            created_by=owner,
+        )
+        world.outgoing_webhook = OutgoingWebhook.objects.create(
+            board=world.board,
+            url="https://example.com/hook",
+            events=["task.created"],
+            secret="whsec_test",
+            created_by=owner,
+        )
         return world
 
     def kwargs(self) -> dict[str, int | str]:
@@ -164,6 +188,9 @@ class World:
             "item_id": self.checklist_item.pk,
             "attachment_id": self.attachment.pk,
             "token_id": self.token.pk,
+            "incoming_id": self.incoming_webhook.pk,
+            "outgoing_id": self.outgoing_webhook.pk,
+            "secret": self.incoming_secret,
         }
 
     def url_for_name(self, name: str) -> str:

@@ -190,6 +190,7 @@ def test_profile_edit_with_an_invalid_email_is_refused(client_for, alice):
 # The invitation link is public on purpose: a new person signs up there (issue 9).
 # "metrics" needs no login but a scrape token (kanban_board/tests/test_metrics.py).
 # The API's OpenAPI document and its docs page describe the API (issue 15).
+# "webhooks:incoming" is authorized by the secret in its URL (webhooks/tests/test_incoming.py).
 PUBLIC = {
     "accounts:login",
     "accounts:signup",
@@ -198,6 +199,7 @@ PUBLIC = {
     "metrics",
     "api:schema",
     "api:docs",
+    "webhooks:incoming",
 }
 
 

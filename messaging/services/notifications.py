@@ -82,8 +82,8 @@ def _load_target(kind: TargetKind, object_id: int) -> ChatMessage | TaskThreadCo
 
 def _recipients(target: ChatMessage | TaskThreadComment) -> list[User]:
     """Mentioned users who can still read the target (`access.readers_of`: its room's or its
-    task's readers), minus its author. One query."""
-    users = access.readers_of(target).exclude(pk=target.author_id)
+    task's readers), minus its author and bots (issue 15). One query."""
+    users = access.readers_of(target).exclude(pk=target.author_id).exclude(is_bot=True)
     if isinstance(target, ChatMessage):
         users = users.filter(mentioned_in_messages=target.pk)
     else:
@@ -95,7 +95,8 @@ def _conversation_recipients(target: ChatMessage) -> list[User]:
     """Besides the mentioned: for a reply, the root's author and the earlier repliers; in a
     direct room, the other participants. Only people who can still read the room, never the
     author. (Issue 10.)"""
-    readers = access.readers_of(target).exclude(pk=target.author_id)
+    # A webhook's bot (issue 15) reads the room but nobody reads its notifications.
+    readers = access.readers_of(target).exclude(pk=target.author_id).exclude(is_bot=True)
     if target.chat_room.room_type == target.chat_room.RoomType.DIRECT:
         return list(readers.order_by("pk"))
     if target.parent_id is None:

@@ -31,6 +31,8 @@ from messaging.services.changes import lock_thread_for_post
 from messaging.services.notifications import schedule_mention_notifications
 from messaging.services.replies import attach_reply, owes_reply_notifications, resolve_parent
 from search import services as search_index
+from webhooks import events as webhook_events
+from webhooks.models import Event as WebhookEvent
 
 CLIENT_ID_MAX_LENGTH = 64
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -184,6 +186,13 @@ def post_chat_message(
             attachments=[attachment_service.attachment_item(a) for a in files],
         )
         realtime.broadcast_on_commit(realtime.room_group(room.pk), payload)
+        # Issue 15: after commit, one cache read (no SQL) unless the board has webhooks.
+        webhook_events.emit_on_commit(
+            board_id=room.board_id,
+            event=WebhookEvent.MESSAGE_POSTED,
+            object_id=message.pk,
+            actor_id=author.pk,
+        )
         if root is not None:
             attach_reply(room=room, root=root, reply=message)  # thread_updated
         return message
@@ -260,6 +269,12 @@ def post_task_comment(
             attachments=[attachment_service.attachment_item(a) for a in files],
         )
         realtime.broadcast_on_commit(realtime.task_group(task.pk), payload)
+        webhook_events.emit_on_commit(
+            board_id=task.column.board_id,
+            event=WebhookEvent.COMMENT_ADDED,
+            object_id=comment.pk,
+            actor_id=author.pk,
+        )
         return comment
 
     comment, _created = _save_once(

@@ -58,6 +58,7 @@ def test_message_without_mentions_is_broadcast_to_the_room(
         "username": "alice",
         "display_name": "Alice A.",
         "user_id": alice.pk,
+        "is_bot": False,
         "message": "Hello team",
         "timestamp": message.created_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "mentioned_users": [],

@@ -180,6 +180,8 @@ export class LiveThread {
     }
     setText(el, ".author", payload.display_name || payload.username);
     setText(el, ".username", payload.username ? `@${payload.username}` : "");
+    const badge = el.querySelector(".bot-badge");
+    if (badge && payload.is_bot !== undefined) badge.hidden = !payload.is_bot;
     showLocalTime(el.querySelector("time.ts"), payload.timestamp);
     renderBody(el, payload, this.kind.textKey);
     el.classList.toggle("own", Number(payload.user_id) === this.userId);
