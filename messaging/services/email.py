@@ -102,6 +102,11 @@ def claim_due_notifications(*, now=None, limit: int = 1000) -> str | None:
     """Claim this run's notifications; returns the claim token (None if nothing to send).
     Committed before anything is sent: see the module docstring."""
     now = now or timezone.now()
+    if connection.vendor == "sqlite":
+        # Take the write lock first (an UPDATE of nothing): a transaction that reads and then
+        # writes fails at once with "database is locked" when another run holds the lock,
+        # while one that starts by writing waits for it.
+        Notification.objects.filter(pk=0).update(email_claim="")
     candidates = due_notifications(now=now).order_by("created_at", "pk")
     if connection.features.has_select_for_update_skip_locked:
         candidates = candidates.select_for_update(skip_locked=True, of=("self",))
