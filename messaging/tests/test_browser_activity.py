@@ -37,7 +37,8 @@ def open_as(browser: Browser, live_daphne, login_page) -> Iterator[Callable[...,
     contexts = []
 
     def open_page(username: str, path: str, **context_args) -> Page:
-        context = browser.new_context(viewport={"width": 1000, "height": 800}, **context_args)
+        context_args.setdefault("viewport", {"width": 1000, "height": 800})
+        context = browser.new_context(**context_args)
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(LIVE_TIMEOUT_MS)
@@ -90,8 +91,6 @@ def test_alice_assigns_bob_a_task_and_his_badge_and_toast_appear_then_he_dismiss
     row = bob.locator("#notification-list li.notification")
     expect(row).to_have_count(1)
     expect(row).to_contain_text("alice assigned you")
-    if SCREENSHOTS:
-        bob.screenshot(path=str(Path(SCREENSHOTS) / "notifications-activity.png"))
     row.get_by_role("button", name="Dismiss").click()
     expect(row).to_have_count(0)
     expect(bob.locator("#notifications-empty")).to_be_visible()
@@ -111,8 +110,6 @@ def test_the_preferences_page_saves_and_offers_browser_notifications(team, open_
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.locator(".alert")).to_contain_text("Notification preferences saved.")
     expect(page.locator("#id_mention")).to_have_value("hourly")
-    if SCREENSHOTS:
-        page.screenshot(path=str(Path(SCREENSHOTS) / "notification-preferences.png"))
     assert page.errors == []
 
 
@@ -154,3 +151,45 @@ def test_a_direct_message_in_a_hidden_tab_shows_a_browser_notification(team, ope
         "data-shown", '["alice sent you a message: \\"are you there?\\""]'
     )
     assert bob.errors == [] and alice.errors == []
+
+
+def test_screenshot_notifications_and_preferences_fit_a_phone_in_dark_mode(
+    team, open_as, live_daphne, tmp_path
+):
+    """The notifications list (every activity kind) and the preferences page, light on a
+    laptop and dark on a phone: nothing wider than the screen."""
+    from messaging.models import Notification
+
+    out_dir = Path(SCREENSHOTS or tmp_path)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    Type = Notification.Type
+    for kind, text, link in [
+        (Type.TASK_ASSIGNED, 'alice assigned you "Ship it" on Launch', {"task": team.task}),
+        (Type.BOARD_INVITE, "alice added you to the board Launch", {"board": team.board}),
+        (
+            Type.TASK_COMMENT,
+            'alice commented on "Ship it": "Looks good, merging now"',
+            {"task": team.task},
+        ),
+    ]:
+        Notification.objects.create(
+            recipient=team.bob, sender=team.alice, notification_type=kind, text=text, **link
+        )
+    type(team.bob).objects.filter(pk=team.bob.pk).update(theme="dark")
+
+    laptop = open_as("alice", reverse("accounts:notification_preferences"))
+    laptop.screenshot(path=str(out_dir / "notification-preferences.png"))
+    phone = open_as(
+        "bob", reverse("messaging:notifications"), viewport={"width": 390, "height": 844}
+    )
+    expect(phone.locator("#notification-list li.notification")).to_have_count(3)
+    expect(phone.locator("html")).to_have_attribute("data-bs-theme", "dark")
+    for path, name in [
+        (reverse("messaging:notifications"), "notifications-phone-dark.png"),
+        (reverse("accounts:notification_preferences"), "notification-preferences-phone-dark.png"),
+    ]:
+        phone.goto(live_daphne.url + path)
+        wide = phone.evaluate("document.documentElement.scrollWidth")
+        assert wide <= 390, f"{path} is {wide}px wide on a 390px phone"
+        phone.screenshot(path=str(out_dir / name), full_page=True)
+    assert laptop.errors == [] and phone.errors == []
