@@ -189,7 +189,16 @@ def test_profile_edit_with_an_invalid_email_is_refused(client_for, alice):
 # URL names anyone may open. The admin has its own login and is checked separately.
 # The invitation link is public on purpose: a new person signs up there (issue 9).
 # "metrics" needs no login but a scrape token (kanban_board/tests/test_metrics.py).
-PUBLIC = {"accounts:login", "accounts:signup", "healthz", "orgs:invite_accept", "metrics"}
+# The e-mails' unsubscribe link works without a log-in (RFC 8058 one-click; issue 11): its
+# signed token is the authority (messaging/tests/test_notification_email.py).
+PUBLIC = {
+    "accounts:login",
+    "accounts:signup",
+    "healthz",
+    "orgs:invite_accept",
+    "metrics",
+    "accounts:unsubscribe",
+}
 
 
 def _named_urls(resolver: URLResolver, namespace: str = "") -> Iterator[tuple[str, list[str]]]:
