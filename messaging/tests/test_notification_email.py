@@ -334,3 +334,15 @@ def test_a_token_cannot_be_turned_into_someone_elses(client, bob, carol):
     response = client.post(reverse("accounts:unsubscribe", args=[forged]))
     assert response.status_code == 400
     assert not NotificationPreferences.objects.exists()
+
+
+def test_the_management_command_runs_the_same_sending(message, bob):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    notify(bob, chat_message=message)
+    out = StringIO()
+    call_command("send_notification_emails", stdout=out)
+    assert out.getvalue() == "Sent 1 e-mail(s).\n"
+    assert [sent.to for sent in mail.outbox] == [["bob@example.com"]]
