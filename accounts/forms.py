@@ -4,7 +4,7 @@ from django.contrib.auth.forms import UserCreationForm
 from kanban_board.forms import FieldNamedErrorsMixin
 
 from .confusables import lookalike_username_taken
-from .models import User
+from .models import NotificationPreferences, User
 
 LOOKALIKE_MESSAGE = "That username looks like one that is already taken. Choose another."
 
@@ -32,3 +32,11 @@ class ProfileForm(FieldNamedErrorsMixin, forms.ModelForm):
 
 class ThemeForm(forms.Form):
     theme = forms.ChoiceField(choices=User.Theme.choices)
+
+
+class NotificationPreferencesForm(FieldNamedErrorsMixin, forms.ModelForm):
+    """E-mail mode per notification kind (issue 11)."""
+
+    class Meta:
+        model = NotificationPreferences
+        fields = NotificationPreferences.KINDS

@@ -163,3 +163,41 @@ class AuditLog(models.Model):
             return self.Action(self.action).label
         except ValueError:
             return self.action
+
+
+class NotificationPreferences(models.Model):
+    """How a person wants to hear by e-mail about what they have not read (issue 11). One row
+    per user, created on first save; a user without one gets the defaults (`immediate`).
+    The field names are the e-mailed notification types (messaging's Notification.Type)."""
+
+    class Email(models.TextChoices):
+        IMMEDIATE = "immediate", "At once (after the delay)"
+        HOURLY = "hourly", "Hourly digest"
+        NEVER = "never", "Never"
+
+    # The kinds that are e-mailed, in the order the preferences page lists them.
+    KINDS = ("direct_message", "mention", "reply", "task_assigned")
+
+    user = models.OneToOneField(
+        "User", on_delete=models.CASCADE, related_name="notification_preferences"
+    )
+    direct_message = models.CharField(
+        "Direct messages", max_length=10, choices=Email.choices, default=Email.IMMEDIATE
+    )
+    mention = models.CharField(
+        "Mentions", max_length=10, choices=Email.choices, default=Email.IMMEDIATE
+    )
+    reply = models.CharField(
+        "Replies to your threads", max_length=10, choices=Email.choices, default=Email.IMMEDIATE
+    )
+    task_assigned = models.CharField(
+        "Tasks assigned to you", max_length=10, choices=Email.choices, default=Email.IMMEDIATE
+    )
+    # When the last hourly digest went out: the next is due an hour later.
+    last_digest_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"e-mail preferences of {self.user_id}"
+
+    def mode(self, kind: str) -> str:
+        return getattr(self, kind, self.Email.NEVER) if kind in self.KINDS else self.Email.NEVER

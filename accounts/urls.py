@@ -24,4 +24,11 @@ urlpatterns = [
     ),
     path("profile/", views.profile, name="profile"),
     path("theme/", views.theme, name="theme"),
+    # Issue 11: e-mail notification preferences, and the one-click unsubscribe (no log-in).
+    path("notifications/", views.notification_preferences, name="notification_preferences"),
+    path(
+        "notifications/unsubscribe/<str:token>/",
+        views.unsubscribe,
+        name="unsubscribe",
+    ),
 ]

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -5,10 +6,12 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import services, signup_limits
-from .forms import ProfileForm, SignUpForm, ThemeForm
+from . import notification_prefs, services, signup_limits
+from .forms import NotificationPreferencesForm, ProfileForm, SignUpForm, ThemeForm
+from .models import NotificationPreferences
 
 
 @login_not_required
@@ -91,3 +94,45 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     def form_valid(self, form) -> HttpResponse:
         services.change_password(request=self.request, form=form)
         return HttpResponseRedirect(self.get_success_url())
+
+
+# --- Issue 11: e-mail notification preferences and unsubscribe ----------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def notification_preferences(request: HttpRequest) -> HttpResponse:
+    prefs = notification_prefs.preferences_for(request.user)
+    form = NotificationPreferencesForm(request.POST or None, instance=prefs)
+    if request.method == "POST" and form.is_valid():
+        notification_prefs.update_notification_preferences(
+            user=request.user,
+            choices={kind: form.cleaned_data[kind] for kind in NotificationPreferences.KINDS},
+        )
+        messages.success(request, "Notification preferences saved.")
+        return redirect("accounts:notification_preferences")
+    return render(
+        request,
+        "accounts/notification_preferences.html",
+        {
+            "form": form,
+            "delay_minutes": settings.NOTIFICATION_EMAIL_DELAY_MINUTES,
+        },
+    )
+
+
+@login_not_required
+@csrf_exempt  # RFC 8058: a mail client posts without cookies; the signed token is the authority
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """GET: a page confirming what the link stops (its button posts here). POST (the page's
+    button, or a mail client's `List-Unsubscribe=One-Click`): e-mail off for the kinds the
+    token names. No log-in: the signed token says who. A bad token is a 400 page."""
+    found = notification_prefs.read_unsubscribe_token(token)
+    if found is None:
+        return render(request, "accounts/unsubscribe.html", {"invalid": True}, status=400)
+    user, kinds = found
+    labels = [NotificationPreferences._meta.get_field(kind).verbose_name for kind in kinds]
+    if request.method == "POST":
+        notification_prefs.unsubscribe(user=user, kinds=kinds)
+        return render(request, "accounts/unsubscribe.html", {"done": True, "labels": labels})
+    return render(request, "accounts/unsubscribe.html", {"labels": labels, "person": user})

@@ -32,6 +32,8 @@ from accounts import org_services
 from accounts.audit import Action, record_audit
 from accounts.models import Organization, User
 from messaging import realtime
+from messaging.models import Notification
+from messaging.services.activity import event_key, schedule_activity_notification
 from search import services as search_index
 from webhooks import events as webhook_events
 from webhooks.models import Event as WebhookEvent
@@ -228,12 +230,19 @@ def add_member(*, board: Board, username: str, added_by: User, as_admin: bool = 
             board_realtime.MEMBER_ADDED, board_id=board.pk, version=version, user=user
         ),
     )
-    record_audit(
+    audit = record_audit(
         organization=board.organization_id,
         actor=added_by,
         action=Action.BOARD_MEMBER_ADDED,
         target=board,
         changes={"user": user.username},
+    )
+    schedule_activity_notification(
+        kind=Notification.Type.BOARD_INVITE,
+        recipient_id=user.pk,
+        actor_id=added_by.pk,
+        target_id=board.pk,
+        key=event_key(Notification.Type.BOARD_INVITE, audit),
     )
     return user
 
@@ -369,6 +378,18 @@ def _check_assignee(board: Board, assignee: User | None) -> None:
         raise ValidationError(f"{assignee.get_display_name()} is not a member of this board.")
 
 
+def _notify_assignee(task: Task, entry: TaskActivity, *, actor: User) -> None:
+    """The new assignee hears of it (not when they assigned themselves); the activity entry
+    names the event."""
+    schedule_activity_notification(
+        kind=Notification.Type.TASK_ASSIGNED,
+        recipient_id=task.assignee_id,
+        actor_id=actor.pk,
+        target_id=task.pk,
+        key=event_key(Notification.Type.TASK_ASSIGNED, entry),
+    )
+
+
 def _check_labels(board: Board, labels: Iterable[Label] | None) -> list[Label] | None:
     if labels is None:
         return None
@@ -416,6 +437,7 @@ def create_task(
     entry = activity.record(
         task=task, actor=created_by, kind=TaskActivity.Kind.CREATED, data={"column": column.name}
     )
+    _notify_assignee(task, entry, actor=created_by)
     _broadcast_task(
         board_realtime.TASK_CREATED,
         board_id=board.pk,
@@ -474,6 +496,9 @@ def update_task(
     )
     search_index.index_task(task)
     entries = activity.record_field_changes(before=before, after=task, actor=updated_by)
+    for entry in entries:
+        if entry.kind == TaskActivity.Kind.ASSIGNED:
+            _notify_assignee(task, entry, actor=updated_by)
     if labels is not None:
         entry = _apply_labels(task, labels, actor=updated_by)
         if entry is not None:

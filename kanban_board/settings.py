@@ -154,6 +154,11 @@ EMAIL_USE_TLS = bool(_EMAIL.get("EMAIL_USE_TLS"))
 EMAIL_USE_SSL = bool(_EMAIL.get("EMAIL_USE_SSL"))
 EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="TaskFlow <taskflow@localhost>")
+# Issue 11: links in e-mails (notifications, unsubscribe) start with this.
+SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
+# A direct message, mention, reply or assignment still unread after this many minutes is
+# e-mailed (once; several are batched in one e-mail per person and run).
+NOTIFICATION_EMAIL_DELAY_MINUTES = env.int("NOTIFICATION_EMAIL_DELAY_MINUTES", default=10)
 
 # --- Internationalisation ---------------------------------------------------------------
 
@@ -314,6 +319,13 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Creates mention notifications a dead broker or worker lost (messaging.tasks).
     "sweep-missed-mentions": {
         "task": "messaging.tasks.sweep_missed_mentions",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    # E-mails people about what they have not read (messaging.tasks, issue 11): at most once
+    # each, batched per person and run; hourly digests are due on the hour after the last.
+    "send-notification-emails": {
+        "task": "messaging.tasks.send_notification_emails",
         "schedule": 60.0,
         "options": {"expires": 55},
     },

@@ -20,7 +20,7 @@ recipients all go through the functions here, so changing the rule is a change i
 
 from __future__ import annotations
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from accounts.access import can_manage_organization
 from accounts.models import User
@@ -174,6 +174,33 @@ def readers_of(target: ChatMessage | TaskThreadComment) -> QuerySet[User]:
         return room_readers(target.chat_room_id)
     return board_access.board_readers(
         Task.objects.filter(pk=target.task_id).values("column__board_id")[:1]
+    )
+
+
+def notification_readable_q() -> Q:
+    """For Notification rows (issue 11's e-mails): the recipient can still read what the
+    notification points at (its message's room, its comment's or task's board). Built on
+    the room and board rules above; a filter, so a batch is checked in its one query."""
+    room = Exists(
+        room_reader_rows().filter(
+            user_id=OuterRef("recipient_id"), chatroom_id=OuterRef("chat_message__chat_room_id")
+        )
+    )
+    comment_board = Exists(
+        board_access.reader_rows().filter(
+            user_id=OuterRef("recipient_id"),
+            board_id=OuterRef("task_thread_comment__task__column__board_id"),
+        )
+    )
+    task_board = Exists(
+        board_access.reader_rows().filter(
+            user_id=OuterRef("recipient_id"), board_id=OuterRef("task__column__board_id")
+        )
+    )
+    return (
+        (Q(chat_message__isnull=True) | room)
+        & (Q(task_thread_comment__isnull=True) | comment_board)
+        & (Q(task__isnull=True) | task_board)
     )
 
 

@@ -247,8 +247,17 @@ class NotificationAdmin(admin.ModelAdmin):
     list_select_related = ("recipient", "sender")
     search_fields = ("text", "recipient__username", "sender__username")
     autocomplete_fields = ("recipient", "sender")
-    raw_id_fields = ("chat_message", "task_thread_comment")
-    readonly_fields = ("created_at",)
+    raw_id_fields = ("chat_message", "task_thread_comment", "task", "board", "chat_room")
+    # Issue 11: the event key and the e-mail bookkeeping are the services' (an edited claim
+    # could e-mail a notification twice).
+    readonly_fields = (
+        "created_at",
+        "event_key",
+        "dismissed_at",
+        "email_claimed_at",
+        "email_claim",
+        "emailed_at",
+    )
     date_hierarchy = "created_at"
 
 

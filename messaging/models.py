@@ -172,6 +172,11 @@ class Notification(models.Model):
         OVERDUE = "overdue", "Overdue"
         REPLY = "reply", "Reply"
         DIRECT_MESSAGE = "direct_message", "Direct message"
+        # Issue 11: activity (messaging.services.activity).
+        TASK_ASSIGNED = "task_assigned", "Task assigned"
+        TASK_COMMENT = "task_comment", "Comment on your task"
+        BOARD_INVITE = "board_invite", "Added to a board"
+        ROOM_INVITE = "room_invite", "Added to a room"
 
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
@@ -198,13 +203,45 @@ class Notification(models.Model):
     task = models.ForeignKey(
         Task, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
     )
+    # Issue 11: board and room invitations point at what the person was added to.
+    board = models.ForeignKey(
+        Board, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
+    )
+    chat_room = models.ForeignKey(
+        ChatRoom, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
+    )
+    # The event an activity notification is about ("task_assigned:<activity id>"); with the
+    # recipient it is unique, so a redelivered task creates nothing twice. Empty for the rest
+    # (their own constraints below key them by message or comment).
+    event_key = models.CharField(max_length=80, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     is_read = models.BooleanField(default=False)
+    # Dismissed: gone from the list (and read). Kept as a row so a redelivered task cannot
+    # bring it back.
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+    # E-mail (messaging.services.email): claimed by one sending run before it sends, so it is
+    # e-mailed at most once; `emailed_at` once the mail server took it.
+    email_claimed_at = models.DateTimeField(null=True, blank=True)
+    email_claim = models.CharField(max_length=32, blank=True, default="")
+    emailed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["recipient", "is_read", "created_at"])]
+        indexes = [
+            models.Index(fields=["recipient", "is_read", "created_at"]),
+            # The e-mail run's scan: unread, unclaimed notifications by age.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(is_read=False, email_claimed_at__isnull=True),
+                name="notification_email_due",
+            ),
+        ]
         constraints = [
+            models.UniqueConstraint(
+                fields=["recipient", "event_key"],
+                condition=~Q(event_key=""),
+                name="uniq_notification_per_event",
+            ),
             models.UniqueConstraint(
                 fields=["recipient", "chat_message"],
                 condition=Q(chat_message__isnull=False),
@@ -221,7 +258,13 @@ class Notification(models.Model):
         return f"to {self.recipient}: {self.text[:40]}"
 
     def get_absolute_url(self) -> str:
-        target = self.chat_message or self.task_thread_comment or self.task
+        target = (
+            self.chat_message
+            or self.task_thread_comment
+            or self.task
+            or self.chat_room
+            or self.board
+        )
         return target.get_absolute_url() if target else reverse("messaging:notifications")
 
 

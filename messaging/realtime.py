@@ -269,6 +269,15 @@ def unread_count_payload(count: int) -> dict[str, Any]:
     return {"type": "unread_count", "count": count}
 
 
+def notification_dismissed_payload(notification_id: int, *, unread_count: int) -> dict[str, Any]:
+    """Issue 11: every tab of the recipient drops the row and shows the new count."""
+    return {
+        "type": "notification_dismissed",
+        "notification_id": notification_id,
+        "unread_count": unread_count,
+    }
+
+
 def error_payload(message: str, **extra: Any) -> dict[str, Any]:
     return {"type": "error", "message": message, **extra}
 

@@ -99,3 +99,41 @@ def sweep_attachments() -> dict:
     from messaging.services import attachments
 
     return attachments.sweep_attachments()
+
+
+# --- Issue 11: activity notifications and e-mail to people who are away -------------------
+
+
+@shared_task(
+    acks_late=True,
+    ignore_result=True,
+    soft_time_limit=NOTIFY_SOFT_LIMIT,
+    time_limit=NOTIFY_HARD_LIMIT,
+)
+def notify_activity(kind: str, recipient_id: int, actor_id: int, target_id: int, key: str) -> int:
+    """Create one activity notification (idempotent per event and recipient)."""
+    from messaging.services import activity
+
+    created = activity.create_activity_notification(
+        kind=kind, recipient_id=recipient_id, actor_id=actor_id, target_id=target_id, key=key
+    )
+    return int(created is not None)
+
+
+# A run that waited longer than the beat interval is superseded by the next one.
+EMAIL_EXPIRES_SECONDS = 55
+EMAIL_SOFT_LIMIT, EMAIL_HARD_LIMIT = 45, 55
+
+
+@shared_task(
+    acks_late=True,
+    ignore_result=True,
+    expires=EMAIL_EXPIRES_SECONDS,
+    soft_time_limit=EMAIL_SOFT_LIMIT,
+    time_limit=EMAIL_HARD_LIMIT,
+)
+def send_notification_emails() -> int:
+    """Beat, every minute: e-mail what people have not read (at most once each)."""
+    from messaging.services import email
+
+    return email.send_notification_emails()

@@ -38,6 +38,11 @@ urlpatterns: list = [
         name="notification_read",
     ),
     path(
+        "notifications/<int:notification_id>/dismiss/",
+        notifications.notification_dismiss,
+        name="notification_dismiss",
+    ),
+    path(
         "notifications/read-all/",
         notifications.notification_read_all,
         name="notification_read_all",

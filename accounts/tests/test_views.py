@@ -191,6 +191,8 @@ def test_profile_edit_with_an_invalid_email_is_refused(client_for, alice):
 # "metrics" needs no login but a scrape token (kanban_board/tests/test_metrics.py).
 # The API's OpenAPI document and its docs page describe the API (issue 15).
 # "webhooks:incoming" is authorized by the secret in its URL (webhooks/tests/test_incoming.py).
+# The e-mails' unsubscribe link works without a log-in (RFC 8058 one-click; issue 11): its
+# signed token is the authority (messaging/tests/test_notification_email.py).
 PUBLIC = {
     "accounts:login",
     "accounts:signup",
@@ -200,6 +202,7 @@ PUBLIC = {
     "api:schema",
     "api:docs",
     "webhooks:incoming",
+    "accounts:unsubscribe",
 }
 
 

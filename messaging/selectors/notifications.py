@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 
 def notifications_for(user: User) -> QuerySet[Notification]:
     """The user's notifications, newest first, with what a list row and its link need."""
-    return Notification.objects.filter(recipient=user).select_related(
-        "sender", "chat_message", "task_thread_comment"
+    return Notification.objects.filter(recipient=user, dismissed_at__isnull=True).select_related(
+        "sender", "chat_message", "task_thread_comment", "task", "board", "chat_room"
     )
 
 

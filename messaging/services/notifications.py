@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from kanban_board import metrics
@@ -109,6 +109,26 @@ def _conversation_recipients(target: ChatMessage) -> list[User]:
     return list(readers.filter(pk__in=thread_people).order_by("pk"))
 
 
+def _task_people(target: TaskThreadComment) -> list[User]:
+    """Issue 11: the creator and the assignee of the commented task, if they can still read
+    it, never the comment's author."""
+    people = {target.task.created_by_id, target.task.assignee_id} - {None, target.author_id}
+    if not people:
+        return []
+    readers = access.readers_of(target).filter(pk__in=people)
+    return list(readers.order_by("pk"))
+
+
+def task_comment_text(target: TaskThreadComment) -> str:
+    excerpt = _excerpt(target.content)
+    return f'{target.author.username} commented on "{target.task.title}": "{excerpt}"'
+
+
+def owes_task_comment_notifications(*, task: Task, author_id: int) -> bool:
+    """Whether a new comment owes notifications beyond its mentions (no query)."""
+    return bool({task.created_by_id, task.assignee_id} - {None, author_id})
+
+
 def conversation_text(target: ChatMessage, kind: str) -> str:
     excerpt = _excerpt(target.content)
     if kind == Notification.Type.REPLY:
@@ -142,6 +162,10 @@ def create_mention_notifications(*, kind: TargetKind, object_id: int) -> int:
         text = conversation_text(target, kind_)
         for recipient in _conversation_recipients(target):
             owed[recipient.pk] = (recipient, kind_, text)
+    if isinstance(target, TaskThreadComment) and not target.is_deleted:
+        text = task_comment_text(target)
+        for recipient in _task_people(target):
+            owed[recipient.pk] = (recipient, Notification.Type.TASK_COMMENT, text)
     if not target.is_deleted:
         text = mention_text(target)
         for recipient in _recipients(target):
@@ -208,8 +232,11 @@ def mark_all_read(*, user: User) -> int:
 
 @transaction.atomic
 def mark_read_for_room(*, user: User, room: ChatRoom) -> int:
-    """Opening a room reads the user's notifications for messages in it."""
-    return _mark_read(user, Notification.objects.filter(chat_message__chat_room=room))
+    """Opening a room reads the user's notifications for messages in it (and of being added
+    to it)."""
+    return _mark_read(
+        user, Notification.objects.filter(Q(chat_message__chat_room=room) | Q(chat_room=room))
+    )
 
 
 @transaction.atomic
@@ -219,6 +246,22 @@ def mark_read_for_task(*, user: User, task: Task) -> int:
     return _mark_read(
         user, Notification.objects.filter(Q(task_thread_comment__task=task) | Q(task=task))
     )
+
+
+@transaction.atomic
+def dismiss_notification(*, notification: Notification, user: User) -> int:
+    """Remove one of the user's notifications from their list (issue 11). It is also read,
+    so it leaves the count and is never e-mailed. Every open tab drops it after commit.
+    Idempotent; returns the user's unread count afterwards."""
+    changed = Notification.objects.filter(
+        pk=notification.pk, recipient=user, dismissed_at__isnull=True
+    ).update(dismissed_at=timezone.now(), is_read=True)
+    count = unread_count(user.pk)
+    if changed:
+        realtime.push_to_user_on_commit(
+            user.pk, realtime.notification_dismissed_payload(notification.pk, unread_count=count)
+        )
+    return count
 
 
 # --- the sweep --------------------------------------------------------------------------
@@ -246,6 +289,12 @@ def sweep_missed_mentions(*, older_than_seconds: int = 30, limit: int = 500) -> 
                 has_mentions
                 | Q(parent__isnull=False)
                 | Q(chat_room__room_type=ChatRoom.RoomType.DIRECT)
+            )
+        else:  # comments on a task owe its creator and assignee (issue 11)
+            has_mentions = (
+                has_mentions
+                | (Q(task__created_by__isnull=False) & ~Q(task__created_by=F("author")))
+                | (Q(task__assignee__isnull=False) & ~Q(task__assignee=F("author")))
             )
         owed = model.objects.filter(mentions_notified_at__isnull=True, created_at__lt=cutoff)
         owed.filter(~has_mentions).update(mentions_notified_at=now)

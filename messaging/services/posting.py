@@ -28,7 +28,10 @@ from messaging.selectors.rooms import resolve_room_mentions
 from messaging.selectors.threads import resolve_task_mentions
 from messaging.services import attachments as attachment_service
 from messaging.services.changes import lock_thread_for_post
-from messaging.services.notifications import schedule_mention_notifications
+from messaging.services.notifications import (
+    owes_task_comment_notifications,
+    schedule_mention_notifications,
+)
 from messaging.services.replies import attach_reply, owes_reply_notifications, resolve_parent
 from search import services as search_index
 from webhooks import events as webhook_events
@@ -218,7 +221,8 @@ def post_task_comment(
     attachment_ids: list[int] | None = None,
 ) -> TaskThreadComment:
     """Save a comment on a task, broadcast it to everyone watching the thread after commit,
-    and owe notifications to the board members it mentions.
+    and owe notifications to the board members it mentions and to the task's creator and
+    assignee (issue 11).
 
     Idempotent per (task, author, client_id): a retry returns the first comment unchanged.
     `attachment_ids`: as for chat messages (issue 12).
@@ -241,6 +245,7 @@ def post_task_comment(
         mentioned = resolve_task_mentions(
             task, extract_mentions(content), exclude_user_id=author.pk
         )
+        owes = bool(mentioned) or owes_task_comment_notifications(task=task, author_id=author.pk)
         comment = TaskThreadComment.objects.create(
             task=task,
             author=author,
@@ -248,7 +253,7 @@ def post_task_comment(
             content=content,
             seq=seq,
             html=render_markdown(content, mentions=[user.username for user in mentioned]),
-            mentions_notified_at=None if mentioned else timezone.now(),
+            mentions_notified_at=None if owes else timezone.now(),
         )
         files = attachment_service.claim_attachments(
             ids=attachment_ids,
@@ -261,6 +266,7 @@ def post_task_comment(
         search_index.index_comment(comment)
         if mentioned:
             _add_mentions(comment, mentioned)
+        if owes:  # mentions, and the task's creator and assignee (issue 11)
             schedule_mention_notifications(kind="comment", object_id=comment.pk)
         kanban_services.note_comment_count(task=task, version=board_version[-1])
         payload = realtime.comment_payload(

@@ -13,7 +13,8 @@ from accounts.models import User
 from kanban import access as board_access
 from kanban.models import Board
 from messaging import access, realtime
-from messaging.models import ChatRoom, UserTypingStatus
+from messaging.models import ChatRoom, Notification, UserTypingStatus
+from messaging.services.activity import event_key, schedule_activity_notification
 
 ROOM_NAME_MAX_LENGTH = ChatRoom._meta.get_field("name").max_length
 
@@ -66,14 +67,26 @@ def create_chat_room(
     except IntegrityError as exc:  # a concurrent create took the name
         raise _duplicate_name_error(name) from exc
     room.members.add(*member_ids)
-    record_audit(
+    audit = record_audit(
         organization=board.organization_id,
         actor=created_by,
         action=Action.ROOM_CREATED,
         target=room,
         changes={"name": room.name, "board": board.name, "members": len(member_ids)},
     )
+    for user_id in sorted(member_ids - {created_by.pk}):
+        _notify_invited(room, user_id, actor=created_by, audit=audit)
     return room
+
+
+def _notify_invited(room: ChatRoom, user_id: int, *, actor: User, audit) -> None:
+    schedule_activity_notification(
+        kind=Notification.Type.ROOM_INVITE,
+        recipient_id=user_id,
+        actor_id=actor.pk,
+        target_id=room.pk,
+        key=event_key(Notification.Type.ROOM_INVITE, audit),
+    )
 
 
 def _check_manager(room: ChatRoom, acting_user: User, *, as_admin: bool = False) -> None:
@@ -96,13 +109,14 @@ def add_room_member(*, room: ChatRoom, user: User, added_by: User, as_admin: boo
     if room.members.filter(pk=user.pk).exists():
         return False
     room.members.add(user)
-    record_audit(
+    audit = record_audit(
         organization=room.board.organization_id,
         actor=added_by,
         action=Action.ROOM_MEMBER_ADDED,
         target=room,
         changes={"user": user.username},
     )
+    _notify_invited(room, user.pk, actor=added_by, audit=audit)
     return True
 
 

@@ -47,6 +47,14 @@ def notification_read(request: HttpRequest, notification_id: int) -> HttpRespons
 
 
 @require_POST
+def notification_dismiss(request: HttpRequest, notification_id: int) -> HttpResponse:
+    """Issue 11: the notification leaves the list (and the count); every tab hears of it."""
+    notification = get_notification_for(request.user, notification_id)
+    count = services.dismiss_notification(notification=notification, user=request.user)
+    return _after_marking(request, count)
+
+
+@require_POST
 def notification_read_all(request: HttpRequest) -> HttpResponse:
     return _after_marking(request, services.mark_all_read(user=request.user))
 

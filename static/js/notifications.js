@@ -23,6 +23,40 @@ function readUrl(notificationId) {
   return endpoint(`${Number(notificationId)}/read/`);
 }
 
+// Issue 11: kinds that earn a system notification when the tab is hidden (opt-in on the
+// notification preferences page).
+const SYSTEM_KINDS = new Set(["direct_message", "mention"]);
+
+function showSystemNotification(frame) {
+  if (!document.hidden || !SYSTEM_KINDS.has(frame.notification_type)) return;
+  if (!("Notification" in window) || Notification.permission !== "granted") return;
+  try {
+    const shown = new Notification("TaskFlow", {
+      body: frame.text,
+      tag: `taskflow-notification-${Number(frame.notification_id)}`,
+    });
+    shown.addEventListener("click", () => {
+      window.focus();
+      openNotification(readUrl(frame.notification_id), new URL(frame.url, window.location.href).href);
+      shown.close();
+    });
+  } catch {
+    // Some browsers only allow notifications from a service worker: the toast still shows.
+  }
+}
+
+/** Dismissed (here or in another tab): the row leaves the list. */
+function removeRow(notificationId) {
+  const row = document.getElementById(`notification-${Number(notificationId)}`);
+  if (row) row.remove();
+  const list = document.getElementById("notification-list");
+  const empty = document.getElementById("notifications-empty");
+  if (list && !list.children.length && empty) empty.hidden = false;
+  for (const toast of document.querySelectorAll(".notification-toast")) {
+    if (toast.dataset.notificationId === String(notificationId)) toast.remove();
+  }
+}
+
 export function setCount(count) {
   if (!badge) return;
   const value = Math.max(0, Number(count) || 0);
@@ -119,8 +153,12 @@ function onMessage(frame) {
     }
     setCount(frame.unread_count);
     showToast(frame);
+    showSystemNotification(frame);
   } else if (frame.type === "unread_count") {
     setCount(frame.count);
+  } else if (frame.type === "notification_dismissed") {
+    removeRow(frame.notification_id);
+    setCount(frame.unread_count);
   }
 }
 
@@ -130,6 +168,20 @@ document.addEventListener("click", (event) => {
   if (!link || !isPlainClick(event)) return;
   event.preventDefault();
   openNotification(link.dataset.readUrl, link.href);
+});
+
+// Dismiss buttons on the notifications page: the row goes at once (the form works without
+// JavaScript too).
+document.addEventListener("submit", async (event) => {
+  const form = event.target.closest("form.notification-dismiss");
+  if (!form) return;
+  event.preventDefault();
+  const row = form.closest("[data-notification-id]");
+  const { ok, data } = await postForm(form.action);
+  if (ok && data && typeof data.count === "number") {
+    setCount(data.count);
+    if (row) removeRow(row.dataset.notificationId);
+  }
 });
 
 if (badge) {
