@@ -355,6 +355,8 @@ CONTENT_SECURITY_POLICY = {
 
 MESSAGE_MAX_LENGTH = 4000
 TYPING_EXPIRY_SECONDS = 10
+# Issue 11: "Seen by ..." read receipts in direct rooms and rooms of up to this many readers.
+READ_RECEIPTS_MAX_MEMBERS = env.int("READ_RECEIPTS_MAX_MEMBERS", default=20)
 # One "is typing" broadcast per user and room per window (messaging.services.typing).
 TYPING_THROTTLE_SECONDS = env.float("TYPING_THROTTLE_SECONDS", default=2.0)
 CHAT_PAGE_SIZE = 50

@@ -2,7 +2,16 @@
 
 from django.urls import path
 
-from .views import attachments, comments, conversations, direct, inbox, notifications, rooms
+from .views import (
+    attachments,
+    comments,
+    conversations,
+    direct,
+    inbox,
+    notifications,
+    rooms,
+    unread,
+)
 
 app_name = "messaging"
 
@@ -58,4 +67,8 @@ urlpatterns: list = [
         attachments.attachment_thumbnail,
         name="attachment_thumbnail",
     ),
+    # Unread per room (issue 11).
+    path("unread/", unread.unread_list, name="unread"),
+    path("room/<int:room_id>/read/", unread.room_read, name="room_read"),
+    path("room/<int:room_id>/mute/", unread.room_mute, name="room_mute"),
 ]

@@ -374,6 +374,8 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             await self.forward(message)
         elif message["type"] == realtime.USER_PUSH:
             await self.user_push(message)
+        elif message["type"] == realtime.ROOM_ACTIVITY:
+            await self.room_activity(message)
         else:
             await super().dispatch(message)
 
@@ -386,6 +388,10 @@ class MessagingConsumer(AsyncWebsocketConsumer):
 
     async def user_push(self, event: dict[str, Any]) -> None:
         """Per-user pushes (notifications, unread counts) are for the notifications socket;
+        other sockets are in the user's group only to hear access changes."""
+
+    async def room_activity(self, event: dict[str, Any]) -> None:
+        """A room's unread counts changed (issue 11): the notifications socket answers it;
         other sockets are in the user's group only to hear access changes."""
 
     async def access_changed(self, event: dict[str, Any]) -> None:
