@@ -100,6 +100,11 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several daphne threads write at once; wait for the lock instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Transactions take the write lock when they begin: a deferred one that read first and
+    # then writes fails at once with "database is locked" (no waiting: SQLite's deadlock
+    # rule) when another writer got there in between, which the read pointers (issue 11:
+    # every open room page writes as messages arrive) made common.
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
     # A file (not :memory:) so a daphne child process can share the test database; one per
     # pytest process so concurrent runs never wipe each other's data.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")}

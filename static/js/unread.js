@@ -94,7 +94,9 @@ class RoomPage {
     this.readUrl = root.dataset.readUrl;
     this.log = document.getElementById("chat-log");
     this.lastRead = Number(root.dataset.lastRead) || 0;
-    this.lastKnown = Number(root.dataset.lastMessageId) || 0;
+    // The newest message by someone else that I know of (my own are never unread, so reading
+    // past them is not worth a request).
+    this.lastKnown = Number(root.dataset.unread) > 0 ? Number(root.dataset.lastMessageId) || 0 : 0;
     this.posting = false;
     this.receiptsOn = root.dataset.receiptsEnabled === "true";
     this.seenBy = document.getElementById("seen-by");
@@ -147,7 +149,9 @@ class RoomPage {
 
   newestShown() {
     let newest = this.lastKnown;
-    for (const { id } of this.messageIds()) newest = Math.max(newest, id);
+    for (const { id, el } of this.messageIds()) {
+      if (Number(el.dataset.authorId) !== this.userId) newest = Math.max(newest, id);
+    }
     return newest;
   }
 
@@ -169,8 +173,10 @@ class RoomPage {
   /** room_unread for this room (another tab read it, a message arrived). */
   onCounts(room) {
     this.lastRead = Math.max(this.lastRead, room.last_read_message_id || 0);
-    if (room.last_message_id) this.lastKnown = Math.max(this.lastKnown, room.last_message_id);
-    if (room.unread > 0) this.markRead();
+    if (room.unread > 0 && room.last_message_id) {
+      this.lastKnown = Math.max(this.lastKnown, room.last_message_id);
+      this.markRead();
+    }
     this.renderMute(room.muted);
   }
 
@@ -185,11 +191,13 @@ class RoomPage {
         this.receipts.set(userId, { name: frame.display_name || frame.username, messageId });
       }
       this.renderReceipts();
-    } else if (frame.type === "chat_message" || frame.type === "message_deleted") {
+    } else if (frame.type === "chat_message") {
       const id = Number(frame.message_id);
-      if (id > this.lastKnown) this.lastKnown = id;
+      if (Number(frame.user_id) !== this.userId && id > this.lastKnown) this.lastKnown = id;
       this.renderReceipts();
       this.markRead();
+    } else if (frame.type === "message_deleted") {
+      this.renderReceipts();
     }
   }
 
