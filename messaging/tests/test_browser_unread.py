@@ -50,10 +50,8 @@ def session_for(browser: Browser, live_daphne, login_page) -> Iterator[Callable[
     another tab of that session on a path."""
     contexts: list[BrowserContext] = []
 
-    def login(username: str, *, dark: bool = False) -> Callable[[str], Tab]:
-        context = browser.new_context(
-            viewport={"width": 1000, "height": 800}, color_scheme="dark" if dark else "light"
-        )
+    def login(username: str, *, width: int = 1000) -> Callable[[str], Tab]:
+        context = browser.new_context(viewport={"width": width, "height": 800})
         contexts.append(context)
         first = context.new_page()
         login_page(first, live_daphne, username)
@@ -172,14 +170,19 @@ def test_a_muted_room_counts_only_its_mentions_in_the_nav(team, session_for):
 
 
 def test_screenshot_unread_inbox(team, session_for, tmp_path):
-    """docs/screenshots/unread-inbox.png: the inbox with unread counts and a mention."""
+    """docs/screenshots/unread-inbox.png: the inbox with unread counts and a mention;
+    unread-room.png: the room opened at the "New messages" line."""
     out_dir = Path(os.environ.get("TASKFLOW_SCREENSHOTS") or tmp_path)
     out_dir.mkdir(parents=True, exist_ok=True)
     for text in ("Standup moved to 10:00", "Slides are in the drive", "@bob can you review?"):
         post_chat_message(room=team.room, author=team.alice, content=text)
     post_chat_message(room=team.other, author=team.alice, content="Lunch?")
-    inbox = session_for("bob")(INBOX)
+    inbox = session_for("bob", width=1280)(INBOX)
     live(inbox)
     expect(inbox.row(team.room).locator("[data-unread-badge]")).to_have_text("3 new")
     inbox.page.screenshot(path=str(out_dir / "unread-inbox.png"), full_page=True)
+    inbox.page.goto(inbox.page.url.replace(INBOX, room_path(team.room)))
+    expect(inbox.page.locator("#unread-divider")).to_be_visible()
+    expect(inbox.page.locator("#messages-badge")).to_have_text("1")  # read: #random is left
+    inbox.page.screenshot(path=str(out_dir / "unread-room.png"))
     inbox.assert_clean()
