@@ -37,10 +37,10 @@ USER_PUSH = "user.push"
 # Channel-layer event type asking a user's sockets to re-check access (membership revoked,
 # user deactivated, logged out): consumers implement `access_changed`.
 ACCESS_CHANGED = "access.changed"
-# Channel-layer event type (issue 11) sent to the user groups of a room's readers when its
-# unread counts may have changed for them (a message arrived or was deleted): each
+# Channel-layer event type (issue 11) sent to the `unread_group`s of a room's readers when
+# its unread counts may have changed for them (a message arrived or was deleted): each
 # notifications socket answers with its own user's `room_unread` frame (one query on that
-# socket, none on the poster's path). Chat and comment sockets ignore it. Carries "room_id".
+# socket, none on the poster's path). Carries "room_id".
 ROOM_ACTIVITY = "room.activity"
 
 
@@ -59,6 +59,13 @@ def board_group(board_id: int) -> str:
 
 def user_group(user_id: int) -> str:
     return f"user_{user_id}"
+
+
+def unread_group(user_id: int) -> str:
+    """A user's notification sockets only (issue 11: ROOM_ACTIVITY), so that a message's
+    fan-out to the room's readers wakes no chat, thread or board socket, and a reader with no
+    page open costs one empty group send."""
+    return f"unread_{user_id}"
 
 
 def iso(dt: datetime) -> str:
@@ -396,7 +403,7 @@ def room_activity_on_commit(room_id: int, user_ids: Iterable[int]) -> None:
     """After commit, tell these users' notification sockets that their unread counts in the
     room may have changed (ROOM_ACTIVITY): all sends in one trip to the event loop. A layer
     failure is logged; the pages re-fetch the counts when their socket reconnects."""
-    groups = [user_group(uid) for uid in user_ids]
+    groups = [unread_group(uid) for uid in user_ids]
     if not groups:
         return
     event = {"type": ROOM_ACTIVITY, "room_id": room_id}

@@ -391,8 +391,8 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         other sockets are in the user's group only to hear access changes."""
 
     async def room_activity(self, event: dict[str, Any]) -> None:
-        """A room's unread counts changed (issue 11): the notifications socket answers it;
-        other sockets are in the user's group only to hear access changes."""
+        """A room's unread counts changed (issue 11): only the notifications socket joins
+        the group it is sent to (`realtime.unread_group`) and answers it."""
 
     async def access_changed(self, event: dict[str, Any]) -> None:
         if self.accepted and not await self.access_holds(fresh=True):

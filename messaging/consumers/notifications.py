@@ -26,6 +26,9 @@ class NotificationConsumer(MessagingConsumer):
     async def authorize(self) -> bool:
         return self.user.is_active
 
+    def subscriptions(self) -> list[str]:
+        return [realtime.unread_group(self.user.pk)]  # ROOM_ACTIVITY (issue 11)
+
     def allowed_now(self) -> bool:
         return User.objects.filter(pk=self.user.pk, is_active=True).exists()
 
