@@ -24,16 +24,26 @@ if TYPE_CHECKING:
     from accounts.models import User
 
 
+def _not_member() -> ValidationError:
+    return ValidationError("You are not a member of this room.", code="not_member")
+
+
 def _check_reader(room: ChatRoom, user: User) -> None:
     if not access.can_read_room(user, room.pk):
-        raise ValidationError("You are not a member of this room.", code="not_member")
+        raise _not_member()
+
+
+def _counts(user: User, room: ChatRoom) -> dict[str, Any]:
+    item = room_unread(user, room.pk)
+    if item is None:  # access ended since the check at the start of the transaction
+        raise _not_member()
+    return item
 
 
 def _push_counts_on_commit(user: User, room: ChatRoom) -> dict[str, Any]:
     """The room's counts for the user now; every notification socket of theirs gets them
     after commit (the other tabs' badges clear)."""
-    item = room_unread(user, room.pk)
-    assert item is not None  # the caller checked access in this transaction
+    item = _counts(user, room)
     realtime.push_to_user_on_commit(user.pk, realtime.room_unread_payload(item))
     return item
 
@@ -50,9 +60,7 @@ def mark_room_read(*, room: ChatRoom, user: User, message_id: int) -> dict[str, 
         last_read_message_id=message_id, updated_at=timezone.now()
     )
     if not moved:
-        item = room_unread(user, room.pk)
-        assert item is not None
-        return item
+        return _counts(user, room)
     mark_read_up_to(user=user, room=room, message_id=message_id)
     if shows_read_receipts(room, len(access.room_reader_ids(room.pk))):
         realtime.broadcast_on_commit(
@@ -74,7 +82,5 @@ def set_room_muted(*, room: ChatRoom, user: User, muted: bool) -> dict[str, Any]
         state.muted = muted
         state.save(update_fields=["muted", "updated_at"])
     elif not created:
-        item = room_unread(user, room.pk)
-        assert item is not None
-        return item
+        return _counts(user, room)
     return _push_counts_on_commit(user, room)
