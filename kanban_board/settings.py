@@ -106,6 +106,11 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several daphne threads write at once; wait for the lock instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Transactions take the write lock when they begin: a deferred one that read first and
+    # then writes fails at once with "database is locked" (no waiting: SQLite's deadlock
+    # rule) when another writer got there in between, which the read pointers (issue 11:
+    # every open room page writes as messages arrive) made common.
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
     # A file (not :memory:) so a daphne child process can share the test database; one per
     # pytest process so concurrent runs never wipe each other's data.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")}
@@ -373,6 +378,8 @@ CONTENT_SECURITY_POLICY = {
 
 MESSAGE_MAX_LENGTH = 4000
 TYPING_EXPIRY_SECONDS = 10
+# Issue 11: "Seen by ..." read receipts in direct rooms and rooms of up to this many readers.
+READ_RECEIPTS_MAX_MEMBERS = env.int("READ_RECEIPTS_MAX_MEMBERS", default=20)
 # One "is typing" broadcast per user and room per window (messaging.services.typing).
 TYPING_THROTTLE_SECONDS = env.float("TYPING_THROTTLE_SECONDS", default=2.0)
 CHAT_PAGE_SIZE = 50

@@ -91,6 +91,13 @@ def room_readers(room_id: int) -> QuerySet[User]:
     )
 
 
+def room_reader_ids(room_id: int) -> set[int]:
+    """Ids of everyone who may read the room, in one query (the posting service checks the
+    author against it and tells the others their unread count changed: issue 11)."""
+    rows = room_reader_rows().filter(chatroom_id=room_id).values_list("user_id", flat=True)
+    return set(rows.distinct())
+
+
 def can_manage_room(user: User, room: ChatRoom) -> bool:
     """Add and remove room members: the room's creator (while they can read it) and whoever
     manages the room's board."""

@@ -130,3 +130,31 @@ class HistoryParamsForm(forms.Form):
             prefix = "" if field == "__all__" else f"{field}: "
             return f"{prefix}{errors[0]}"
         return "Invalid parameters."
+
+
+# --- Issue 11: unread per room -----------------------------------------------------------
+
+BIGINT_MAX = 2**63 - 1
+
+
+class ReadPointerForm(forms.Form):
+    """`message_id`: the newest message of the room the user has seen."""
+
+    message_id = forms.IntegerField(
+        min_value=1,
+        max_value=BIGINT_MAX,
+        error_messages={"required": "Say which message you read (message_id)."},
+    )
+
+
+class MuteForm(forms.Form):
+    """`muted`: "true" or "false" (also 1/0, on/off)."""
+
+    muted = forms.TypedChoiceField(
+        choices=[(v, v) for v in ("true", "false", "1", "0", "on", "off")],
+        coerce=lambda value: value in ("true", "1", "on"),
+        error_messages={
+            "required": "Say whether to mute the room (muted=true or false).",
+            "invalid_choice": "muted must be true or false.",
+        },
+    )

@@ -425,3 +425,30 @@ class DoomedFile(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+# --- Issue 11: unread per room -------------------------------------------------------------
+
+
+class RoomReadState(models.Model):
+    """How far one person has read one room, and whether they muted it. No row means nothing
+    read and not muted. `last_read_message_id` only ever grows (services.read_state)."""
+
+    room = models.ForeignKey(ChatRoom, on_delete=models.CASCADE, related_name="read_states")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="room_read_states"
+    )
+    # A message id, not a foreign key: the pointer stays put when that message is deleted.
+    last_read_message_id = models.PositiveBigIntegerField(default=0)
+    muted = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["room", "user"]
+        constraints = [
+            models.UniqueConstraint(fields=["room", "user"], name="uniq_read_state_per_user")
+        ]
+        indexes = [models.Index(fields=["user", "room"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} read {self.room} up to {self.last_read_message_id}"

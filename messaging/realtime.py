@@ -40,6 +40,11 @@ ACCESS_CHANGED = "access.changed"
 # Channel-layer event type for presence frames (issue 11): forwarded only by sockets whose page
 # speaks presence (it has sent a `heartbeat`), so clients that never asked hear none.
 PRESENCE_STATUS = "presence.status"
+# Channel-layer event type (issue 11) sent to the `unread_group`s of a room's readers when
+# its unread counts may have changed for them (a message arrived or was deleted): each
+# notifications socket answers with its own user's `room_unread` frame (one query on that
+# socket, none on the poster's path). Carries "room_id".
+ROOM_ACTIVITY = "room.activity"
 
 
 def room_group(room_id: int) -> str:
@@ -63,6 +68,13 @@ def presence_groups(*, room_ids: Iterable[int], board_ids: Iterable[int]) -> lis
     """Where a user's presence changes go: the rooms and boards they can read (open room,
     direct room, board and task pages)."""
     return [*(room_group(r) for r in room_ids), *(board_group(b) for b in board_ids)]
+
+
+def unread_group(user_id: int) -> str:
+    """A user's notification sockets only (issue 11: ROOM_ACTIVITY), so that a message's
+    fan-out to the room's readers wakes no chat, thread or board socket, and a reader with no
+    page open costs one empty group send."""
+    return f"unread_{user_id}"
 
 
 def iso(dt: datetime) -> str:
@@ -278,6 +290,33 @@ def notification_dismissed_payload(notification_id: int, *, unread_count: int) -
     }
 
 
+def room_unread_payload(item: dict[str, Any]) -> dict[str, Any]:
+    """`{"type": "room_unread", "room_id", "unread", "mentions", "muted", "last_message_id",
+    "last_read_message_id"}` from one `messaging.selectors.unread` item: pushed to the user's
+    notification sockets."""
+    return {
+        "type": "room_unread",
+        "room_id": item["room_id"],
+        "unread": item["unread"],
+        "mentions": item["mentions"],
+        "muted": item["muted"],
+        "last_message_id": item["last_message_id"],
+        "last_read_message_id": item["last_read_message_id"],
+    }
+
+
+def read_receipt_payload(*, room_id: int, user: User, message_id: int) -> dict[str, Any]:
+    """Someone's read pointer in a small room moved (issue 11: "Seen by bob")."""
+    return {
+        "type": "read_receipt",
+        "room_id": room_id,
+        "user_id": user.pk,
+        "username": user.username,
+        "display_name": user.get_display_name(),
+        "message_id": message_id,
+    }
+
+
 def error_payload(message: str, **extra: Any) -> dict[str, Any]:
     return {"type": "error", "message": message, **extra}
 
@@ -380,5 +419,33 @@ def signal_access_changed_on_commit(user_id: int) -> None:
         except Exception:
             logger.warning("access-change signal for user %s failed", user_id, exc_info=True)
             layers.note_layer_failure()  # the sockets here are closed and re-check on reconnect
+
+    transaction.on_commit(send, robust=True)
+
+
+def room_activity_on_commit(room_id: int, user_ids: Iterable[int]) -> None:
+    """After commit, tell these users' notification sockets that their unread counts in the
+    room may have changed (ROOM_ACTIVITY): all sends in one trip to the event loop. A layer
+    failure is logged; the pages re-fetch the counts when their socket reconnects."""
+    groups = [unread_group(uid) for uid in user_ids]
+    if not groups:
+        return
+    event = {"type": ROOM_ACTIVITY, "room_id": room_id}
+
+    async def send_all() -> None:
+        layer = get_channel_layer()
+        results = await asyncio.gather(
+            *(layer.group_send(group, dict(event)) for group in groups), return_exceptions=True
+        )
+        failed = [r for r in results if isinstance(r, BaseException)]
+        if failed:
+            raise failed[0]
+
+    def send() -> None:
+        try:
+            layers.call_from_sync(send_all)
+        except Exception:
+            logger.warning("room activity for room %s failed", room_id, exc_info=True)
+            layers.note_layer_failure()
 
     transaction.on_commit(send, robust=True)

@@ -11,6 +11,7 @@ from .views import (
     notifications,
     presence,
     rooms,
+    unread,
 )
 
 app_name = "messaging"
@@ -74,4 +75,8 @@ urlpatterns: list = [
         attachments.attachment_thumbnail,
         name="attachment_thumbnail",
     ),
+    # Unread per room (issue 11).
+    path("unread/", unread.unread_list, name="unread"),
+    path("room/<int:room_id>/read/", unread.room_read, name="room_read"),
+    path("room/<int:room_id>/mute/", unread.room_mute, name="room_mute"),
 ]

@@ -6,7 +6,8 @@ own) and the pytest PostgreSQL test database (transactional_db: the data is comm
 client connected to process 1 and one connected to process 2 must see the same room: every
 chat message from either side, typing indicators (with ONE throttle window shared through the
 Redis cache), presence, task comments posted over HTTP on the other process, mention
-notifications created by a real Celery worker process, and one rate-limit count per user.
+notifications created by a real Celery worker process, one rate-limit count per user, and
+unread counts per room (issue 11): `room_unread` and `read_receipt` from either process.
 """
 
 from __future__ import annotations
@@ -31,7 +32,15 @@ pytestmark = pytest.mark.services
 
 # Frames that may arrive between the ones a test waits for.
 INCIDENTAL = frozenset(
-    {"ack", "user_join", "user_leave", "user_typing", "user_stop_typing", "unread_count"}
+    {
+        "ack",
+        "user_join",
+        "user_leave",
+        "user_typing",
+        "user_stop_typing",
+        "unread_count",
+        "room_unread",  # issue 11: a notifications socket hears each message's room count
+    }
 )
 
 
@@ -373,3 +382,43 @@ def test_a_killed_process_users_go_offline_within_the_bound(start_cluster, alice
 
     assert presence_of(alice_p1, "bob", timeout=ttl + sweep + interval + 10) == "offline"
     alice_p1.close()
+
+
+def test_room_unread_counts_cross_processes(cluster, alice, bob):
+    """alice posts on process 1: bob's notification socket on process 2 hears the room's new
+    count. bob reads the room over HTTP on process 2: his other tab, a notification socket on
+    process 1, hears the count clear, and alice's room socket on process 1 the read receipt."""
+    workspace = Workspace.create(alice, members=[bob])
+    room = workspace.room
+    bob_http = LiveSession(cluster.p2).log_in("bob")
+    bob_tab_p2 = bob_http.socket("/ws/notifications/")
+    bob_tab_p1 = LiveSession(cluster.p1).log_in("bob").socket("/ws/notifications/")
+    for ws in (bob_tab_p1, bob_tab_p2):
+        next_frame(ws, "unread_count")  # subscribed
+    alice_p1 = chat_socket(LiveSession(cluster.p1).log_in("alice"), room.pk)
+
+    send(alice_p1, type="chat_message", message="@bob ready for review", client_id="u-1")
+    message_id = next_frame(alice_p1, "ack")["message_id"]
+    for ws in (bob_tab_p2, bob_tab_p1):
+        frame = next_frame(ws, "room_unread")
+        assert (frame["room_id"], frame["unread"], frame["mentions"]) == (room.pk, 1, 1)
+        assert frame["last_message_id"] == message_id
+
+    status, _, body = bob_http.request(
+        f"/messaging/room/{room.pk}/read/",
+        {"message_id": message_id},
+        headers={"Accept": "application/json"},
+    )
+    assert (status, json.loads(body)["unread"]) == (200, 0)
+
+    for ws in (bob_tab_p1, bob_tab_p2):
+        frame = next_frame(ws, "room_unread")
+        assert (frame["room_id"], frame["unread"], frame["last_read_message_id"]) == (
+            room.pk,
+            0,
+            message_id,
+        )
+    receipt = next_frame(alice_p1, "read_receipt", skip=INCIDENTAL | {"chat_message"})
+    assert (receipt["user_id"], receipt["message_id"]) == (bob.pk, message_id)
+    for ws in (alice_p1, bob_tab_p1, bob_tab_p2):
+        ws.close()

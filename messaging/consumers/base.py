@@ -395,6 +395,8 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             await self.user_push(message)
         elif message["type"] == realtime.PRESENCE_STATUS:
             await self.presence_status(message)
+        elif message["type"] == realtime.ROOM_ACTIVITY:
+            await self.room_activity(message)
         else:
             await super().dispatch(message)
 
@@ -414,6 +416,10 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         heartbeat); other clients never asked for them."""
         if self.presence is not None and not (self.access_revoked or self.closing):
             await self.send(text_data=event["text"])
+
+    async def room_activity(self, event: dict[str, Any]) -> None:
+        """A room's unread counts changed (issue 11): only the notifications socket joins
+        the group it is sent to (`realtime.unread_group`) and answers it."""
 
     async def access_changed(self, event: dict[str, Any]) -> None:
         if self.accepted and not await self.access_holds(fresh=True):

@@ -104,6 +104,8 @@ def delete_chat_message(
     realtime.broadcast_on_commit(
         realtime.room_group(room.pk), realtime.message_deleted_payload(message)
     )
+    # One fewer unread message for whoever had not read it (issue 11: room_unread frames).
+    realtime.room_activity_on_commit(room.pk, access.room_reader_ids(room.pk) - {message.author_id})
     return message
 
 

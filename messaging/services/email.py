@@ -50,9 +50,10 @@ SKIPPED = "skipped"  # email_claim of rows settled without an e-mail (never, mut
 
 
 def _muted_rooms(user_ids: Iterable[int]) -> dict[int, set[int]]:
-    """The rooms each user muted. # merged with issue 11 unread: the lead wires this to
-    `messaging.selectors.unread.muted_room_ids(user_ids)` (RoomReadState.muted) at merge."""
-    return {}
+    """The rooms each user muted (RoomReadState.muted): never e-mailed."""
+    from messaging.selectors.unread import muted_room_ids
+
+    return muted_room_ids(user_ids)
 
 
 def due_notifications(*, now=None):

@@ -240,6 +240,16 @@ def mark_read_for_room(*, user: User, room: ChatRoom) -> int:
 
 
 @transaction.atomic
+def mark_read_up_to(*, user: User, room: ChatRoom, message_id: int) -> int:
+    """The user read the room up to `message_id` (issue 11): their notifications for messages
+    in it up to there are read too."""
+    return _mark_read(
+        user,
+        Notification.objects.filter(chat_message__chat_room=room, chat_message_id__lte=message_id),
+    )
+
+
+@transaction.atomic
 def mark_read_for_task(*, user: User, task: Task) -> int:
     """Opening a task's page reads the user's notifications for comments on it and its
     due-date reminders."""

@@ -150,9 +150,13 @@ def post_chat_message(
     client_id = clean_client_id(client_id)
     root = resolve_parent(room=room, parent_id=parent_id)
 
+    readers: set[int] = set()
+
     def authorize() -> None:
         # Checked inside the transaction: the authority, whatever the caller checked before.
-        if not access.can_read_room_id(user_id=author.pk, room_id=room.pk):
+        # The same query names the readers whose unread count the message changes (issue 11).
+        readers.update(access.room_reader_ids(room.pk))
+        if author.pk not in readers:
             raise ValidationError("You are not a member of this room.", code="not_member")
 
     def create(seq: int) -> ChatMessage:
@@ -196,6 +200,8 @@ def post_chat_message(
             object_id=message.pk,
             actor_id=author.pk,
         )
+        # Every other reader's notification sockets recount the room (room_unread frames).
+        realtime.room_activity_on_commit(room.pk, readers - {author.pk})
         if root is not None:
             attach_reply(room=room, root=root, reply=message)  # thread_updated
         return message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -77,3 +78,9 @@ def attachment_list(post: Any) -> list[dict[str, Any]]:
         {**attachment_item(a), "pending": a.preview == Attachment.Preview.PENDING}
         for a in post.attachments.all()
     ]
+
+
+@register.filter
+def json_attr(value: Any) -> str:
+    """JSON for a data-* attribute (the template's autoescape makes it attribute-safe)."""
+    return json.dumps(value)

@@ -295,16 +295,13 @@ def test_read_dismissed_and_deleted_are_never_emailed(
 
 
 def test_a_muted_room_is_never_emailed(team, alice, bob, smtp, workers, broker_url):
-    """Room mute is issue 11's unread counts (RoomReadState.muted); this runs once that is
-    merged and `messaging.services.email._muted_rooms` asks it."""
-    unread = pytest.importorskip("messaging.selectors.unread")
-    if not hasattr(unread, "muted_room_ids"):
-        pytest.skip("room mute (messaging.selectors.unread.muted_room_ids) is not merged yet")
-    from messaging.models import RoomReadState
+    """bob muted the room on its page (RoomReadState.muted): the workers settle his
+    notification from it without an e-mail."""
+    from messaging.services.read_state import set_room_muted
 
     inbox, _port = smtp
     _board, room, _task = team
-    RoomReadState.objects.update_or_create(user=bob, room=room, defaults={"muted": True})
+    set_room_muted(room=room, user=bob, muted=True)
     notify(bob, chat_message=ChatMessageFactory(chat_room=room, author=alice))
     worker = workers()
 

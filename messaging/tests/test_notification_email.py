@@ -143,11 +143,15 @@ def test_never_to_an_inactive_person_or_one_without_an_address(message, bob, car
     assert run() == 0
 
 
-def test_a_muted_room_is_not_emailed(message, room, bob, monkeypatch):
-    """The mute itself belongs to the unread counts (RoomReadState.muted); the e-mail run
-    asks `_muted_rooms` and settles those rows without an e-mail."""
+def test_a_muted_room_is_not_emailed(message, room, bob):
+    """bob muted the room (the unread counts' RoomReadState.muted): the e-mail run settles
+    his notification from it without an e-mail, and unmuting does not send it later."""
+    from messaging.services.read_state import set_room_muted
+
     note = notify(bob, chat_message=message)
-    monkeypatch.setattr(email_service, "_muted_rooms", lambda user_ids: {bob.pk: {room.pk}})
+    set_room_muted(room=room, user=bob, muted=True)
+    assert run() == 0
+    set_room_muted(room=room, user=bob, muted=False)
     assert run() == 0
     note.refresh_from_db()
     assert note.email_claim == email_service.SKIPPED

@@ -17,6 +17,12 @@ from messaging.forms import ChatRoomForm, MemberForm, PostForm
 from messaging.models import ChatRoom
 from messaging.selectors import conversations as conversation_selectors
 from messaging.selectors import rooms as room_selectors
+from messaging.selectors.unread import (
+    read_receipts,
+    room_unread,
+    shows_read_receipts,
+    with_unread,
+)
 from messaging.services.notifications import mark_read_for_room
 from messaging.services.posting import post_chat_message
 from messaging.services.rooms import add_room_member, create_chat_room, remove_room_member
@@ -27,7 +33,7 @@ from .common import error_text, history_response, json_error, post_response, wan
 @require_GET
 def room_list(request: HttpRequest, board_id: int) -> HttpResponse:
     board = get_board_for(request.user, board_id)
-    rooms = room_selectors.board_rooms_for(request.user, board)
+    rooms = with_unread(room_selectors.board_rooms_for(request.user, board), request.user)
     return render(request, "messaging/room_list.html", {"board": board, "rooms": rooms})
 
 
@@ -76,6 +82,7 @@ def _render_room(
     reactions = conversation_selectors.reactions_by_post("chat_message", (m.pk for m in page.items))
     for message in page.items:
         message.reaction_list = reactions.get(message.pk, [])
+    members = list(room_selectors.room_members(room))
     context = {
         "room": room,
         "board": room.board,
@@ -83,7 +90,10 @@ def _render_room(
         "page": page,
         "room_seq": room_seq,
         "can_moderate": access.can_moderate_room(user, room),
-        "members": room_selectors.room_members(room),
+        "members": members,
+        "unread": room_unread(user, room.pk),
+        "receipts": read_receipts(room, members, user),
+        "receipts_enabled": shows_read_receipts(room, len(members)),
         "typists": room_selectors.current_typists(room, exclude_user_id=user.pk),
         "can_manage": room_selectors.can_manage_room(user, room),
         "form": form or PostForm(),

@@ -143,7 +143,11 @@ function start(root) {
   let sender = null;
   let panel = null;
   const thread = new LiveThread(root, CHAT, {
-    onFrame: (data) => indicator.handle(data),
+    onFrame: (data) => {
+      indicator.handle(data);
+      // unread.js (read pointer, "Seen by") hears the room's frames through this event.
+      document.dispatchEvent(new CustomEvent("taskflow:room-frame", { detail: data }));
+    },
     onReply: (payload) => panel && panel.receive(payload),
     onOpenThread: (rootId) => panel && panel.open(rootId),
     onSubmit: () => sender && sender.stop(),

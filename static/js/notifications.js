@@ -144,6 +144,8 @@ async function markRead(url) {
 }
 
 function onMessage(frame) {
+  // Other modules (unread.js: room_unread) hear the same socket through this event.
+  document.dispatchEvent(new CustomEvent("taskflow:notification-frame", { detail: frame }));
   if (frame.type === "notification") {
     if (isOnScreen(frame.url)) {
       // Read where it happened: no toast, no badge bump (the server pushes the new count to
@@ -191,6 +193,7 @@ if (badge) {
     // reconnects but whose first frame is lost, and is what the badge shows if sockets fail.
     onOpen: ({ reconnected }) => {
       if (reconnected) refreshCount();
+      document.dispatchEvent(new CustomEvent("taskflow:notifications-open", { detail: { reconnected } }));
     },
     onStatus: (status) => {
       // Visible state for people debugging and for the browser tests ("open" = live).
