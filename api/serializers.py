@@ -338,6 +338,8 @@ class UnreadRoomSerializer(serializers.Serializer):
     unread = serializers.IntegerField()
     mentions = serializers.IntegerField()
     last_message_id = serializers.IntegerField(allow_null=True)
+    last_read_message_id = serializers.IntegerField(allow_null=True)
+    muted = serializers.BooleanField()
 
 
 class UnreadSerializer(serializers.Serializer):
