@@ -91,6 +91,14 @@ def room_readers(room_id: int) -> QuerySet[User]:
     )
 
 
+def direct_partners(user: User) -> QuerySet[User]:
+    """Everyone else who may read a direct room the user may read (the inbox's presence
+    dots: issue 11)."""
+    rooms = readable_rooms(user).filter(room_type=ChatRoom.RoomType.DIRECT).values("pk")
+    rows = room_reader_rows().filter(chatroom_id__in=rooms).values("user_id")
+    return User.objects.filter(pk__in=rows).exclude(pk=_user_id(user))
+
+
 def room_reader_ids(room_id: int) -> set[int]:
     """Ids of everyone who may read the room, in one query (the posting service checks the
     author against it and tells the others their unread count changed: issue 11)."""

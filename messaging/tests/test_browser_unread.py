@@ -170,19 +170,32 @@ def test_a_muted_room_counts_only_its_mentions_in_the_nav(team, session_for):
 
 
 def test_screenshot_unread_inbox(team, session_for, tmp_path):
-    """docs/screenshots/unread-inbox.png: the inbox with unread counts and a mention;
-    unread-room.png: the room opened at the "New messages" line."""
+    """docs/screenshots/unread-inbox.png: the inbox with unread counts, a mention and the
+    presence dot of carol, who has TaskFlow open (issue 11); unread-room.png: the room
+    opened at the "New messages" line."""
+    from messaging.services.direct import get_or_create_direct_room
+
     out_dir = Path(os.environ.get("TASKFLOW_SCREENSHOTS") or tmp_path)
     out_dir.mkdir(parents=True, exist_ok=True)
+    carol = UserFactory(username="carol", display_name="Carol C.")
+    BoardFactory(name="Ops", created_by=team.alice, members=[team.bob, carol])
+    direct, _ = get_or_create_direct_room(sender=carol, usernames=["bob"])
+    post_chat_message(room=direct, author=carol, content="Got a minute for the release notes?")
     for text in ("Standup moved to 10:00", "Slides are in the drive", "@bob can you review?"):
         post_chat_message(room=team.room, author=team.alice, content=text)
     post_chat_message(room=team.other, author=team.alice, content="Lunch?")
+    carol_tab = session_for("carol")("/")  # carol has TaskFlow open: online
     inbox = session_for("bob", width=1280)(INBOX)
     live(inbox)
     expect(inbox.row(team.room).locator("[data-unread-badge]")).to_have_text("3 new")
+    # The inbox asks for its dots on load and every 30 s (it hears no presence frames).
+    expect(
+        inbox.row(direct).locator('.presence-dot[data-presence-user="carol"]')
+    ).to_have_attribute("data-status", "online", timeout=45_000)
     inbox.page.screenshot(path=str(out_dir / "unread-inbox.png"), full_page=True)
     inbox.page.goto(inbox.page.url.replace(INBOX, room_path(team.room)))
     expect(inbox.page.locator("#unread-divider")).to_be_visible()
-    expect(inbox.page.locator("#messages-badge")).to_have_text("1")  # read: #random is left
+    expect(inbox.page.locator("#messages-badge")).to_have_text("2")  # read: #random, carol left
     inbox.page.screenshot(path=str(out_dir / "unread-room.png"))
     inbox.assert_clean()
+    carol_tab.assert_clean()

@@ -185,12 +185,45 @@ def test_a_board_the_user_cannot_read_is_404(client_for, board, dave):
 
 
 @pytest.mark.parametrize(
-    "query", ["", "room=x", "room=0", "board=-1", "room=99999999999", "room=1&board=1"]
+    "query",
+    [
+        "",
+        "room=x",
+        "room=0",
+        "board=-1",
+        "room=99999999999",
+        "room=1&board=1",
+        "direct=1&room=1",
+        "direct=yes",
+    ],
 )
 def test_bad_parameters_are_400_with_a_message(client_for, alice, room, query):
     response = client_for(alice).get(f"{reverse('messaging:presence')}?{query}")
     assert response.status_code == 400
     assert response.json()["error"]
+
+
+def test_direct_presence_lists_the_people_of_my_direct_rooms(client_for, board, alice, bob, carol):
+    """The inbox asks `?direct=1`: the other people of my direct rooms, no one else (carol
+    is on my board but we share no direct room)."""
+    from messaging.services.direct import get_or_create_direct_room
+
+    beat(bob, "tab1", at=time.time())
+    get_or_create_direct_room(sender=alice, usernames=["bob"])
+    response = client_for(alice).get(url(direct=1))
+    assert response.status_code == 200
+    assert [(u["username"], u["status"]) for u in response.json()["users"]] == [("bob", ONLINE)]
+    assert client_for(carol).get(url(direct=1)).json() == {"users": []}
+
+
+def test_the_inbox_draws_a_dot_for_the_other_person_of_a_direct_room(client_for, board, alice, bob):
+    from messaging.services.direct import get_or_create_direct_room
+
+    get_or_create_direct_room(sender=alice, usernames=["bob"])
+    page = client_for(alice).get(reverse("messaging:inbox")).content.decode()
+    assert 'data-presence-user="bob"' in page
+    assert 'data-presence-user="alice"' not in page  # not my own
+    assert "?direct=1" in page
 
 
 def test_queries_do_not_grow_with_the_people(client_for, alice, board):

@@ -4,11 +4,18 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from messaging import access
 from messaging.selectors.rooms import inbox_rooms_for
 from messaging.selectors.unread import with_unread
 
 
 @require_GET
 def inbox(request: HttpRequest) -> HttpResponse:
-    rooms = with_unread(inbox_rooms_for(request.user), request.user)
+    rooms = list(with_unread(inbox_rooms_for(request.user), request.user))
+    if any(room.is_direct for room in rooms):
+        # The other people of each direct room, for their presence dots (one query).
+        partners = dict(access.direct_partners(request.user).values_list("pk", "username"))
+        for room in rooms:
+            ids = [int(i) for i in room.direct_key.split(",") if i] if room.is_direct else []
+            room.partners = [partners[i] for i in ids if i in partners]
     return render(request, "messaging/inbox.html", {"rooms": rooms})

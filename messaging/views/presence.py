@@ -1,5 +1,6 @@
 """`GET /messaging/presence/?room=<id>` or `?board=<id>` (issue 11): the people of one room or
-board with their presence. A room or board the user cannot read is a 404."""
+board with their presence. A room or board the user cannot read is a 404. `?direct=1`: the
+people of all my direct rooms (the inbox's dots)."""
 
 from __future__ import annotations
 
@@ -18,15 +19,21 @@ MAX_ID = 2**31 - 1
 
 
 class PresenceQueryForm(forms.Form):
-    """Exactly one of `room` or `board`."""
+    """Exactly one of `room`, `board` or `direct=1`."""
 
     room = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     board = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    direct = forms.ChoiceField(required=False, choices=[("", ""), ("1", "1")])
 
     def clean(self) -> dict:
         data = super().clean()
-        if not self.errors and (data.get("board") is None) == (data.get("room") is None):
-            raise forms.ValidationError("Pass exactly one of room or board.")
+        given = [
+            data.get("room") is not None,
+            data.get("board") is not None,
+            bool(data.get("direct")),
+        ]
+        if not self.errors and sum(given) != 1:
+            raise forms.ValidationError("Pass exactly one of room, board or direct=1.")
         return data
 
     def first_error(self) -> str:
@@ -46,6 +53,8 @@ def presence(request: HttpRequest) -> JsonResponse:
     data = params.cleaned_data
     if data["room"] is not None:
         people = access.room_readers(get_room_for(request.user, data["room"]).pk)
+    elif data["direct"]:
+        people = access.direct_partners(request.user)
     else:
         people = board_access.board_readers(get_board_for(request.user, data["board"]).pk)
     users = list(people.only("pk", "username").order_by("username"))

@@ -160,3 +160,16 @@ export function refresh() {
 }
 
 if (document.querySelector("[data-presence-url]")) refresh();
+
+// A page whose dots hear no presence frames (the inbox: its only socket is the notifications
+// one) asks again every data-presence-poll seconds while it is visible.
+const polled = document.querySelector("[data-presence-poll]");
+if (polled) {
+  const seconds = Math.max(5, Number(polled.dataset.presencePoll) || 30);
+  window.setInterval(() => {
+    if (document.visibilityState === "visible") refresh();
+  }, seconds * 1000);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") refresh();
+  });
+}
