@@ -380,6 +380,9 @@ MESSAGE_MAX_LENGTH = 4000
 TYPING_EXPIRY_SECONDS = 10
 # Issue 11: "Seen by ..." read receipts in direct rooms and rooms of up to this many readers.
 READ_RECEIPTS_MAX_MEMBERS = env.int("READ_RECEIPTS_MAX_MEMBERS", default=20)
+# A busy room's `room_unread` frames are coalesced: each notifications socket recounts a room at
+# most about once per this many seconds while messages keep arriving (the last frame is exact).
+UNREAD_RECOUNT_SECONDS = env.float("UNREAD_RECOUNT_SECONDS", default=0.5)
 # One "is typing" broadcast per user and room per window (messaging.services.typing).
 TYPING_THROTTLE_SECONDS = env.float("TYPING_THROTTLE_SECONDS", default=2.0)
 CHAT_PAGE_SIZE = 50

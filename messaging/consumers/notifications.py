@@ -7,13 +7,20 @@ issue 11) is the one it answers itself, with the user's `room_unread` frame for 
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from channels.db import database_sync_to_async
+from django.conf import settings
 
 from accounts.models import User
 from messaging import realtime
 from messaging.consumers.base import MessagingConsumer
+from messaging.dbcalls import db_call
 from messaging.selectors.notifications import unread_count
 from messaging.selectors.unread import room_unread
+
+logger = logging.getLogger(__name__)
 
 
 class NotificationConsumer(MessagingConsumer):
@@ -22,6 +29,11 @@ class NotificationConsumer(MessagingConsumer):
     is closed when an access change is signalled."""
 
     access_gone_message = "Your session has ended."
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.recounts: dict[int, asyncio.Task] = {}  # room id -> its running recount
+        self.recount_again: set[int] = set()  # rooms with activity since their recount began
 
     async def authorize(self) -> bool:
         return self.user.is_active
@@ -41,10 +53,38 @@ class NotificationConsumer(MessagingConsumer):
         await self.forward(event)
 
     async def room_activity(self, event: dict) -> None:
-        """Count the room for this socket's user (one query) and send `room_unread`. A room
-        the user can no longer read yields nothing."""
+        """Recount the room for this socket's user and send `room_unread`, off the socket's
+        event queue (a burst of messages must not hold up the notification frames behind it)
+        and coalesced: while a room's recount runs, more activity in it makes one more
+        recount, UNREAD_RECOUNT_SECONDS later, with the latest counts. So a busy room costs
+        each open notifications socket at most about one query per that interval, and the
+        last frame always carries the counts after the last message."""
         if self.access_revoked or self.closing:
             return
-        item = await database_sync_to_async(room_unread)(self.user, int(event["room_id"]))
-        if item is not None:
-            await self.send_json(realtime.room_unread_payload(item))
+        room_id = int(event["room_id"])
+        if room_id in self.recounts:
+            self.recount_again.add(room_id)
+            return
+        self.recounts[room_id] = asyncio.create_task(self.recount(room_id))
+
+    async def recount(self, room_id: int) -> None:
+        try:
+            while not (self.access_revoked or self.closing):
+                self.recount_again.discard(room_id)
+                item = await db_call(room_unread)(self.user, room_id)
+                if item is not None and not (self.access_revoked or self.closing):
+                    await self.send_json(realtime.room_unread_payload(item))
+                if room_id not in self.recount_again:
+                    return
+                await asyncio.sleep(settings.UNREAD_RECOUNT_SECONDS)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.warning("recounting room %s failed", room_id, exc_info=True)
+        finally:
+            self.recounts.pop(room_id, None)
+
+    async def websocket_disconnect(self, message: dict) -> None:
+        for task in list(self.recounts.values()):
+            task.cancel()
+        await super().websocket_disconnect(message)

@@ -39,6 +39,15 @@ async def next_room_unread(socket) -> dict:
 post = sync_to_async(post_chat_message)
 
 
+async def frames_until_quiet(socket, *, quiet: float) -> list[dict]:
+    """Every frame the socket receives until it stays quiet for `quiet` seconds (longer than
+    the recount interval: what arrives after a burst has settled)."""
+    got: list[dict] = []
+    while not await silent(socket, timeout=quiet):
+        got.append(await frame(socket))
+    return got
+
+
 async def test_a_message_sends_every_other_reader_the_rooms_new_count(room, alice, bob, carol):
     b = await notifications_socket(bob)
     a = await notifications_socket(alice)
@@ -128,3 +137,29 @@ async def test_no_receipts_in_a_room_bigger_than_the_limit(board, alice, bob, se
     await sync_to_async(mark_room_read)(room=room, user=bob, message_id=message.pk)
     assert await silent(a)
     await a.disconnect()
+
+
+async def test_a_burst_of_messages_is_recounted_once_more_not_once_each(room, alice, bob, settings):
+    """Ten messages committed together reach bob's socket as ten room events back to back:
+    the first starts a recount, the rest make one more after UNREAD_RECOUNT_SECONDS, and the
+    last frame has the exact count."""
+    from django.db import transaction
+
+    settings.UNREAD_RECOUNT_SECONDS = 0.2
+    b = await notifications_socket(bob)
+
+    def burst() -> None:
+        with transaction.atomic():
+            for n in range(10):
+                post_chat_message(room=room, author=alice, content=f"m{n}")
+
+    await sync_to_async(burst)()
+    frames = [await next_room_unread(b)]
+    while frames[-1]["unread"] < 10:
+        frames.append(await next_room_unread(b))
+    # At most one more recount follows (it may repeat the exact count), then nothing.
+    more = await frames_until_quiet(b, quiet=0.6)
+    counts = [f["unread"] for f in frames + more if f["type"] == "room_unread"]
+    assert counts[-1] == 10
+    assert len(counts) <= 2, counts
+    await b.disconnect()
