@@ -23,7 +23,6 @@ const statuses = new Map();
 let idle = false;
 let lastInputAt = Date.now();
 let started = false;
-let attachedOnce = false;
 // The user of this page: while this page is visible and its user active they are online,
 // whatever an earlier answer said (it may predate this page's first heartbeat).
 const me = document.body ? document.body.dataset.username : undefined;
@@ -82,12 +81,11 @@ export function attach(socket, { reconnected = false } = {}) {
   socket.send(report());
   paintMe();
   if (reconnected) refresh();
-  if (!attachedOnce) {
-    // The first answer may predate our first heartbeat (frames reach a socket only after
-    // it): ask once more when the server has surely taken it in.
-    attachedOnce = true;
-    window.setTimeout(refresh, 1500);
-  }
+  // Frames reach a socket only after its heartbeat is taken in, and each socket of the page
+  // (the notifications one, the room's or board's) opens, or comes back, in its own time: a
+  // change in between reaches no socket that hears it. Ask once more when the server has
+  // surely taken this socket's heartbeat in.
+  window.setTimeout(refresh, 1500);
 }
 
 export function detach(socket) {
@@ -161,11 +159,13 @@ export function refresh() {
 
 if (document.querySelector("[data-presence-url]")) refresh();
 
-// A page whose dots hear no presence frames (the inbox: its only socket is the notifications
-// one) asks again every data-presence-poll seconds while it is visible.
-const polled = document.querySelector("[data-presence-poll]");
+// Every page with dots asks again now and then while it is visible (a frame lost in a
+// reconnect race heals within a minute); a page whose dots hear no presence frames at all
+// (the inbox: its only socket is the notifications one) asks every data-presence-poll
+// seconds.
+const polled = document.querySelector("[data-presence-poll]") || document.querySelector("[data-presence-url]");
 if (polled) {
-  const seconds = Math.max(5, Number(polled.dataset.presencePoll) || 30);
+  const seconds = Math.max(5, Number(polled.dataset.presencePoll) || 60);
   window.setInterval(() => {
     if (document.visibilityState === "visible") refresh();
   }, seconds * 1000);
