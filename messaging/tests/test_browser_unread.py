@@ -195,7 +195,9 @@ def test_screenshot_unread_inbox(team, session_for, tmp_path):
     inbox.page.screenshot(path=str(out_dir / "unread-inbox.png"), full_page=True)
     inbox.page.goto(inbox.page.url.replace(INBOX, room_path(team.room)))
     expect(inbox.page.locator("#unread-divider")).to_be_visible()
-    expect(inbox.page.locator("#messages-badge")).to_have_text("2")  # read: #random, carol left
+    expect(inbox.page.locator("#messages-badge")).to_have_text(
+        "2", timeout=LIVE_TIMEOUT_MS
+    )  # read: #random and carol's are left
     inbox.page.screenshot(path=str(out_dir / "unread-room.png"))
     inbox.assert_clean()
     carol_tab.assert_clean()

@@ -51,9 +51,19 @@ function renderRoom(roomId) {
   }
 }
 
-function apply(item) {
+// Every change applied gets the next number, so that an answer to GET unread/ sent before
+// it (the room page reads the room and loads the counts at the same moment) cannot bring
+// back the older counts of that room.
+let applied = 0;
+/** @type {Map<number, number>} room id -> the number of its latest change */
+const appliedAt = new Map();
+
+function apply(item, { asOf = Infinity } = {}) {
   const roomId = Number(item.room_id);
   if (!Number.isFinite(roomId)) return;
+  if ((appliedAt.get(roomId) || 0) > asOf) return; // newer counts came in meanwhile
+  applied += 1;
+  appliedAt.set(roomId, applied);
   rooms.set(roomId, {
     unread: Number(item.unread) || 0,
     mentions: Number(item.mentions) || 0,
@@ -68,10 +78,15 @@ function apply(item) {
 
 async function refresh() {
   if (!unreadUrl) return;
+  const asOf = applied;
   const { ok, data } = await getJSON(unreadUrl);
   if (!ok || !data || !Array.isArray(data.rooms)) return;
-  rooms.clear();
-  for (const item of data.rooms) apply(item);
+  const listed = new Set(data.rooms.map((item) => Number(item.room_id)));
+  for (const roomId of [...rooms.keys()]) {
+    // A room I can no longer read, unless it changed after the request left.
+    if (!listed.has(roomId) && (appliedAt.get(roomId) || 0) <= asOf) rooms.delete(roomId);
+  }
+  for (const item of data.rooms) apply(item, { asOf });
   renderTotal();
   document.body.dataset.unreadLoaded = "true"; // for the browser tests: counts are in
 }
