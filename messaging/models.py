@@ -114,6 +114,11 @@ class ChatRoom(models.Model):
     def is_direct(self) -> bool:
         return self.room_type == self.RoomType.DIRECT
 
+    @property
+    def participant_ids(self) -> list[int]:
+        """A direct room's participants, from its `direct_key` (empty for a group room)."""
+        return [int(i) for i in self.direct_key.split(",") if i] if self.is_direct else []
+
 
 class ChatMessage(models.Model):
     chat_room = models.ForeignKey(ChatRoom, on_delete=models.CASCADE, related_name="messages")

@@ -50,12 +50,6 @@ def next_seq(thread: ChatRoom | Task) -> int:
     return row[0]
 
 
-def lock_thread_for_post(thread: ChatRoom | Task) -> int:
-    """`lock_thread` and `next_seq` in one statement (the posting hot path): the thread's row
-    lock until commit, and the number the new post gets."""
-    return next_seq(thread)
-
-
 def stamp(post: ChatMessage | TaskThreadComment, thread: ChatRoom | Task) -> int:
     """Give `post` the thread's next sequence number (in memory; the caller saves `seq`)."""
     post.seq = next_seq(thread)

@@ -27,7 +27,7 @@ from messaging.models import ChatMessage, ChatRoom, TaskThreadComment, UserTypin
 from messaging.selectors.rooms import resolve_room_mentions
 from messaging.selectors.threads import resolve_task_mentions
 from messaging.services import attachments as attachment_service
-from messaging.services.changes import lock_thread_for_post
+from messaging.services.changes import next_seq
 from messaging.services.notifications import (
     owes_task_comment_notifications,
     schedule_mention_notifications,
@@ -100,14 +100,15 @@ def _save_once(
     before the insert draws its id), so they become visible in id order. Clients back-fill
     with `history/?after=<last id>`: if two concurrent posts committed out of id order, a
     back-fill between the two commits would return the later id and skip the earlier one for
-    good (the fault tier caught a client missing exactly such a message). The same statement
-    that takes the lock reads the thread's next change number (`seq`, for `?since=`), which
-    `create` receives."""
+    good (the fault tier caught a client missing exactly such a message). The statement that
+    takes the lock (an UPDATE of the thread's change counter) returns the post's change
+    number (`seq`, for `?since=`), which `create` receives."""
     try:
         with transaction.atomic():
             authorize()
-            # FOR NO KEY UPDATE: excludes other posters, not foreign-key checks on the thread.
-            return create(lock_thread_for_post(thread)), True
+            # The counter's UPDATE takes a FOR NO KEY UPDATE lock: it excludes other posters,
+            # not foreign-key checks on the thread.
+            return create(next_seq(thread)), True
     except IntegrityError:
         existing = model.objects.filter(**scope, client_id=client_id).first() if client_id else None
         if existing is None:

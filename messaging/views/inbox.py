@@ -16,6 +16,5 @@ def inbox(request: HttpRequest) -> HttpResponse:
         # The other people of each direct room, for their presence dots (one query).
         partners = dict(access.direct_partners(request.user).values_list("pk", "username"))
         for room in rooms:
-            ids = [int(i) for i in room.direct_key.split(",") if i] if room.is_direct else []
-            room.partners = [partners[i] for i in ids if i in partners]
+            room.partners = [partners[i] for i in room.participant_ids if i in partners]
     return render(request, "messaging/inbox.html", {"rooms": rooms})
