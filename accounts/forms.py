@@ -40,3 +40,6 @@ class NotificationPreferencesForm(FieldNamedErrorsMixin, forms.ModelForm):
     class Meta:
         model = NotificationPreferences
         fields = NotificationPreferences.KINDS
+        help_texts = {
+            "task_assigned": "Also the reminders the day before they are due and once overdue."
+        }

@@ -5,9 +5,9 @@ constraint turns a second run (or two workers at once) into a no-op. A task whos
 moves earns new reminders for the new date.
 
 Reminders are in-app notifications (messaging's Notification, pushed to the assignee's open
-tabs after commit). They are not e-mailed: issue 11's e-mails (messaging.services.email) cover
-direct messages, mentions, replies and assignments; adding a kind there is a matter of adding
-it to accounts.models.NotificationPreferences.KINDS.
+tabs after commit). One still unread after NOTIFICATION_EMAIL_DELAY_MINUTES is e-mailed by
+issue 11's machinery (messaging.services.email), under the assignee's "Tasks assigned to you"
+choice.
 """
 
 from __future__ import annotations

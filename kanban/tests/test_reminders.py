@@ -1,4 +1,5 @@
-"""Due-date reminders: the assignee hears the day before and once overdue, once each."""
+"""Due-date reminders: the assignee hears the day before and once overdue, once each, and is
+e-mailed one that is still unread after the delay (as other notifications are)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,16 @@ import datetime
 from unittest import mock
 
 import pytest
+from django.core import mail
 from django.db import IntegrityError
 from django.utils import timezone
 
+from accounts.models import NotificationPreferences
 from kanban import reminders, services
 from kanban.models import DueReminder
 from kanban.tasks import send_due_reminders
 from messaging.models import Notification
+from messaging.services import email as email_service
 from tests.factories import TaskFactory
 
 pytestmark = pytest.mark.django_db
@@ -136,3 +140,65 @@ def test_opening_the_task_reads_its_reminders(todo, bob, client_for):
     reminders.send_due_reminders(today=TODAY)
     client_for(bob).get(task.get_absolute_url())
     assert not Notification.objects.filter(recipient=bob, is_read=False).exists()
+
+
+# --- e-mail to an assignee who is away (issue 11's machinery) ----------------------------
+
+
+@pytest.fixture
+def email_delay(settings):
+    settings.NOTIFICATION_EMAIL_DELAY_MINUTES = 10
+    settings.SITE_URL = "https://taskflow.example"
+
+
+def email_run(minutes_later: int = 11) -> int:
+    return email_service.send_notification_emails(
+        now=timezone.now() + datetime.timedelta(minutes=minutes_later)
+    )
+
+
+def test_an_unread_reminder_is_emailed_once_after_the_delay(todo, bob, email_delay):
+    task = due(todo, bob, 1)
+    reminders.send_due_reminders(today=TODAY)
+
+    assert email_run(minutes_later=5) == 0  # not yet: bob may still read it in the app
+    assert email_run() == 1
+    assert email_run(minutes_later=20) == 0
+
+    [sent] = mail.outbox
+    assert sent.to == ["bob@example.com"]
+    assert sent.subject == 'TaskFlow: "Ship" on Launch is due tomorrow.'
+    assert f"https://taskflow.example/tasks/{task.pk}/" in sent.body
+
+
+def test_a_reminder_read_in_the_app_is_not_emailed(todo, bob, client_for, email_delay):
+    task = due(todo, bob, -2)
+    reminders.send_due_reminders(today=TODAY)
+    client_for(bob).get(task.get_absolute_url())
+
+    assert email_run() == 0
+    assert mail.outbox == []
+
+
+def test_reminder_emails_follow_the_tasks_assigned_to_you_choice(todo, bob, email_delay):
+    NotificationPreferences.objects.create(user=bob, task_assigned="never")
+    due(todo, bob, 1)
+    reminders.send_due_reminders(today=TODAY)
+
+    assert email_run() == 0
+    assert mail.outbox == []
+    assert Notification.objects.filter(recipient=bob, notification_type="due_soon").exists()
+
+
+def test_the_reminder_emails_unsubscribe_link_turns_off_tasks_assigned_to_you(
+    todo, bob, client, email_delay
+):
+    due(todo, bob, -1)
+    reminders.send_due_reminders(today=TODAY)
+    email_run()
+    [sent] = mail.outbox
+    unsubscribe = sent.extra_headers["List-Unsubscribe"].strip("<>")
+
+    client.post(unsubscribe.removeprefix("https://taskflow.example"))
+
+    assert NotificationPreferences.objects.get(user=bob).task_assigned == "never"

@@ -1,11 +1,12 @@
 """E-mail to people who are away (issue 11, seed 003 §3.8).
 
-A direct message, mention, reply or task assignment still unread (and not dismissed, and
-whose message or comment still exists and is still readable by the person) after
-NOTIFICATION_EMAIL_DELAY_MINUTES is e-mailed. The beat task runs `send_notification_emails`
-every minute; each run sends at most one e-mail per person, listing all of their due
-notifications. A kind set to "hourly" waits for the person's next digest (an hour after the
-last); "never", or a notification in a room they muted, is settled without an e-mail.
+A direct message, mention, reply, task assignment or due-date reminder (issue 13) still
+unread (and not dismissed, and whose message or comment still exists and is still readable by
+the person) after NOTIFICATION_EMAIL_DELAY_MINUTES is e-mailed. The beat task runs
+`send_notification_emails` every minute; each run sends at most one e-mail per person, listing
+all of their due notifications. A kind set to "hourly" waits for the person's next digest (an
+hour after the last); "never", or a notification in a room they muted, is settled without an
+e-mail.
 
 At most once: a run first *claims* the rows it will send (one UPDATE that sets
 `email_claimed_at` and a token unique to the run, only where `email_claimed_at` is still
@@ -40,7 +41,13 @@ from messaging.models import Notification
 
 logger = logging.getLogger(__name__)
 
-EMAILED_KINDS = NotificationPreferences.KINDS
+# Due-date reminders (kanban.reminders) are about tasks assigned to the person, so they follow
+# the "Tasks assigned to you" choice (and its unsubscribe link) rather than a field of their own.
+PREFERENCE_OF = {
+    Notification.Type.DUE_SOON: "task_assigned",
+    Notification.Type.OVERDUE: "task_assigned",
+}
+EMAILED_KINDS = (*NotificationPreferences.KINDS, *PREFERENCE_OF)
 Mode = NotificationPreferences.Email
 DIGEST_INTERVAL = timedelta(hours=1)
 # Older notifications are never e-mailed (a worker that was down for days does not flood
@@ -85,7 +92,7 @@ def _decide(rows, now) -> tuple[list[int], list[int], set[int]]:
     send, skip, digest_users = [], [], set()
     for pk, user_id, kind, room_id in rows:
         pref = prefs.get(user_id)
-        mode = pref.mode(kind) if pref else Mode.IMMEDIATE
+        mode = pref.mode(PREFERENCE_OF.get(kind, kind)) if pref else Mode.IMMEDIATE
         if mode == Mode.NEVER or (room_id is not None and room_id in muted.get(user_id, ())):
             skip.append(pk)
         elif mode == Mode.IMMEDIATE:
@@ -137,7 +144,9 @@ def claim_due_notifications(*, now=None, limit: int = 1000) -> str | None:
 
 def _message_for(user: User, notifications: list[Notification]) -> EmailMultiAlternatives:
     site = settings.SITE_URL
-    kinds = sorted({n.notification_type for n in notifications})
+    kinds = sorted(
+        {PREFERENCE_OF.get(n.notification_type, n.notification_type) for n in notifications}
+    )
     unsubscribe = unsubscribe_url(user_id=user.pk, kinds=kinds, site_url=site)
     items = [
         {
