@@ -1,6 +1,6 @@
 """The board page's card filters, as a pure function over card JSON (kanban.realtime.card).
 
-static/js/board-filters.js implements the same rules over the same JSON, so a card that
+static/js/lib/filters.js implements the same rules over the same JSON, so a card that
 arrives live is shown or hidden exactly as the server would render it. The filters live in the
 URL (?assignee=me&label=3&due=overdue&q=launch), so a filtered board can be shared.
 """

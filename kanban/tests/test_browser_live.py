@@ -343,3 +343,59 @@ def test_removed_member_on_the_task_page_sees_access_ended_and_keeps_the_draft(t
     expect(bob.page.locator("#checklist-new")).to_have_value("an item I was typing")
     alice.assert_clean()
     bob.assert_clean()
+
+
+def test_labels_set_from_the_card_menu_reach_the_other_viewer(team, open_as, live_daphne):
+    bob = open_as("bob", reverse("kanban:board_labels", args=[team.board.pk]))
+    bob.page.fill("#id_name", "Blocked")
+    bob.page.select_option("#id_colour", "purple")
+    bob.page.get_by_role("button", name="Add label").click()
+    expect(bob.page.locator("#label-list .task-label")).to_have_text(["Blocked"])
+    alice = open_as("alice", board_path(team))
+    bob.page.goto(f"{live_daphne.url}{board_path(team)}")
+    wait_live(alice)
+    wait_live(bob)
+    alice.mark()
+
+    menu = card(bob.page, "Book the venue").locator(".card-menu")
+    menu.locator("summary").click()
+    menu.get_by_label("Blocked").check()
+    menu.get_by_role("button", name="Save labels").click()
+
+    alice_labels = card(alice.page, "Book the venue").locator(".task-labels .task-label")
+    expect(alice_labels).to_have_text(["Blocked"])
+    expect(alice_labels).to_have_class(re.compile(r"\blabel-purple\b"))
+    bob_labels = card(bob.page, "Book the venue").locator(".task-labels .task-label")
+    expect(bob_labels).to_have_text(["Blocked"])
+    expect(menu).not_to_have_attribute("open", "")  # saved: the menu closed
+    expect(card(alice.page, "Write the post").locator(".task-labels .task-label")).to_have_count(0)
+    alice.assert_not_reloaded()
+    alice.assert_clean()
+    bob.assert_clean()
+
+
+def test_a_filtered_board_filters_cards_that_arrive_live(team, open_as):
+    """alice's board is filtered by the URL (?q=venue); cards bob adds are shown or hidden by
+    the same rule as the server's, without reload."""
+    alice = open_as("alice", f"{board_path(team)}?q=venue")
+    wait_live(alice)
+    alice.mark()
+    expect(card(alice.page, "Book the venue")).to_be_visible()
+    expect(card(alice.page, "Write the post")).to_be_hidden()
+    expect(alice.page.locator("#filter-summary")).to_have_text("Showing 1 of 2 cards")
+
+    bob = open_as("bob", board_path(team))
+    for title in ("Order the catering", "Venue keys"):
+        todo = column(bob.page, "To Do")
+        todo.locator("input[name=title]").fill(title)
+        todo.get_by_role("button", name="Add task").click()
+        expect(card(bob.page, title)).to_be_visible()
+
+    expect(card(alice.page, "Venue keys")).to_be_visible()
+    catering = card(alice.page, "Order the catering")
+    expect(catering).to_have_count(1)  # it arrived ...
+    expect(catering).to_be_hidden()  # ... and the filter hides it
+    expect(alice.page.locator("#filter-summary")).to_have_text("Showing 2 of 4 cards")
+    alice.assert_not_reloaded()
+    alice.assert_clean()
+    bob.assert_clean()

@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from kanban import services
-from kanban.models import Board, Column, Task
+from kanban.models import Board, Column, Task, TaskActivity
 from messaging import realtime
 from tests.factories import BoardFactory, ColumnFactory, TaskFactory
 
@@ -432,3 +432,21 @@ def test_move_task_runs_in_one_transaction(todo, doing, bob, make_tasks):
     assert titles(todo) == ["A0", "A1", "A2"]
     assert positions(todo) == [0, 1, 2]
     assert titles(doing) == ["B0"]
+
+
+def test_activity_is_recorded_with_its_change_and_rolled_back_with_it(todo, doing, bob, make_tasks):
+    """The move's activity entry and the move share one transaction: a failure after the entry
+    is written (building the frame) leaves neither."""
+    task = make_tasks(todo, 1, prefix="A")[0]
+
+    with (
+        mock.patch("kanban.services.card_of", side_effect=RuntimeError("boom")),
+        pytest.raises(RuntimeError),
+    ):
+        services.move_task(task=task, to_column=doing, position=0, moved_by=bob)
+    assert titles(todo) == ["A0"]
+    assert not TaskActivity.objects.filter(task=task, kind="moved").exists()
+
+    services.move_task(task=task, to_column=doing, position=0, moved_by=bob)
+    entry = TaskActivity.objects.get(task=task, kind="moved")
+    assert (entry.actor, entry.data) == (bob, {"from": "To Do", "to": "In Progress"})
