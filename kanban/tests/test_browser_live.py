@@ -399,3 +399,38 @@ def test_a_filtered_board_filters_cards_that_arrive_live(team, open_as):
     alice.assert_not_reloaded()
     alice.assert_clean()
     bob.assert_clean()
+
+
+def test_typing_goes_on_while_columns_are_added_and_moved_elsewhere(team, open_as):
+    """A column frame reorders bob's columns under his cursor: he keeps the focus and every
+    key he types (a column that did not move is left alone; one that moved gets it back)."""
+    bob = open_as("bob", board_path(team))
+    alice = open_as("alice", board_path(team))
+    wait_live(bob)
+    wait_live(alice)
+    bob.mark()
+    done_title = column(bob.page, "Done").locator("input[name=title]")
+    done_title.click()
+    bob.page.keyboard.type("Call the")
+
+    alice.page.fill("#new-column-name", "QA")
+    alice.page.locator(".add-column").get_by_role("button", name="Add").click()
+    expect(column(bob.page, "QA")).to_be_visible()
+    bob.page.keyboard.type(" printer")
+    expect(done_title).to_have_value("Call the printer")
+    expect(done_title).to_be_focused()
+
+    qa_title = column(bob.page, "QA").locator("input[name=title]")
+    qa_title.click()
+    bob.page.keyboard.type("Check the")
+    qa = column(alice.page, "QA")
+    qa.locator(".column-menu > summary").click()
+    qa.get_by_role("button", name="← Move left").click()
+    names = bob.page.locator(".board-column[data-column-id] .column-name")
+    expect(names).to_have_text(["To Do", "In Progress", "QA", "Done"])
+    bob.page.keyboard.type(" links")
+    expect(qa_title).to_have_value("Check the links")
+    expect(qa_title).to_be_focused()
+    bob.assert_not_reloaded()
+    alice.assert_clean()
+    bob.assert_clean()

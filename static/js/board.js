@@ -28,6 +28,24 @@ function clearError() {
   errorBox.classList.add("d-none");
 }
 
+/** The focused element and its selection; `restore()` focuses it again if a DOM move blurred it. */
+function keepFocus() {
+  const el = document.activeElement;
+  let range = null;
+  try {
+    range = el && typeof el.selectionStart === "number" ? [el.selectionStart, el.selectionEnd] : null;
+  } catch {
+    range = null; // inputs without a text selection (checkboxes, ...)
+  }
+  return {
+    restore() {
+      if (!el || el === document.body || el === document.activeElement || !el.isConnected) return;
+      el.focus({ preventScroll: true });
+      if (range) el.setSelectionRange(range[0], range[1]);
+    },
+  };
+}
+
 class LiveBoard {
   constructor(root) {
     this.root = root;
@@ -157,11 +175,20 @@ class LiveBoard {
 
   /** Put the columns in `order` (ids), dropping those not listed. */
   orderColumns(order) {
+    // Moving an element out and back in takes the focus from whatever is typed into inside it
+    // (a quick-add title, a column name), and keys pressed next go nowhere: move only the
+    // columns that are out of place, and give the focus back if a move took it anyway.
+    const focused = keepFocus();
     const addColumn = this.root.querySelector(".add-column");
+    let previous = null;
     for (const id of order) {
       const el = this.columnEl(id);
-      if (el) addColumn.before(el);
+      if (!el) continue;
+      const wanted = previous ? previous.nextElementSibling : this.root.querySelector(".board-column[data-column-id]");
+      if (el !== wanted) (wanted || addColumn).before(el);
+      previous = el;
     }
+    focused.restore();
     for (const el of [...this.root.querySelectorAll(".board-column[data-column-id]")]) {
       const id = Number(el.dataset.columnId);
       if (!order.includes(id)) {
