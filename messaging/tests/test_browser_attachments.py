@@ -25,6 +25,8 @@ from .test_browser_chat import LIVE_TIMEOUT_MS, Viewer, room_path, side_by_side,
 
 pytestmark = pytest.mark.browser
 
+MAX_BYTES = 8 * 1024 * 1024  # the daphne's ATTACHMENT_MAX_BYTES (the large upload is 6 MB)
+
 
 @pytest.fixture(autouse=True)
 def _fast_password_hashing():
@@ -36,7 +38,8 @@ def media_daphne(django_db_setup, django_db_blocker, tmp_path_factory):
     with django_db_blocker.unblock():
         url = database_url_for(connection.settings_dict)
     media = tmp_path_factory.mktemp("media")
-    server = DaphneServer(database_url=url, extra_env={"MEDIA_ROOT": str(media)}).start()
+    env = {"MEDIA_ROOT": str(media), "ATTACHMENT_MAX_BYTES": str(MAX_BYTES)}
+    server = DaphneServer(database_url=url, extra_env=env).start()
     yield server
     server.stop()
 
@@ -178,6 +181,28 @@ def test_large_upload_shows_progress_and_can_be_cancelled(team, open_as, tmp_pat
     expect(card.locator(".att-name")).to_have_text("notes.txt")
     expect(card.locator(".att-size")).to_have_text("22 B")
     assert list(Attachment.objects.values_list("name", flat=True)) == ["notes.txt"]
+    alice.assert_clean()
+
+
+def test_oversize_file_is_refused_with_the_limit_in_the_tray(team, open_as, tmp_path):
+    """A file over ATTACHMENT_MAX_BYTES: daphne answers 413 while it streams and the tray
+    shows the server's message; nothing is stored and the composer still works."""
+    alice = open_as("alice", room_path(team.room))
+    wait_live(alice)
+    huge = tmp_path / "backup.tar"
+    huge.write_bytes(b"\0" * (MAX_BYTES + 2 * 1024 * 1024))
+    alice.page.locator("input.att-input").set_input_files(str(huge))
+    note = alice.page.locator(".att-upload .att-note")
+    expect(note).to_have_text("Files are limited to 8 MB.")
+    expect(alice.page.locator(".att-upload progress.att-progress")).to_be_hidden()
+    assert not Attachment.objects.exists()
+    alice.page.locator(".att-upload .att-cancel").click()
+    expect(alice.page.locator(".att-upload")).to_have_count(0)
+    alice.page.locator("#chat-input").fill("sent without it")
+    alice.page.locator("#chat-input").press("Enter")
+    expect(alice.page.locator("#chat-log .chat-msg:not(.pending) .body")).to_have_text(
+        "sent without it"
+    )
     alice.assert_clean()
 
 
