@@ -24,7 +24,7 @@ from messaging.services.editing import delete_chat_message, delete_task_comment
 from messaging.services.posting import post_chat_message, post_task_comment
 from messaging.services.rooms import delete_chat_room
 from messaging.upload_limit import UploadLimitMiddleware
-from tests.factories import BoardFactory, ChatRoomFactory, OrganizationFactory
+from tests.factories import BoardFactory, ChatRoomFactory, OrganizationFactory, UserFactory
 
 UPLOAD = "/messaging/attachments/"
 JSON = {"HTTP_ACCEPT": "application/json"}
@@ -374,6 +374,28 @@ def test_removed_member_loses_files_at_once(uploaded, room, alice, bob, client_f
     history = bob_client.get(reverse("messaging:room_history", args=[room.pk]))
     assert history.status_code == 404
     assert bob_client.get(room.get_absolute_url()).status_code == 404
+
+
+def test_member_of_another_organization_gets_404_everywhere(uploaded, room, alice, client_for):
+    """Erin is an active member of another organization (with a board and a room of her
+    own): the file's download, inline and thumbnail URLs, the room's history and page all
+    answer 404 to her, as for an id that does not exist."""
+    a = uploaded(png_bytes(), "q3.png")
+    send(room, alice, a.pk, content="numbers")
+    erin = UserFactory(username="erin")
+    elsewhere = OrganizationFactory(owner=erin)
+    ChatRoomFactory(board=BoardFactory(created_by=erin, organization=elsewhere), created_by=erin)
+    erin_http = client_for(erin)
+    for url in (
+        a.get_absolute_url(),
+        a.get_absolute_url() + "?inline=1",
+        a.get_absolute_url() + "thumbnail/",
+        reverse("messaging:room_history", args=[room.pk]),
+        room.get_absolute_url(),
+    ):
+        response = erin_http.get(url, **JSON)
+        assert response.status_code == 404, url
+        assert b"q3" not in response.content
 
 
 def test_comment_attachment_readable_by_board_readers(
