@@ -184,6 +184,39 @@ def test_large_upload_shows_progress_and_can_be_cancelled(team, open_as, tmp_pat
     alice.assert_clean()
 
 
+DROP = """([text, name]) => {
+  const data = new DataTransfer();
+  data.items.add(new File([text], name, { type: "text/plain" }));
+  const log = document.querySelector("#chat-log");
+  for (const type of ["dragover", "drop"]) {
+    log.dispatchEvent(new DragEvent(type, { dataTransfer: data, bubbles: true, cancelable: true }));
+  }
+}"""
+
+
+def test_paperclip_and_drop_onto_the_log_attach_files(team, open_as, tmp_path):
+    """The paperclip button opens the file chooser; a file dropped onto the message log joins
+    the tray too; both go with one message, as file cards, live to bob."""
+    alice = open_as("alice", room_path(team.room))
+    bob = open_as("bob", room_path(team.room))
+    wait_live(alice)
+    wait_live(bob)
+    chosen = tmp_path / "agenda.txt"
+    chosen.write_text("1. files")
+    with alice.page.expect_file_chooser() as chooser:
+        alice.page.locator(".att-button").click()
+    chooser.value.set_files(str(chosen))
+    alice.page.evaluate(DROP, ["dropped bytes", "dropped.txt"])
+    notes = alice.page.locator(".att-upload .att-note")
+    expect(notes).to_have_text(["ready", "ready"])
+    alice.page.locator("#chat-input").press("Enter")
+    cards = bob.page.locator("#chat-log .chat-msg .att-card .att-name")
+    expect(cards).to_have_text(["agenda.txt", "dropped.txt"])
+    expect(alice.page.locator(".att-upload")).to_have_count(0)
+    alice.assert_clean()
+    bob.assert_clean()
+
+
 def test_oversize_file_is_refused_with_the_limit_in_the_tray(team, open_as, tmp_path):
     """A file over ATTACHMENT_MAX_BYTES: daphne answers 413 while it streams and the tray
     shows the server's message; nothing is stored and the composer still works."""
