@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,7 +18,9 @@ from django.db import connection
 from PIL import Image
 from playwright.sync_api import Browser, expect
 
+from conftest import require
 from messaging.models import Attachment
+from messaging.services import attachments as service
 from tests.factories import BoardFactory, ChatRoomFactory, UserFactory
 from tests.live import DaphneServer, database_url_for
 
@@ -237,6 +240,63 @@ def test_oversize_file_is_refused_with_the_limit_in_the_tray(team, open_as, tmp_
         "sent without it"
     )
     alice.assert_clean()
+
+
+@pytest.mark.services
+def test_placeholder_until_the_thumbnail_exists_then_the_preview_live(
+    team, browser, login_page, tmp_path, settings
+):
+    """Previews are slow (no worker yet): bob first sees the placeholder; when the preview is
+    made (the worker's task body, run here) `attachment_ready` reaches his page through the
+    Redis layer and the placeholder becomes the image. Services tier: needs REDIS_URL."""
+    redis_url = os.environ.get("REDIS_URL", "")
+    require(bool(redis_url), "services", "REDIS_URL is not set")
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    url = database_url_for(connection.settings_dict)
+    env = {"MEDIA_ROOT": settings.MEDIA_ROOT, "CELERY_BROKER_URL": "memory://localhost/"}
+    server = DaphneServer(database_url=url, redis_url=redis_url, extra_env=env).start()
+    contexts = []
+    try:
+        viewers = {}
+        for name in ("alice", "bob"):
+            context = browser.new_context(viewport={"width": 700, "height": 820})
+            contexts.append(context)
+            page = context.new_page()
+            page.set_default_timeout(LIVE_TIMEOUT_MS)
+            viewer = Viewer(page)
+            page.on("pageerror", lambda exc, v=viewer: v.errors.append(f"pageerror: {exc}"))
+            login_page(page, server, name)
+            page.goto(f"{server.url}{room_path(team.room)}")
+            wait_live(viewer)
+            viewers[name] = viewer
+        alice, bob = viewers["alice"], viewers["bob"]
+        paste_image(alice, screenshot_png(), "chart.png")
+        expect(alice.page.locator(".att-upload .att-note")).to_have_text("ready")
+        alice.page.locator("#chat-input").press("Enter")
+        pending = bob.page.locator("#chat-log .chat-msg .att-pending")
+        expect(pending).to_have_text("Preparing preview of chart.png…")
+        attachment = Attachment.objects.get()
+        assert attachment.preview == Attachment.Preview.PENDING
+        results = []
+        worker = threading.Thread(
+            target=lambda: results.append(service.make_previews(attachment.pk))
+        )  # a thread of its own: Playwright keeps an event loop running in this one
+        worker.start()
+        worker.join(timeout=60)
+        assert results == ["ready"]
+        expect(pending).to_have_count(0)
+        preview = bob.page.locator("#chat-log .chat-msg .att-image img")
+        expect(preview).to_have_count(1)
+        bob.page.wait_for_function(
+            "() => { const i = document.querySelector('#chat-log .att-image img');"
+            " return i && i.complete && i.naturalWidth === 400; }"
+        )
+        alice.assert_clean()
+        bob.assert_clean()
+    finally:
+        for context in contexts:
+            context.close()
+        server.stop()
 
 
 def test_screenshot_attachments(team, open_as, browser, tmp_path):
