@@ -37,7 +37,11 @@ def daphne_args(extra: list[str]) -> list[str]:
 def main() -> None:
     from daphne.cli import CommandLineInterface
 
-    CommandLineInterface().run(daphne_args(sys.argv[1:]))
+    args = daphne_args(sys.argv[1:])  # (configures Django's settings)
+    from messaging.upload_limit import install_daphne_guard
+
+    install_daphne_guard()  # issue 12: oversize uploads get 413 while they stream
+    CommandLineInterface().run(args)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Exists, OuterRef, Sum
 from django.utils import timezone
 
 from accounts.models import User
@@ -332,7 +332,9 @@ def _delete_keys(keys: list[str]) -> None:
 
 def sweep_attachments(*, now=None) -> dict[str, int]:
     """Beat: remove uploads no message took within ATTACHMENT_UNSENT_MAX_AGE_SECONDS, and
-    retry deleting files whose deletion failed (queued a minute or more ago)."""
+    sent files no message or comment carries any more (theirs went with a deleted room,
+    board, column or task: a cascade, which no service of ours sees); retry deleting files
+    whose deletion failed (queued a minute or more ago)."""
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.ATTACHMENT_UNSENT_MAX_AGE_SECONDS)
     with transaction.atomic():
@@ -340,9 +342,20 @@ def sweep_attachments(*, now=None) -> dict[str, int]:
             attached_at__isnull=True, created_at__lt=cutoff
         )
         removed = discard_attachments(stale[:1000])
+    with transaction.atomic():
+        carried = (
+            ChatMessage.attachments.through.objects.filter(attachment_id=OuterRef("pk")),
+            TaskThreadComment.attachments.through.objects.filter(attachment_id=OuterRef("pk")),
+        )
+        orphans = Attachment.objects.select_for_update().filter(
+            ~Exists(carried[0]),
+            ~Exists(carried[1]),
+            attached_at__lt=now - timedelta(minutes=1),
+        )
+        orphaned = discard_attachments(orphans[:1000])
     retry = DoomedFile.objects.filter(created_at__lt=now - timedelta(minutes=1))
     retried = delete_doomed(list(retry.values_list("pk", flat=True)[:500]))
-    return {"removed": removed, "retried": retried}
+    return {"removed": removed, "orphaned": orphaned, "retried": retried}
 
 
 # --- previews (Celery) -----------------------------------------------------------------

@@ -17,13 +17,14 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
-from kanban.services import remove_member
+from kanban.services import delete_task, remove_member
 from messaging.models import Attachment, ChatMessage, DoomedFile, TaskThreadComment
 from messaging.services import attachments as service
-from messaging.services.editing import delete_chat_message
+from messaging.services.editing import delete_chat_message, delete_task_comment
 from messaging.services.posting import post_chat_message, post_task_comment
+from messaging.services.rooms import delete_chat_room
 from messaging.upload_limit import UploadLimitMiddleware
-from tests.factories import BoardFactory, ChatRoomFactory, OrganizationFactory
+from tests.factories import BoardFactory, ChatRoomFactory, OrganizationFactory, UserFactory
 
 UPLOAD = "/messaging/attachments/"
 JSON = {"HTTP_ACCEPT": "application/json"}
@@ -375,6 +376,28 @@ def test_removed_member_loses_files_at_once(uploaded, room, alice, bob, client_f
     assert bob_client.get(room.get_absolute_url()).status_code == 404
 
 
+def test_member_of_another_organization_gets_404_everywhere(uploaded, room, alice, client_for):
+    """Erin is an active member of another organization (with a board and a room of her
+    own): the file's download, inline and thumbnail URLs, the room's history and page all
+    answer 404 to her, as for an id that does not exist."""
+    a = uploaded(png_bytes(), "q3.png")
+    send(room, alice, a.pk, content="numbers")
+    erin = UserFactory(username="erin")
+    elsewhere = OrganizationFactory(owner=erin)
+    ChatRoomFactory(board=BoardFactory(created_by=erin, organization=elsewhere), created_by=erin)
+    erin_http = client_for(erin)
+    for url in (
+        a.get_absolute_url(),
+        a.get_absolute_url() + "?inline=1",
+        a.get_absolute_url() + "thumbnail/",
+        reverse("messaging:room_history", args=[room.pk]),
+        room.get_absolute_url(),
+    ):
+        response = erin_http.get(url, **JSON)
+        assert response.status_code == 404, url
+        assert b"q3" not in response.content
+
+
 def test_comment_attachment_readable_by_board_readers(
     alice_client, task, carol, dave, client_for, alice
 ):
@@ -545,6 +568,48 @@ def test_sweep_removes_unsent_uploads_after_a_day(
     assert result["removed"] == 1
     assert set(Attachment.objects.values_list("pk", flat=True)) == {fresh.pk, sent.pk}
     assert not default_storage.exists(old.file.name)
+
+
+def test_deleting_a_comment_deletes_its_files_after_commit(
+    alice_client, task, alice, carol, client_for, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        body = upload(alice_client, png_bytes(), "c.png", task=task).json()
+    a = Attachment.objects.get(pk=body["attachment_id"])
+    keys = [a.file.name, a.image.name, a.thumbnail.name]
+    comment = post_task_comment(task=task, author=alice, content="", attachment_ids=[a.pk])
+    assert client_for(carol).get(body["url"]).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        delete_task_comment(comment=comment, deleted_by=alice)
+    assert not any(default_storage.exists(k) for k in keys)
+    assert client_for(carol).get(body["url"]).status_code == 404
+
+
+def test_sweep_removes_the_files_of_a_deleted_room_or_task(
+    uploaded, room, task, alice, alice_client, django_capture_on_commit_callbacks, settings
+):
+    """Deleting a room or task deletes its messages and comments by cascade; the sweep then
+    removes the files nothing carries any more, and they stop counting against the quota."""
+    in_room = uploaded(b"room file", "r.txt")
+    send(room, alice, in_room.pk, content="x")
+    on_task = upload(alice_client, b"task file", "t.txt", task=task).json()["attachment_id"]
+    post_task_comment(task=task, author=alice, content="", attachment_ids=[on_task])
+    kept = uploaded(b"still sent", "k.txt")
+    other_room = ChatRoomFactory(board=room.board, name="other", created_by=alice)
+    send(other_room, alice, kept.pk, content="stays")
+    keys = [in_room.file.name, Attachment.objects.get(pk=on_task).file.name]
+    delete_chat_room(room=room, deleted_by=alice)
+    delete_task(task=task, deleted_by=alice)
+    later = timezone.now() + timedelta(minutes=2)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = service.sweep_attachments(now=later)
+    assert result["orphaned"] == 2
+    assert list(Attachment.objects.values_list("pk", flat=True)) == [kept.pk]
+    assert not any(default_storage.exists(k) for k in keys)
+    assert default_storage.exists(kept.file.name)
+    settings.ATTACHMENT_ORG_QUOTA_BYTES = len(b"still sent") + 9
+    response = upload(alice_client, b"123456789", "fits.txt", task=None, room=other_room)
+    assert response.status_code == 201  # the deleted files no longer count
 
 
 def test_sweep_retries_deletions_that_failed(

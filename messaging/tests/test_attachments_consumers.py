@@ -168,3 +168,15 @@ async def test_outsider_cannot_connect_to_read_files(room):
 
     ok, _ = await socket_for(dave, room_path(room)).connect(timeout=3)
     assert not ok
+
+
+async def test_member_of_another_organization_cannot_connect(room, alice):
+    """Erin belongs to another organization: the room's socket (which carries the files'
+    payloads) refuses her."""
+    from messaging.tests.test_consumers import socket_for
+    from tests.factories import OrganizationFactory
+
+    erin = await sync_to_async(UserFactory)(username="erin")
+    await sync_to_async(OrganizationFactory)(owner=erin)
+    ok, _ = await socket_for(erin, room_path(room)).connect(timeout=3)
+    assert not ok

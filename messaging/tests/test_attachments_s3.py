@@ -211,6 +211,26 @@ def test_outsider_gets_404_not_a_link(s3, room, alice, dave, client_for):
     assert refused.status_code == 404 and "Location" not in refused
 
 
+def test_store_refusing_the_upload_answers_503_and_leaves_no_row(
+    s3, settings, room, alice, client_for
+):
+    """The real server refuses the write (its bucket is gone): 503 with a message, no row."""
+    missing = f"gone-{uuid.uuid4().hex[:8]}"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            **settings.STORAGES["default"],
+            "OPTIONS": {**settings.STORAGES["default"]["OPTIONS"], "bucket_name": missing},
+        },
+    }
+    response = client_for(alice).post(
+        UPLOAD, {"file": SimpleUploadedFile("a.txt", b"lost"), "room": room.pk}, **JSON
+    )
+    assert response.status_code == 503
+    assert "unavailable" in response.json()["error"]
+    assert not Attachment.objects.exists()
+
+
 def test_ensure_attachment_bucket_creates_a_missing_bucket(s3, settings):
     from django.core.management import call_command
 

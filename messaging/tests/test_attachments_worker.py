@@ -1,5 +1,6 @@
 """Image previews made by a REAL Celery worker process (issue 12, worker tier): the room hears
-`attachment_ready`, and a decompression bomb sent first does not crash the worker."""
+`attachment_ready`, and hostile images sent first (a decompression bomb, a truncated PNG, a
+JPEG/HTML polyglot) do not crash the worker."""
 
 from __future__ import annotations
 
@@ -32,7 +33,16 @@ def _png(size, mode="RGB") -> bytes:
     return out.getvalue()
 
 
-def test_real_worker_makes_previews_and_survives_a_bomb(
+def _polyglot() -> bytes:
+    """A valid JPEG whose comment segment is an HTML page."""
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16), (1, 2, 3)).save(out, format="JPEG")
+    data = out.getvalue()
+    html = b"<html><script>alert(1)</script></html>"
+    return data[:2] + b"\xff\xfe" + (len(html) + 2).to_bytes(2, "big") + html + data[2:]
+
+
+def test_real_worker_makes_previews_and_survives_hostile_images(
     team,  # noqa: F811
     alice,
     bob,
@@ -62,6 +72,16 @@ def test_real_worker_makes_previews_and_survives_a_bomb(
             uploader=alice,
             organization_id=org,
         )
+        truncated = create_attachment(
+            upload=SimpleUploadedFile("broken.png", b"\x89PNG\r\n\x1a\nnot really"),
+            uploader=alice,
+            organization_id=org,
+        )
+        polyglot = create_attachment(
+            upload=SimpleUploadedFile("photo.jpg", _polyglot()),
+            uploader=alice,
+            organization_id=org,
+        )
         photo = create_attachment(
             upload=SimpleUploadedFile("photo.png", _png((900, 600))),
             uploader=alice,
@@ -75,8 +95,15 @@ def test_real_worker_makes_previews_and_survives_a_bomb(
         return Attachment.objects.get(pk=pk).preview
 
     wait_for(lambda: state(photo.pk) == Attachment.Preview.READY, timeout=60, what="the preview")
+    wait_for(
+        lambda: state(polyglot.pk) == Attachment.Preview.READY, timeout=30, what="the polyglot"
+    )
     assert state(bomb.pk) == Attachment.Preview.FAILED
-    assert worker.process.proc.poll() is None  # still running after the bomb
+    assert state(truncated.pk) == Attachment.Preview.FAILED
+    polyglot.refresh_from_db()
+    with polyglot.image.open("rb") as handle:
+        assert b"<script" not in handle.read()  # only Pillow's re-encoded pixels are inline
+    assert worker.process.proc.poll() is None  # still running after them
 
     async def frames() -> list[dict]:
         out = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,13 +18,17 @@ from django.db import connection
 from PIL import Image
 from playwright.sync_api import Browser, expect
 
+from conftest import require
 from messaging.models import Attachment
+from messaging.services import attachments as service
 from tests.factories import BoardFactory, ChatRoomFactory, UserFactory
 from tests.live import DaphneServer, database_url_for
 
 from .test_browser_chat import LIVE_TIMEOUT_MS, Viewer, room_path, side_by_side, wait_live
 
 pytestmark = pytest.mark.browser
+
+MAX_BYTES = 8 * 1024 * 1024  # the daphne's ATTACHMENT_MAX_BYTES (the large upload is 6 MB)
 
 
 @pytest.fixture(autouse=True)
@@ -36,7 +41,8 @@ def media_daphne(django_db_setup, django_db_blocker, tmp_path_factory):
     with django_db_blocker.unblock():
         url = database_url_for(connection.settings_dict)
     media = tmp_path_factory.mktemp("media")
-    server = DaphneServer(database_url=url, extra_env={"MEDIA_ROOT": str(media)}).start()
+    env = {"MEDIA_ROOT": str(media), "ATTACHMENT_MAX_BYTES": str(MAX_BYTES)}
+    server = DaphneServer(database_url=url, extra_env=env).start()
     yield server
     server.stop()
 
@@ -179,6 +185,118 @@ def test_large_upload_shows_progress_and_can_be_cancelled(team, open_as, tmp_pat
     expect(card.locator(".att-size")).to_have_text("22 B")
     assert list(Attachment.objects.values_list("name", flat=True)) == ["notes.txt"]
     alice.assert_clean()
+
+
+DROP = """([text, name]) => {
+  const data = new DataTransfer();
+  data.items.add(new File([text], name, { type: "text/plain" }));
+  const log = document.querySelector("#chat-log");
+  for (const type of ["dragover", "drop"]) {
+    log.dispatchEvent(new DragEvent(type, { dataTransfer: data, bubbles: true, cancelable: true }));
+  }
+}"""
+
+
+def test_paperclip_and_drop_onto_the_log_attach_files(team, open_as, tmp_path):
+    """The paperclip button opens the file chooser; a file dropped onto the message log joins
+    the tray too; both go with one message, as file cards, live to bob."""
+    alice = open_as("alice", room_path(team.room))
+    bob = open_as("bob", room_path(team.room))
+    wait_live(alice)
+    wait_live(bob)
+    chosen = tmp_path / "agenda.txt"
+    chosen.write_text("1. files")
+    with alice.page.expect_file_chooser() as chooser:
+        alice.page.locator(".att-button").click()
+    chooser.value.set_files(str(chosen))
+    alice.page.evaluate(DROP, ["dropped bytes", "dropped.txt"])
+    notes = alice.page.locator(".att-upload .att-note")
+    expect(notes).to_have_text(["ready", "ready"])
+    alice.page.locator("#chat-input").press("Enter")
+    cards = bob.page.locator("#chat-log .chat-msg .att-card .att-name")
+    expect(cards).to_have_text(["agenda.txt", "dropped.txt"])
+    expect(alice.page.locator(".att-upload")).to_have_count(0)
+    alice.assert_clean()
+    bob.assert_clean()
+
+
+def test_oversize_file_is_refused_with_the_limit_in_the_tray(team, open_as, tmp_path):
+    """A file over ATTACHMENT_MAX_BYTES: daphne answers 413 while it streams and the tray
+    shows the server's message; nothing is stored and the composer still works."""
+    alice = open_as("alice", room_path(team.room))
+    wait_live(alice)
+    huge = tmp_path / "backup.tar"
+    huge.write_bytes(b"\0" * (MAX_BYTES + 2 * 1024 * 1024))
+    alice.page.locator("input.att-input").set_input_files(str(huge))
+    note = alice.page.locator(".att-upload .att-note")
+    expect(note).to_have_text("Files are limited to 8 MB.")
+    expect(alice.page.locator(".att-upload progress.att-progress")).to_be_hidden()
+    assert not Attachment.objects.exists()
+    alice.page.locator(".att-upload .att-cancel").click()
+    expect(alice.page.locator(".att-upload")).to_have_count(0)
+    alice.page.locator("#chat-input").fill("sent without it")
+    alice.page.locator("#chat-input").press("Enter")
+    expect(alice.page.locator("#chat-log .chat-msg:not(.pending) .body")).to_have_text(
+        "sent without it"
+    )
+    alice.assert_clean()
+
+
+@pytest.mark.services
+def test_placeholder_until_the_thumbnail_exists_then_the_preview_live(
+    team, browser, login_page, tmp_path, settings
+):
+    """Previews are slow (no worker yet): bob first sees the placeholder; when the preview is
+    made (the worker's task body, run here) `attachment_ready` reaches his page through the
+    Redis layer and the placeholder becomes the image. Services tier: needs REDIS_URL."""
+    redis_url = os.environ.get("REDIS_URL", "")
+    require(bool(redis_url), "services", "REDIS_URL is not set")
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    url = database_url_for(connection.settings_dict)
+    env = {"MEDIA_ROOT": settings.MEDIA_ROOT, "CELERY_BROKER_URL": "memory://localhost/"}
+    server = DaphneServer(database_url=url, redis_url=redis_url, extra_env=env).start()
+    contexts = []
+    try:
+        viewers = {}
+        for name in ("alice", "bob"):
+            context = browser.new_context(viewport={"width": 700, "height": 820})
+            contexts.append(context)
+            page = context.new_page()
+            page.set_default_timeout(LIVE_TIMEOUT_MS)
+            viewer = Viewer(page)
+            page.on("pageerror", lambda exc, v=viewer: v.errors.append(f"pageerror: {exc}"))
+            login_page(page, server, name)
+            page.goto(f"{server.url}{room_path(team.room)}")
+            wait_live(viewer)
+            viewers[name] = viewer
+        alice, bob = viewers["alice"], viewers["bob"]
+        paste_image(alice, screenshot_png(), "chart.png")
+        expect(alice.page.locator(".att-upload .att-note")).to_have_text("ready")
+        alice.page.locator("#chat-input").press("Enter")
+        pending = bob.page.locator("#chat-log .chat-msg .att-pending")
+        expect(pending).to_have_text("Preparing preview of chart.png…")
+        attachment = Attachment.objects.get()
+        assert attachment.preview == Attachment.Preview.PENDING
+        results = []
+        worker = threading.Thread(
+            target=lambda: results.append(service.make_previews(attachment.pk))
+        )  # a thread of its own: Playwright keeps an event loop running in this one
+        worker.start()
+        worker.join(timeout=60)
+        assert results == ["ready"]
+        expect(pending).to_have_count(0)
+        preview = bob.page.locator("#chat-log .chat-msg .att-image img")
+        expect(preview).to_have_count(1)
+        bob.page.wait_for_function(
+            "() => { const i = document.querySelector('#chat-log .att-image img');"
+            " return i && i.complete && i.naturalWidth === 400; }"
+        )
+        alice.assert_clean()
+        bob.assert_clean()
+    finally:
+        for context in contexts:
+            context.close()
+        server.stop()
 
 
 def test_screenshot_attachments(team, open_as, browser, tmp_path):
