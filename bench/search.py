@@ -246,16 +246,31 @@ def load(shape: Shape, out) -> dict:
         cursor.execute(
             f"""
             INSERT INTO {message_table}
-                (chat_room_id, author_id, content, created_at, client_id, mentions_notified_at)
-            SELECT rooms[1 + (g * 7919) %% cardinality(rooms)],
-                   users[1 + floor(random() * cardinality(users))::int],
-                   {content},
-                   now() - make_interval(secs => (%s - g) * 30),
-                   '', now()
-            FROM generate_series(1::bigint, %s::bigint) AS g,
-                 (SELECT %s::bigint[] AS rooms, %s::bigint[] AS users, %s::text[] AS words) AS v
+                (chat_room_id, author_id, content, html, created_at, client_id,
+                 mentions_notified_at, reply_count, is_edited, is_deleted, seq)
+            SELECT s.room, s.author, s.content, '<p>' || s.content || '</p>', s.created_at, '',
+                   now(), 0, false, false, s.g
+            FROM (
+                SELECT g,
+                       rooms[1 + (g * 7919) %% cardinality(rooms)] AS room,
+                       users[1 + floor(random() * cardinality(users))::int] AS author,
+                       {content} AS content,
+                       now() - make_interval(secs => (%s - g) * 30) AS created_at
+                FROM generate_series(1::bigint, %s::bigint) AS g,
+                     (SELECT %s::bigint[] AS rooms, %s::bigint[] AS users, %s::text[] AS words) AS v
+            ) AS s
             """,
             [shape.messages, shape.messages, room_ids, user_ids, words],
+        )
+        # Each message's seq is its row number (rising in every room): the rooms' counters
+        # must be at least their latest message's, as the posting service keeps them.
+        cursor.execute(
+            f"""
+            UPDATE {ChatRoom._meta.db_table} r SET last_seq = m.top
+            FROM (SELECT chat_room_id, max(seq) AS top FROM {message_table}
+                  GROUP BY chat_room_id) m
+            WHERE r.id = m.chat_room_id
+            """
         )
         # 1 in 200 messages in the reader's rooms mentions the reader (for is:mention).
         through = ChatMessage.mentioned_users.through._meta.db_table
