@@ -1,12 +1,13 @@
 """The search benchmark (`make bench-search`, `manage.py bench_search`): PostgreSQL full-text
 search over 1,000,000 messages in 1,000 rooms, searched by a user who can read 50 of them.
 
-The orchestrator creates a fresh database (`taskflow_bench_search` on the server DATABASE_URL
-names, dropped afterwards unless --keep), migrates it, then runs `bench_search --in-db` in a
-child process pointed at it, which bulk-loads the data with generate_series (no ORM per row),
-builds the index rows with `to_tsvector` in one INSERT ... SELECT, creates the indexes after
-the load, and times the real search path (`search.selectors.search_for`: scope, query, snippets,
-authors and rooms) for each kind of query. It prints p50/p95/max per query kind against the
+The orchestrator creates a fresh database (`taskflow_bench_search`, or --db-name, on the
+server DATABASE_URL names, dropped afterwards unless --keep), migrates it, then runs
+`bench_search --in-db` in a child process pointed at it, which bulk-loads the data with
+generate_series (no ORM per row), builds the index rows with `to_tsvector` in one INSERT ...
+SELECT, creates the indexes after the load, and times the real search path
+(`search.selectors.search_for`: scope, query, snippets, authors and rooms) for each kind of
+query. It prints p50/p95/max per query kind against the
 100 ms target and the EXPLAIN ANALYZE of one query of each kind, checking that the text match
 uses the GIN index.
 """
@@ -147,22 +148,30 @@ def default_server_url() -> str:
 
 
 def run(
-    *, server_url: str | None, keep: bool, reuse: bool = False, shape: Shape, out=sys.stdout
+    *,
+    server_url: str | None,
+    keep: bool,
+    reuse: bool = False,
+    shape: Shape,
+    db_name: str = DB_NAME,
+    out=sys.stdout,
 ) -> int:
+    """Create (unless `reuse`), migrate, load and measure the bench database `db_name`; drop
+    it afterwards unless `keep`. Several people sharing one server each pass their own name."""
     import psycopg
 
     parts = urlsplit(server_url or default_server_url())
     admin_url = urlunsplit(parts._replace(path="/postgres"))
-    bench_url = urlunsplit(parts._replace(path=f"/{DB_NAME}"))
+    bench_url = urlunsplit(parts._replace(path=f"/{db_name}"))
     env = {**os.environ, "DATABASE_URL": bench_url, "DJANGO_DB_POOL_SIZE": "0"}
     env.pop("REDIS_URL", None)  # not needed; embedded layer and eager Celery in the child
     if not reuse:
         with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+            conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{db_name}"')
     try:
         if not reuse:
-            out.write(f"bench database {DB_NAME}: migrating\n")
+            out.write(f"bench database {db_name}: migrating\n")
             out.flush()
             subprocess.run(
                 [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
@@ -184,7 +193,7 @@ def run(
     finally:
         if not keep:
             with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+                conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
 
 
 # --- inside the bench database ----------------------------------------------------------
