@@ -404,3 +404,25 @@ def test_the_page_pages_one_kind_with_next_links(room, alice, say, client_for, s
     assert second.count('class="list-group-item search-result"') == 2
     assert f'data-id="{posted[0].pk}"' in second
     assert "Next page" not in second
+
+
+def test_the_page_toggles_between_most_relevant_and_newest(room, alice, say, client_for):
+    strong = say(room, alice, "outage outage outage postmortem")
+    weak = say(room, alice, "outage noted, plus a long message about many other things entirely")
+    client = client_for(alice)
+
+    def order_of(html: str) -> list[int]:
+        return [
+            int(i)
+            for i in re.findall(r'class="list-group-item search-result"[^>]*data-id="(\d+)"', html)
+        ]
+
+    relevant = client.get("/search/", {"q": "outage"}).content.decode()
+    assert '<strong aria-current="true">Most relevant</strong>' in relevant
+    assert order_of(relevant) == [strong.pk, weak.pk]
+    newest_url = re.search(r'<a href="([^"]+)">Newest</a>', relevant).group(1).replace("&amp;", "&")
+    newest = client.get(newest_url).content.decode()
+    assert '<strong aria-current="true">Newest</strong>' in newest
+    assert order_of(newest) == [weak.pk, strong.pk]
+    back = re.search(r'<a href="([^"]+)">Most relevant</a>', newest).group(1).replace("&amp;", "&")
+    assert order_of(client.get(back).content.decode()) == [strong.pk, weak.pk]
