@@ -5,6 +5,7 @@ edits, deletions). Runs on SQLite FTS5 by default and on PostgreSQL with DATABAS
 from __future__ import annotations
 
 import datetime
+import io
 import re
 
 import pytest
@@ -426,3 +427,25 @@ def test_the_page_toggles_between_most_relevant_and_newest(room, alice, say, cli
     assert order_of(newest) == [weak.pk, strong.pk]
     back = re.search(r'<a href="([^"]+)">Most relevant</a>', newest).group(1).replace("&amp;", "&")
     assert order_of(client.get(back).content.decode()) == [strong.pk, weak.pk]
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="PostgreSQL: SEARCH_LANGUAGE picks the text search configuration per statement "
+    "(SQLite's FTS5 tokenizer is fixed when the migration creates the table)",
+)
+def test_the_language_configuration_is_a_setting(room, alice, say, found, settings):
+    """SEARCH_LANGUAGE configures new index rows and every query; reindex_search re-writes the
+    rows indexed before a change."""
+    from django.core.management import call_command
+
+    stemmed = say(room, alice, "Deploying the payments service")
+    assert found(alice, "deploy") == message_ids(stemmed)
+    settings.SEARCH_LANGUAGE = "simple"  # no stemming, no stop words
+    literal = say(room, alice, "Deploying the invoices service")
+    assert found(alice, "deploy") == message_ids(stemmed)  # only the row indexed in english
+    assert found(alice, "deploying invoices") == message_ids(literal)
+    assert found(alice, "the invoices") == message_ids(literal)  # "the" is a word in simple
+    call_command("reindex_search", stdout=io.StringIO())
+    assert found(alice, "deploy") == []
+    assert sorted(found(alice, "deploying")) == sorted(message_ids(stemmed, literal))
