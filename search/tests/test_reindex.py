@@ -78,3 +78,15 @@ def test_reindex_while_people_post_edit_and_delete_keeps_the_index_true(room, al
     )
     assert found(alice, "beacon 0") == [] and found(alice, "beacon 4") == []
     assert found(alice, "beacon", order="newest") == [("message", messages[2].pk)]
+
+
+def test_reindex_after_changing_the_language_applies_it(room, alice, say, found, settings):
+    """Both engines: after SEARCH_LANGUAGE changes and reindex_search runs, old and new rows
+    are matched the new way ("simple": no stemming)."""
+    old = say(room, alice, "Deploying the payments service")
+    assert found(alice, "deploy") == [("message", old.pk)]
+    settings.SEARCH_LANGUAGE = "simple"
+    call_command("reindex_search", stdout=io.StringIO())
+    new = say(room, alice, "Deploying the invoices service")
+    assert found(alice, "deploy") == []
+    assert sorted(found(alice, "deploying")) == sorted([("message", old.pk), ("message", new.pk)])
