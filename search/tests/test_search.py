@@ -431,8 +431,8 @@ def test_the_page_toggles_between_most_relevant_and_newest(room, alice, say, cli
 
 @pytest.mark.skipif(
     connection.vendor != "postgresql",
-    reason="PostgreSQL: SEARCH_LANGUAGE picks the text search configuration per statement "
-    "(SQLite's FTS5 tokenizer is fixed when the migration creates the table)",
+    reason="PostgreSQL: each row keeps the configuration it was indexed with until "
+    "reindex_search (SQLite's FTS5 tokenizer is one for the whole table; test_reindex covers it)",
 )
 def test_the_language_configuration_is_a_setting(room, alice, say, found, settings):
     """SEARCH_LANGUAGE configures new index rows and every query; reindex_search re-writes the
