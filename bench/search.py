@@ -1,12 +1,13 @@
 """The search benchmark (`make bench-search`, `manage.py bench_search`): PostgreSQL full-text
 search over 1,000,000 messages in 1,000 rooms, searched by a user who can read 50 of them.
 
-The orchestrator creates a fresh database (`taskflow_bench_search` on the server DATABASE_URL
-names, dropped afterwards unless --keep), migrates it, then runs `bench_search --in-db` in a
-child process pointed at it, which bulk-loads the data with generate_series (no ORM per row),
-builds the index rows with `to_tsvector` in one INSERT ... SELECT, creates the indexes after
-the load, and times the real search path (`search.selectors.search_for`: scope, query, snippets,
-authors and rooms) for each kind of query. It prints p50/p95/max per query kind against the
+The orchestrator creates a fresh database (`taskflow_bench_search`, or --db-name, on the
+server DATABASE_URL names, dropped afterwards unless --keep), migrates it, then runs
+`bench_search --in-db` in a child process pointed at it, which bulk-loads the data with
+generate_series (no ORM per row), builds the index rows with `to_tsvector` in one INSERT ...
+SELECT, creates the indexes after the load, and times the real search path
+(`search.selectors.search_for`: scope, query, snippets, authors and rooms) for each kind of
+query. It prints p50/p95/max per query kind against the
 100 ms target and the EXPLAIN ANALYZE of one query of each kind, checking that the text match
 uses the GIN index.
 """
@@ -147,22 +148,30 @@ def default_server_url() -> str:
 
 
 def run(
-    *, server_url: str | None, keep: bool, reuse: bool = False, shape: Shape, out=sys.stdout
+    *,
+    server_url: str | None,
+    keep: bool,
+    reuse: bool = False,
+    shape: Shape,
+    db_name: str = DB_NAME,
+    out=sys.stdout,
 ) -> int:
+    """Create (unless `reuse`), migrate, load and measure the bench database `db_name`; drop
+    it afterwards unless `keep`. Several people sharing one server each pass their own name."""
     import psycopg
 
     parts = urlsplit(server_url or default_server_url())
     admin_url = urlunsplit(parts._replace(path="/postgres"))
-    bench_url = urlunsplit(parts._replace(path=f"/{DB_NAME}"))
+    bench_url = urlunsplit(parts._replace(path=f"/{db_name}"))
     env = {**os.environ, "DATABASE_URL": bench_url, "DJANGO_DB_POOL_SIZE": "0"}
     env.pop("REDIS_URL", None)  # not needed; embedded layer and eager Celery in the child
     if not reuse:
         with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+            conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{db_name}"')
     try:
         if not reuse:
-            out.write(f"bench database {DB_NAME}: migrating\n")
+            out.write(f"bench database {db_name}: migrating\n")
             out.flush()
             subprocess.run(
                 [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
@@ -184,7 +193,7 @@ def run(
     finally:
         if not keep:
             with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+                conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
 
 
 # --- inside the bench database ----------------------------------------------------------
@@ -246,16 +255,31 @@ def load(shape: Shape, out) -> dict:
         cursor.execute(
             f"""
             INSERT INTO {message_table}
-                (chat_room_id, author_id, content, created_at, client_id, mentions_notified_at)
-            SELECT rooms[1 + (g * 7919) %% cardinality(rooms)],
-                   users[1 + floor(random() * cardinality(users))::int],
-                   {content},
-                   now() - make_interval(secs => (%s - g) * 30),
-                   '', now()
-            FROM generate_series(1::bigint, %s::bigint) AS g,
-                 (SELECT %s::bigint[] AS rooms, %s::bigint[] AS users, %s::text[] AS words) AS v
+                (chat_room_id, author_id, content, html, created_at, client_id,
+                 mentions_notified_at, reply_count, is_edited, is_deleted, seq)
+            SELECT s.room, s.author, s.content, '<p>' || s.content || '</p>', s.created_at, '',
+                   now(), 0, false, false, s.g
+            FROM (
+                SELECT g,
+                       rooms[1 + (g * 7919) %% cardinality(rooms)] AS room,
+                       users[1 + floor(random() * cardinality(users))::int] AS author,
+                       {content} AS content,
+                       now() - make_interval(secs => (%s - g) * 30) AS created_at
+                FROM generate_series(1::bigint, %s::bigint) AS g,
+                     (SELECT %s::bigint[] AS rooms, %s::bigint[] AS users, %s::text[] AS words) AS v
+            ) AS s
             """,
             [shape.messages, shape.messages, room_ids, user_ids, words],
+        )
+        # Each message's seq is its row number (rising in every room): the rooms' counters
+        # must be at least their latest message's, as the posting service keeps them.
+        cursor.execute(
+            f"""
+            UPDATE {ChatRoom._meta.db_table} r SET last_seq = m.top
+            FROM (SELECT chat_room_id, max(seq) AS top FROM {message_table}
+                  GROUP BY chat_room_id) m
+            WHERE r.id = m.chat_room_id
+            """
         )
         # 1 in 200 messages in the reader's rooms mentions the reader (for is:mention).
         through = ChatMessage.mentioned_users.through._meta.db_table

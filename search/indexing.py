@@ -11,6 +11,7 @@ things that are gone (or deleted) and are removed at the end.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -84,6 +85,18 @@ def rebuild(
                 progress(source.label, min(done, total), max(total, done))
     removed, _ = SearchDocument.objects.filter(indexed_at__lt=started).delete()
     if connection.vendor == "sqlite":
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("INSERT INTO search_fts(search_fts) VALUES ('rebuild')")
+        _recreate_sqlite_text_index()
     return removed
+
+
+def _recreate_sqlite_text_index() -> None:
+    """SQLite: the FTS5 table and its triggers made again (an FTS5 tokenizer is fixed when its
+    table is created, so this is how a changed SEARCH_LANGUAGE reaches it) and refilled from
+    the index rows, in one transaction: posts wait for it, searches read the old table."""
+    text_index = importlib.import_module("search.migrations.0002_text_index")
+    with transaction.atomic(), connection.cursor() as cursor:
+        for statement in text_index.SQLITE_BACKWARD:
+            cursor.execute(statement)
+        for statement in text_index.SQLITE_FORWARD:
+            cursor.execute(statement.format(tokenize=text_index.sqlite_tokenizer()))
+        cursor.execute("INSERT INTO search_fts(search_fts) VALUES ('rebuild')")

@@ -170,15 +170,21 @@ def recent_messages(
         _messages(room).filter(parent__isnull=True).annotate(mentions_me=_mentions_user(user.pk))
     )
     if around is not None:
-        root_id = (
-            ChatMessage.objects.filter(pk=around, chat_room=room)
-            .values_list("parent_id", flat=True)
-            .first()
-        )
+        root_id = thread_root_id(room, around)
         return around_page(
             queryset, around=root_id or around, limit=limit or settings.CHAT_PAGE_SIZE
         )
     return keyset_page(queryset, limit=limit or settings.CHAT_PAGE_SIZE)
+
+
+def thread_root_id(room: ChatRoom, message_id: int) -> int | None:
+    """The root of the thread a reply of `room` belongs to; None for a top-level message (or
+    one that is not in the room)."""
+    return (
+        ChatMessage.objects.filter(pk=message_id, chat_room=room)
+        .values_list("parent_id", flat=True)
+        .first()
+    )
 
 
 def message_page(

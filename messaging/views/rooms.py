@@ -78,6 +78,11 @@ def _render_room(
     if around and page is None:
         messages.info(request, "That message is not in this room any more.")
         around = None
+    # A reply (a search result) lives in its thread: the page is centred on the thread's root,
+    # and the page opens the thread at the reply.
+    around_root = None
+    if around and around not in {message.pk for message in page.items}:
+        around_root = room_selectors.thread_root_id(room, around)
     page = page or room_selectors.recent_messages(room, user)
     reactions = conversation_selectors.reactions_by_post("chat_message", (m.pk for m in page.items))
     for message in page.items:
@@ -87,6 +92,7 @@ def _render_room(
         "room": room,
         "board": room.board,
         "around": around,
+        "around_root": around_root,
         "page": page,
         "room_seq": room_seq,
         "can_moderate": access.can_moderate_room(user, room),

@@ -1,6 +1,7 @@
 """The search journey in a real browser (chromium) against a live daphne: search a word from
 the nav, click the result, land on the message highlighted in the middle of its room's history,
-load older and newer messages, and still receive live messages."""
+load older and newer messages, and still receive live messages; a reply opens its thread, a
+comment its task."""
 
 from __future__ import annotations
 
@@ -125,6 +126,28 @@ def test_search_a_comment_and_land_on_it_in_the_task_thread(team, browser, live_
     bob.wait_for_url(re.compile(rf"/tasks/{task.pk}/\?around={comment.pk}"))
     expect(bob.locator(f"#comment-{comment.pk}")).to_have_class(re.compile(r"\bhighlighted\b"))
     expect(bob.locator("#comment-connection-status")).to_have_text("Live")
+    assert errors == []
+
+
+def test_search_a_reply_and_land_on_it_in_its_thread(team, browser, live_daphne, login_page):
+    reply = post_chat_message(
+        room=team.room,
+        author=team.alice,
+        content="the hardware token is in the top drawer",
+        parent_id=team.target.pk,
+    )
+    bob, errors = open_as(browser, live_daphne, login_page, "bob")
+    bob.goto(f"{live_daphne.url}/search/?q=hardware")
+    bob.locator("#results-messages a.result-link").click()
+    bob.wait_for_url(re.compile(rf"/messaging/room/{team.room.pk}/\?around={reply.pk}"))
+    expect(bob.locator(f"#chat-log #message-{team.target.pk}")).to_have_class(
+        re.compile(r"\bhighlighted\b")
+    )
+    expect(bob.locator(f"#chat-log #message-{team.target.pk}")).to_be_in_viewport()
+    expect(bob.locator("#thread-panel")).to_be_visible()
+    in_thread = bob.locator(f"#thread-log #message-{reply.pk}")
+    expect(in_thread).to_have_class(re.compile(r"\bhighlighted\b"))
+    expect(in_thread.locator(".body")).to_have_text("the hardware token is in the top drawer")
     assert errors == []
 
 

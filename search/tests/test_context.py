@@ -90,3 +90,20 @@ def test_the_task_page_opens_around_the_comment(task, alice, client_for):
     )
     assert [c["comment_id"] for c in body["comments"]] == [c.pk for c in comments[8:12]]
     assert (body["has_more_before"], body["has_more_after"]) == (True, True)
+
+
+def test_the_room_page_opens_a_reply_at_its_thread(room, history, alice, bob, client_for):
+    """A reply lives in its thread, not in the log: the page is centred on the thread's root
+    and names the root, so the page can open the thread at the reply."""
+    from messaging.services.posting import post_chat_message
+
+    root = history[40]
+    reply = post_chat_message(room=room, author=bob, content="in the thread", parent_id=root.pk)
+    html = client_for(bob).get(f"/messaging/room/{room.pk}/", {"around": reply.pk}).content
+    html = html.decode()
+    assert f'id="message-{root.pk}"' in html
+    assert f'id="message-{history[15].pk}"' in html  # 25 older than the root
+    assert f'id="message-{history[14].pk}"' not in html
+    assert f'data-around="{reply.pk}" data-around-root="{root.pk}"' in html
+    plain = client_for(bob).get(f"/messaging/room/{room.pk}/", {"around": root.pk}).content
+    assert b"data-around-root" not in plain

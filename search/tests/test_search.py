@@ -5,6 +5,7 @@ edits, deletions). Runs on SQLite FTS5 by default and on PostgreSQL with DATABAS
 from __future__ import annotations
 
 import datetime
+import io
 import re
 
 import pytest
@@ -404,3 +405,47 @@ def test_the_page_pages_one_kind_with_next_links(room, alice, say, client_for, s
     assert second.count('class="list-group-item search-result"') == 2
     assert f'data-id="{posted[0].pk}"' in second
     assert "Next page" not in second
+
+
+def test_the_page_toggles_between_most_relevant_and_newest(room, alice, say, client_for):
+    strong = say(room, alice, "outage outage outage postmortem")
+    weak = say(room, alice, "outage noted, plus a long message about many other things entirely")
+    client = client_for(alice)
+
+    def order_of(html: str) -> list[int]:
+        return [
+            int(i)
+            for i in re.findall(r'class="list-group-item search-result"[^>]*data-id="(\d+)"', html)
+        ]
+
+    relevant = client.get("/search/", {"q": "outage"}).content.decode()
+    assert '<strong aria-current="true">Most relevant</strong>' in relevant
+    assert order_of(relevant) == [strong.pk, weak.pk]
+    newest_url = re.search(r'<a href="([^"]+)">Newest</a>', relevant).group(1).replace("&amp;", "&")
+    newest = client.get(newest_url).content.decode()
+    assert '<strong aria-current="true">Newest</strong>' in newest
+    assert order_of(newest) == [weak.pk, strong.pk]
+    back = re.search(r'<a href="([^"]+)">Most relevant</a>', newest).group(1).replace("&amp;", "&")
+    assert order_of(client.get(back).content.decode()) == [strong.pk, weak.pk]
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="PostgreSQL: each row keeps the configuration it was indexed with until "
+    "reindex_search (SQLite's FTS5 tokenizer is one for the whole table; test_reindex covers it)",
+)
+def test_the_language_configuration_is_a_setting(room, alice, say, found, settings):
+    """SEARCH_LANGUAGE configures new index rows and every query; reindex_search re-writes the
+    rows indexed before a change."""
+    from django.core.management import call_command
+
+    stemmed = say(room, alice, "Deploying the payments service")
+    assert found(alice, "deploy") == message_ids(stemmed)
+    settings.SEARCH_LANGUAGE = "simple"  # no stemming, no stop words
+    literal = say(room, alice, "Deploying the invoices service")
+    assert found(alice, "deploy") == message_ids(stemmed)  # only the row indexed in english
+    assert found(alice, "deploying invoices") == message_ids(literal)
+    assert found(alice, "the invoices") == message_ids(literal)  # "the" is a word in simple
+    call_command("reindex_search", stdout=io.StringIO())
+    assert found(alice, "deploy") == []
+    assert sorted(found(alice, "deploying")) == sorted(message_ids(stemmed, literal))

@@ -160,6 +160,9 @@ function start(root) {
   const input = document.getElementById(CHAT.input);
   if (input && thread.socket) sender = new TypingSender(input, (frame) => thread.socket.send(frame));
   if (document.getElementById("thread-panel")) panel = new ThreadPanel(thread);
+  // Opened at a reply (a search result): its thread, with the reply highlighted.
+  const aroundRoot = Number(root.dataset.aroundRoot);
+  if (panel && aroundRoot) panel.open(aroundRoot).then(() => panel.highlight(Number(root.dataset.around)));
 }
 
 /** The thread beside the log: a root's replies, live, and a box to reply (issue 10). */
@@ -201,6 +204,13 @@ class ThreadPanel {
     const result = await getJSON(url);
     if (this.rootId !== rootId || !result.ok || !result.data) return;
     for (const payload of result.data.messages || []) this.receive(payload);
+  }
+
+  highlight(id) {
+    const el = this.thread.extraItems.get(id);
+    if (!el) return;
+    el.classList.add("highlighted");
+    el.scrollIntoView({ block: "nearest" });
   }
 
   close() {

@@ -763,10 +763,20 @@ export class LiveThread {
   }
 
   scrollInitially() {
-    // A notification link (#message-12 / #comment-7) shows that item; otherwise the latest.
-    const hash = window.location.hash.slice(1) || (this.root.dataset.around ? `${this.kind.domPrefix}${this.root.dataset.around}` : "");
-    const target = hash ? document.getElementById(hash) : null;
-    if (target && this.log.contains(target)) {
+    // A notification link (#message-12 / #comment-7) or a search result (?around=<id>) shows
+    // that item; a reply's result, its thread's root (the thread opens beside it); otherwise
+    // the latest.
+    const { around, aroundRoot } = this.root.dataset;
+    const candidates = [
+      window.location.hash.slice(1),
+      around ? `${this.kind.domPrefix}${around}` : "",
+      aroundRoot ? `${this.kind.domPrefix}${aroundRoot}` : "",
+    ];
+    const target = candidates
+      .filter(Boolean)
+      .map((id) => document.getElementById(id))
+      .find((el) => el && this.log.contains(el));
+    if (target) {
       target.classList.add("highlighted");
       target.scrollIntoView({ block: "center" });
     } else {
