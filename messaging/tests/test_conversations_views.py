@@ -63,6 +63,16 @@ def test_send_with_a_foreign_parent_is_400_and_saves_nothing(bob_c, room, board,
     assert ChatMessage.objects.filter(chat_room=room).count() == 0
 
 
+def test_send_replying_to_a_deleted_message_is_400_and_saves_nothing(alice_c, bob_c, room, message):
+    alice_c.post(url("message_delete", message.pk), **JSON)
+    response = bob_c.post(
+        url("room_send", room.pk), {"content": "too late", "parent_id": message.pk}, **JSON
+    )
+    assert response.status_code == 400
+    assert response.json() == {"error": "The message you replied to was deleted."}
+    assert ChatMessage.objects.filter(chat_room=room).count() == 1
+
+
 # --- edit ------------------------------------------------------------------------------------
 
 
@@ -143,6 +153,45 @@ def test_comment_endpoints(client_for, alice, bob, task):
     assert (
         stranger.post(url("comment_edit", comment.pk), {"content": "x"}, **JSON).status_code == 404
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "data"), [("message_edit", {"content": "back"}), ("message_react", {"emoji": "👍"})]
+)
+def test_editing_or_reacting_to_a_deleted_message_is_400(alice_c, message, name, data):
+    alice_c.post(url("message_delete", message.pk), **JSON)
+    response = alice_c.post(url(name, message.pk), data, **JSON)
+    assert response.status_code == 400
+    assert "deleted" in response.json()["error"]
+    message.refresh_from_db()
+    assert (message.content, message.is_deleted, message.reactions.count()) == ("", True, 0)
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("comment_edit", {"content": "x"}),
+        ("comment_delete", {}),
+        ("comment_react", {"emoji": "👍"}),
+        ("comment_edits", None),
+    ],
+)
+def test_a_comment_you_cannot_read_is_404(client_for, dave, alice, task, name, data):
+    comment = post_task_comment(task=task, author=alice, content="board only")
+    client = client_for(dave)
+    target = url(name, comment.pk)
+    response = client.get(target) if data is None else client.post(target, data, **JSON)
+    assert response.status_code == 404
+    comment.refresh_from_db()
+    assert (comment.content, comment.is_deleted, comment.reactions.count()) == (
+        "board only",
+        False,
+        0,
+    )
+
+
+def test_message_edits_of_a_message_you_cannot_read_is_404(client_for, dave, message):
+    assert client_for(dave).get(url("message_edits", message.pk)).status_code == 404
 
 
 # --- reactions -------------------------------------------------------------------------------
