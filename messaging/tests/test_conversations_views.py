@@ -128,6 +128,33 @@ def test_delete_answers_a_tombstone_and_text_leaves_history_and_page(alice_c, bo
     assert "world" not in page and "message deleted" in page
 
 
+def test_a_deleted_root_keeps_its_thread_readable(alice_c, bob_c, room, message, bob):
+    reply = post_chat_message(room=room, author=bob, content="still here", parent_id=message.pk)
+    alice_c.post(url("message_delete", message.pk), **JSON)
+    [root] = bob_c.get(url("room_history", room.pk)).json()["messages"]
+    assert (root["message_id"], root["is_deleted"], root["message"], root["reply_count"]) == (
+        message.pk,
+        True,
+        "",
+        1,
+    )
+    thread = bob_c.get(url("room_history", room.pk), {"parent": message.pk}).json()
+    assert [(m["message_id"], m["message"]) for m in thread["messages"]] == [
+        (reply.pk, "still here")
+    ]
+
+
+def test_a_deleted_comment_leaves_the_task_page_and_its_history(client_for, alice, bob, task):
+    comment = post_task_comment(task=task, author=alice, content="classified plans")
+    client_for(alice).post(url("comment_delete", comment.pk), **JSON)
+    bob_c = client_for(bob)
+    for page in (task.get_absolute_url(), url("task_comments", task.pk)):
+        html = bob_c.get(page).content.decode()
+        assert "classified" not in html and "message deleted" in html
+    [item] = bob_c.get(url("task_comment_history", task.pk)).json()["comments"]
+    assert (item["is_deleted"], item["comment"], item["html"]) == (True, "", "")
+
+
 def test_delete_someone_elses_message_is_403(bob_c, message):
     assert bob_c.post(url("message_delete", message.pk), **JSON).status_code == 403
 
