@@ -95,6 +95,16 @@ def item(viewer: Viewer, text: str, scope: str = "#chat-log"):
     )
 
 
+def confirmed(viewer: Viewer) -> None:
+    """Every message this viewer sent is confirmed by the server (none pending). Up arrow
+    edits the last confirmed message only: a pending one has no id yet. (bob can see a
+    message before alice's own window hears its echo.)"""
+    expect(viewer.page.locator("#chat-log .chat-msg.own.pending")).to_have_count(0)
+    expect(viewer.page.locator("#chat-log .chat-msg.own").last).to_have_attribute(
+        "data-message-id", re.compile(r"^[1-9][0-9]*$")
+    )
+
+
 def pair(team, open_as) -> tuple[Viewer, Viewer]:
     alice = open_as("alice", room_path(team.room))
     bob = open_as("bob", room_path(team.room))
@@ -163,6 +173,7 @@ def test_edit_shows_edited_live_in_bobs_window(team, open_as):
     send_chat(alice, "teh plan")
     expect(item(bob, "teh plan")).to_have_count(1)
     expect(item(alice, "teh plan")).to_have_count(1)
+    confirmed(alice)
     # Up arrow in the empty message box edits my last message.
     alice.page.locator("#chat-input").press("ArrowUp")
     editor = alice.page.locator("#chat-log .edit-input")
@@ -276,6 +287,7 @@ def test_screenshot_conversations(team, open_as, browser, tmp_path):
     theirs.locator("[data-action=react]").click()
     theirs.locator(".emoji-picker .pick", has_text="👍").click()
     expect(item(alice, "Release plan for Friday:").locator(".reaction")).to_have_text("👍 1")
+    confirmed(alice)
     alice.page.locator("#chat-input").press("ArrowUp")
     editor = alice.page.locator("#chat-log .edit-input")
     expect(editor).to_be_visible()
