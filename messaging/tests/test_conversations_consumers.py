@@ -291,7 +291,7 @@ async def test_a_twenty_first_distinct_reaction_is_an_error_frame(room, alice, b
         ({"type": "edit_comment", "comment_id": "MINE"}, '"comment" is required.'),
         ({"type": "edit_comment", "comment_id": "OTHER", "comment": "x"}, "No such comment"),
         ({"type": "delete_comment", "comment_id": "OTHER"}, "No such comment"),
-        ({"type": "react", "emoji": "👍"}, '"comment_id"'),
+        ({"type": "react", "emoji": "👍"}, '"comment_id" must be a comment id'),
     ],
 )
 async def test_comment_frame_errors(board, task, alice, bob, data, error):
