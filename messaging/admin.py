@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.models import DELETION, LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from kanban.access import board_readers
 
@@ -165,6 +167,32 @@ class _ReadOnlyPostAdmin(admin.ModelAdmin):
 
     def delete_post(self, *, post, staff) -> None:
         raise NotImplementedError
+
+    def deleted_label(self, pk: object) -> str:
+        """What the admin calls a post it deleted: never its text, which is gone (issue 10)."""
+        return f"{self.opts.verbose_name} {pk}"
+
+    def log_deletions(self, request: HttpRequest, queryset) -> list[LogEntry]:
+        """Django's own log (django_admin_log, the index's "Recent actions") would keep
+        `str(post)`, the first 40 characters of the deleted text: log a text-free label."""
+        content_type = ContentType.objects.get_for_model(self.model, for_concrete_model=False)
+        return LogEntry.objects.bulk_create(
+            [
+                LogEntry(
+                    user_id=request.user.pk,
+                    content_type_id=content_type.pk,
+                    object_id=str(post.pk),
+                    object_repr=self.deleted_label(post.pk),
+                    action_flag=DELETION,
+                )
+                for post in queryset
+            ]
+        )
+
+    def response_delete(self, request: HttpRequest, obj_display: str, obj_id) -> HttpResponse:
+        # obj_display is str(post) taken before the deletion: the "was deleted" message
+        # would show the text just removed.
+        return super().response_delete(request, self.deleted_label(obj_id), obj_id)
 
 
 class _EditInline(admin.TabularInline):

@@ -60,7 +60,9 @@ def test_markdown_vectors_are_inert_live_after_edit_and_after_reload(
         assert href.lower().startswith(("http://", "https://", "mailto:")), href
         assert (target, rel) == ("_blank", "noopener noreferrer nofollow")
 
-    # An edit into a vector arrives as message_edited html: inert too.
+    # An edit into a vector arrives as message_edited html: inert too. (Up arrow edits the
+    # last confirmed message: wait until alice's own window has confirmed them all.)
+    expect(alice.page.locator("#chat-log .chat-msg.own.pending")).to_have_count(0)
     alice.page.locator("#chat-input").press("ArrowUp")
     editor = alice.page.locator("#chat-log .edit-input")
     editor.fill("[edited](javascript:alert(1)) <img src=x onerror=alert(1)>")

@@ -483,7 +483,8 @@ def require_id(data: dict[str, Any], key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         if isinstance(value, str) and value.isdigit() and int(value) > 0:
             return int(value)
-        raise ValidationError(f'"{key}" must be a message id (a positive integer).')
+        noun = key.removesuffix("_id")  # "message_id" or "comment_id"
+        raise ValidationError(f'"{key}" must be a {noun} id (a positive integer).')
     return value
 
 

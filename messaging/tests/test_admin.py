@@ -58,6 +58,27 @@ def test_messages_are_view_only_and_deletable(admin_client, content):
     from accounts.models import AuditLog
 
     assert AuditLog.objects.filter(action="message.deleted", target_id=message.pk).exists()
+    # The text has left the admin too: its lists, the "deleted" message, Recent actions.
+    listing = admin_client.get(reverse("admin:messaging_chatmessage_changelist"))
+    assert "hello" not in listing.content.decode()
+    assert "hello" not in admin_client.get(reverse("admin:index")).content.decode()
+
+
+def test_bulk_deletion_in_the_admin_leaves_no_text_in_its_log(admin_client, content):
+    from django.contrib.admin.models import LogEntry
+
+    comment = content["comment"]
+    response = admin_client.post(
+        reverse("admin:messaging_taskthreadcomment_changelist"),
+        {"action": "delete_selected", "_selected_action": [comment.pk], "post": "yes"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    comment.refresh_from_db()
+    assert (comment.is_deleted, comment.content) == (True, "")
+    [entry] = LogEntry.objects.all()
+    assert entry.object_repr == f"task thread comment {comment.pk}"
+    assert "comment @alice" not in response.content.decode()
 
 
 def test_admin_shows_direct_rooms_replies_and_edit_history(admin_client, room, alice, bob):
@@ -78,6 +99,16 @@ def test_admin_shows_direct_rooms_replies_and_edit_history(admin_client, room, a
     assert "second words" in messages and f"/{root.pk}/change/" not in messages
     page = admin_client.get(reverse("admin:messaging_chatmessage_change", args=[reply.pk]))
     assert "first words" in page.content.decode()  # the earlier version, in the edit history
+
+
+def test_admin_shows_a_comments_edit_history(admin_client, task, alice):
+    from messaging.services.editing import edit_task_comment
+
+    comment = post_task_comment(task=task, author=alice, content="draft wording")
+    edit_task_comment(comment=comment, editor=alice, content="final wording")
+    page = admin_client.get(reverse("admin:messaging_taskthreadcomment_change", args=[comment.pk]))
+    html = page.content.decode()
+    assert "edit history" in html.lower() and "draft wording" in html and "final wording" in html
 
 
 def test_filters_render(admin_client, content):

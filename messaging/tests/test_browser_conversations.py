@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import pytest
 from playwright.sync_api import Browser, expect
 
+from messaging.models import Notification
 from messaging.services.posting import post_chat_message
 from tests.factories import BoardFactory, ChatRoomFactory, UserFactory
 
@@ -94,6 +95,16 @@ def item(viewer: Viewer, text: str, scope: str = "#chat-log"):
     )
 
 
+def confirmed(viewer: Viewer) -> None:
+    """Every message this viewer sent is confirmed by the server (none pending). Up arrow
+    edits the last confirmed message only: a pending one has no id yet. (bob can see a
+    message before alice's own window hears its echo.)"""
+    expect(viewer.page.locator("#chat-log .chat-msg.own.pending")).to_have_count(0)
+    expect(viewer.page.locator("#chat-log .chat-msg.own").last).to_have_attribute(
+        "data-message-id", re.compile(r"^[1-9][0-9]*$")
+    )
+
+
 def pair(team, open_as) -> tuple[Viewer, Viewer]:
     alice = open_as("alice", room_path(team.room))
     bob = open_as("bob", room_path(team.room))
@@ -103,17 +114,36 @@ def pair(team, open_as) -> tuple[Viewer, Viewer]:
 
 
 def test_direct_message_alice_to_bob(team, open_as):
+    """alice picks bob from the "New message" suggestions and writes; bob, reading the room,
+    sees it live and gets no toast and no badge: his direct_message notification is read at
+    once."""
+    UserFactory(username="bea")  # starts with "b" too, but shares no organization with alice
     alice = open_as("alice", "/messaging/")
-    alice.page.locator("#new-message-to").fill("bob")
+    to = alice.page.locator("#new-message-to")
+    to.press_sequentially("b")
+    suggestions = alice.page.locator("#new-message-people option")
+    expect(suggestions).to_have_count(1)
+    expect(suggestions).to_have_attribute("value", "bob")
+    to.fill("bob")
     alice.page.locator("#new-message button[type=submit]").click()
     expect(alice.page.locator("h1")).to_contain_text("alice, bob")
     wait_live(alice)
     bob = open_as("bob", "/messaging/")
     bob.page.locator("#inbox a", has_text="Direct message").click()
     wait_live(bob)
+    expect(bob.page.locator("body")).to_have_attribute("data-notifications-socket", "open")
     send_chat(alice, "hi bob, got a minute?")
     expect(item(bob, "hi bob, got a minute?")).to_have_count(1)
     expect(item(bob, "hi bob, got a minute?").locator(".author")).to_have_text("Alice A.")
+    note = None
+    for _ in range(50):  # the notification is created, then read by bob's open page
+        note = Notification.objects.filter(recipient=team.bob).first()
+        if note is not None and note.is_read:
+            break
+        bob.page.wait_for_timeout(100)
+    assert note is not None and note.notification_type == "direct_message" and note.is_read
+    expect(bob.page.locator("#notification-badge")).to_have_text("0")
+    expect(bob.page.locator(".notification-toast")).to_have_count(0)
     alice.assert_clean()
     bob.assert_clean()
 
@@ -143,6 +173,7 @@ def test_edit_shows_edited_live_in_bobs_window(team, open_as):
     send_chat(alice, "teh plan")
     expect(item(bob, "teh plan")).to_have_count(1)
     expect(item(alice, "teh plan")).to_have_count(1)
+    confirmed(alice)
     # Up arrow in the empty message box edits my last message.
     alice.page.locator("#chat-input").press("ArrowUp")
     editor = alice.page.locator("#chat-log .edit-input")
@@ -256,6 +287,7 @@ def test_screenshot_conversations(team, open_as, browser, tmp_path):
     theirs.locator("[data-action=react]").click()
     theirs.locator(".emoji-picker .pick", has_text="👍").click()
     expect(item(alice, "Release plan for Friday:").locator(".reaction")).to_have_text("👍 1")
+    confirmed(alice)
     alice.page.locator("#chat-input").press("ArrowUp")
     editor = alice.page.locator("#chat-log .edit-input")
     expect(editor).to_be_visible()

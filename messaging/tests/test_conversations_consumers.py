@@ -8,8 +8,10 @@ import pytest_asyncio
 from asgiref.sync import sync_to_async
 
 from messaging.models import ChatMessage, Reaction, TaskThreadComment
+from messaging.services.editing import delete_chat_message
 from messaging.services.posting import post_chat_message, post_task_comment
-from tests.factories import ChatRoomFactory
+from messaging.services.reactions import MAX_DISTINCT_REACTIONS, toggle_reaction
+from tests.factories import ChatRoomFactory, ColumnFactory, TaskFactory
 
 from .test_consumers import connected, frame, room_path, send, silent, task_path
 
@@ -193,5 +195,123 @@ async def test_comment_frames(task, alice, bob):
     assert "deleted" in (await frame(a))["message"]
     comment = await sync_to_async(TaskThreadComment.objects.get)()
     assert (comment.is_deleted, comment.content) == (True, "")
+    await a.disconnect()
+    await b.disconnect()
+
+
+# --- error cases on a deleted message, a full reaction set, missing ids, comments ------------
+
+
+async def _deleted(a, b, message) -> None:
+    """Its author deletes `message`; both sockets hear message_deleted."""
+    await sync_to_async(delete_chat_message)(message=message, deleted_by=message.author)
+    assert (await both(a, b))["type"] == "message_deleted"
+
+
+async def test_reply_to_a_deleted_message_is_an_error_frame(sockets, message, room):
+    a, b = sockets
+    await _deleted(a, b, message)
+    await send(b, {"type": "chat_message", "message": "late reply", "parent_id": message.pk})
+    answer = await frame(b)
+    assert answer == {"type": "error", "message": "The message you replied to was deleted."}
+    assert await silent(a)
+    assert await sync_to_async(ChatMessage.objects.filter(chat_room=room).count)() == 1
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"type": "edit_message", "message": "resurrected"},
+        {"type": "react", "emoji": "👍"},
+    ],
+)
+async def test_editing_or_reacting_to_a_deleted_message_is_an_error_frame(sockets, message, data):
+    a, b = sockets
+    await _deleted(a, b, message)
+    await send(a, {**data, "message_id": message.pk})
+    answer = await frame(a)
+    assert answer["type"] == "error" and "deleted" in answer["message"]
+    assert await silent(b)
+    await sync_to_async(message.refresh_from_db)()
+    assert (message.content, message.is_deleted) == ("", True)
+    assert await sync_to_async(Reaction.objects.count)() == 0
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"type": "delete_message"},
+        {"type": "react", "emoji": "👍"},
+        {"type": "react", "message_id": "x", "emoji": "👍"},
+        {"type": "delete_message", "message_id": -3},
+    ],
+)
+async def test_a_missing_or_malformed_message_id_is_an_error_frame(sockets, message, data):
+    a, b = sockets
+    await send(b, data)
+    answer = await frame(b)
+    assert answer["type"] == "error" and '"message_id"' in answer["message"]
+    assert await silent(a)
+    await sync_to_async(message.refresh_from_db)()
+    assert not message.is_deleted
+    assert await sync_to_async(Reaction.objects.count)() == 0
+
+
+async def test_a_twenty_first_distinct_reaction_is_an_error_frame(room, alice, bob, message):
+    faces = [chr(0x1F600 + i) for i in range(MAX_DISTINCT_REACTIONS + 1)]
+    for face in faces[:MAX_DISTINCT_REACTIONS]:
+        await sync_to_async(toggle_reaction)(post=message, user=alice, emoji=face)
+    a = await connected(alice, room_path(room))
+    b = await connected(bob, room_path(room))
+    assert (await frame(a))["type"] == "user_join"
+    await send(b, {"type": "react", "message_id": message.pk, "emoji": faces[-1]})
+    answer = await frame(b)
+    assert answer == {
+        "type": "error",
+        "message": "A post can carry at most 20 different reactions.",
+    }
+    assert await silent(a)
+    # One of the twenty already there can still be added.
+    await send(b, {"type": "react", "message_id": message.pk, "emoji": faces[0]})
+    reactions = (await both(a, b))["reactions"]
+    assert len(reactions) == MAX_DISTINCT_REACTIONS
+    assert reactions[0] == {"emoji": faces[0], "count": 2, "usernames": ["alice", "bob"]}
+    await a.disconnect()
+    await b.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (
+            {"type": "delete_comment", "comment_id": "MINE"},
+            "You can only delete your own comments.",
+        ),
+        ({"type": "react", "comment_id": "MINE", "emoji": "lol"}, "React with a single emoji."),
+        ({"type": "edit_comment", "comment_id": "MINE"}, '"comment" is required.'),
+        ({"type": "edit_comment", "comment_id": "OTHER", "comment": "x"}, "No such comment"),
+        ({"type": "delete_comment", "comment_id": "OTHER"}, "No such comment"),
+        ({"type": "react", "emoji": "👍"}, '"comment_id" must be a comment id'),
+    ],
+)
+async def test_comment_frame_errors(board, task, alice, bob, data, error):
+    """bob, on alice's comment (MINE) or on a comment of another task of the board (OTHER)."""
+    comment = await sync_to_async(post_task_comment)(task=task, author=alice, content="c")
+    other_task = await sync_to_async(TaskFactory)(
+        column=await sync_to_async(ColumnFactory)(board=board)
+    )
+    elsewhere = await sync_to_async(post_task_comment)(task=other_task, author=bob, content="o")
+    ids = {"MINE": comment.pk, "OTHER": elsewhere.pk}
+    a = await connected(alice, task_path(task))
+    b = await connected(bob, task_path(task))
+    await send(b, {k: ids.get(v, v) if k == "comment_id" else v for k, v in data.items()})
+    answer = await frame(b)
+    assert answer["type"] == "error" and error in answer["message"]
+    assert await silent(a)
+    rows = await sync_to_async(
+        lambda: sorted(TaskThreadComment.objects.values_list("content", "is_deleted"))
+    )()
+    assert rows == [("c", False), ("o", False)]
+    assert await sync_to_async(Reaction.objects.count)() == 0
     await a.disconnect()
     await b.disconnect()

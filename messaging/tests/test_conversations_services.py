@@ -146,6 +146,17 @@ def test_edit_notifies_only_the_newly_mentioned_once(room, board, alice, bob, ca
     assert names == ["bob", "carol"]
 
 
+def test_comment_edit_notifies_only_the_newly_mentioned_once(task, alice, bob, carol):
+    comment = post_task_comment(task=task, author=alice, content="cc @bob")
+    edit_task_comment(comment=comment, editor=alice, content="cc @bob @carol")
+    edit_task_comment(comment=comment, editor=alice, content="cc @bob @carol!")
+    notes = Notification.objects.filter(task_thread_comment=comment)
+    assert sorted(notes.values_list("recipient__username", "notification_type")) == [
+        ("bob", "mention"),
+        ("carol", "mention"),
+    ]
+
+
 def test_edit_to_empty_is_refused(room, alice):
     message = post(room, alice, "text")
     with pytest.raises(ValidationError, match="empty"):

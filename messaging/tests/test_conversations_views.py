@@ -63,6 +63,16 @@ def test_send_with_a_foreign_parent_is_400_and_saves_nothing(bob_c, room, board,
     assert ChatMessage.objects.filter(chat_room=room).count() == 0
 
 
+def test_send_replying_to_a_deleted_message_is_400_and_saves_nothing(alice_c, bob_c, room, message):
+    alice_c.post(url("message_delete", message.pk), **JSON)
+    response = bob_c.post(
+        url("room_send", room.pk), {"content": "too late", "parent_id": message.pk}, **JSON
+    )
+    assert response.status_code == 400
+    assert response.json() == {"error": "The message you replied to was deleted."}
+    assert ChatMessage.objects.filter(chat_room=room).count() == 1
+
+
 # --- edit ------------------------------------------------------------------------------------
 
 
@@ -118,6 +128,33 @@ def test_delete_answers_a_tombstone_and_text_leaves_history_and_page(alice_c, bo
     assert "world" not in page and "message deleted" in page
 
 
+def test_a_deleted_root_keeps_its_thread_readable(alice_c, bob_c, room, message, bob):
+    reply = post_chat_message(room=room, author=bob, content="still here", parent_id=message.pk)
+    alice_c.post(url("message_delete", message.pk), **JSON)
+    [root] = bob_c.get(url("room_history", room.pk)).json()["messages"]
+    assert (root["message_id"], root["is_deleted"], root["message"], root["reply_count"]) == (
+        message.pk,
+        True,
+        "",
+        1,
+    )
+    thread = bob_c.get(url("room_history", room.pk), {"parent": message.pk}).json()
+    assert [(m["message_id"], m["message"]) for m in thread["messages"]] == [
+        (reply.pk, "still here")
+    ]
+
+
+def test_a_deleted_comment_leaves_the_task_page_and_its_history(client_for, alice, bob, task):
+    comment = post_task_comment(task=task, author=alice, content="classified plans")
+    client_for(alice).post(url("comment_delete", comment.pk), **JSON)
+    bob_c = client_for(bob)
+    for page in (task.get_absolute_url(), url("task_comments", task.pk)):
+        html = bob_c.get(page).content.decode()
+        assert "classified" not in html and "message deleted" in html
+    [item] = bob_c.get(url("task_comment_history", task.pk)).json()["comments"]
+    assert (item["is_deleted"], item["comment"], item["html"]) == (True, "", "")
+
+
 def test_delete_someone_elses_message_is_403(bob_c, message):
     assert bob_c.post(url("message_delete", message.pk), **JSON).status_code == 403
 
@@ -143,6 +180,45 @@ def test_comment_endpoints(client_for, alice, bob, task):
     assert (
         stranger.post(url("comment_edit", comment.pk), {"content": "x"}, **JSON).status_code == 404
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "data"), [("message_edit", {"content": "back"}), ("message_react", {"emoji": "👍"})]
+)
+def test_editing_or_reacting_to_a_deleted_message_is_400(alice_c, message, name, data):
+    alice_c.post(url("message_delete", message.pk), **JSON)
+    response = alice_c.post(url(name, message.pk), data, **JSON)
+    assert response.status_code == 400
+    assert "deleted" in response.json()["error"]
+    message.refresh_from_db()
+    assert (message.content, message.is_deleted, message.reactions.count()) == ("", True, 0)
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("comment_edit", {"content": "x"}),
+        ("comment_delete", {}),
+        ("comment_react", {"emoji": "👍"}),
+        ("comment_edits", None),
+    ],
+)
+def test_a_comment_you_cannot_read_is_404(client_for, dave, alice, task, name, data):
+    comment = post_task_comment(task=task, author=alice, content="board only")
+    client = client_for(dave)
+    target = url(name, comment.pk)
+    response = client.get(target) if data is None else client.post(target, data, **JSON)
+    assert response.status_code == 404
+    comment.refresh_from_db()
+    assert (comment.content, comment.is_deleted, comment.reactions.count()) == (
+        "board only",
+        False,
+        0,
+    )
+
+
+def test_message_edits_of_a_message_you_cannot_read_is_404(client_for, dave, message):
+    assert client_for(dave).get(url("message_edits", message.pk)).status_code == 404
 
 
 # --- reactions -------------------------------------------------------------------------------

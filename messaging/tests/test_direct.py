@@ -217,3 +217,25 @@ def test_people_picker_suggests_only_my_organizations(client_for, acme, alice, o
     assert [p["username"] for p in people] == ["bob", "carol"]
     found = client_for(alice).get("/messaging/direct/people/", {"q": "ca"}).json()["people"]
     assert [p["username"] for p in found] == ["carol"]
+
+
+def test_inbox_queries_do_not_grow_with_direct_rooms(
+    client_for, acme, alice, bob, django_assert_max_num_queries
+):
+    """Each direct room's other people (for their presence dots) come in one query."""
+    from django.db import connection as db
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_for(alice)
+    first, _ = get_or_create_direct_room(sender=alice, usernames=["bob"])
+    post_chat_message(room=first, author=bob, content="hi")
+    with CaptureQueriesContext(db) as few:
+        assert client.get(reverse("messaging:inbox")).status_code == 200
+    for i in range(10):
+        person = UserFactory(username=f"p{i}")
+        join_organization(acme, person)
+        room, _ = get_or_create_direct_room(sender=person, usernames=["alice", "bob"])
+        post_chat_message(room=room, author=person, content=f"hello {i}")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        page = client.get(reverse("messaging:inbox")).content.decode()
+    assert page.count("Direct message") == 11
