@@ -205,3 +205,17 @@ def test_the_admin_cannot_put_an_outsider_in_a_room(acme, globex, client):
     assert response.status_code == 200
     assert "Only members of the board" in response.content.decode()
     assert not acme.room.members.filter(pk=globex.member.pk).exists()
+
+
+def test_the_admin_cannot_assign_a_task_to_an_outsider(acme, globex, client):
+    root = UserFactory(username="root", is_staff=True, is_superuser=True)
+    client.force_login(root)
+    url = reverse("admin:kanban_task_change", args=[acme.task.pk])
+    data = change_form_data(client.get(url).content.decode(), assignee=globex.member.pk)
+
+    response = client.post(url, data)
+
+    assert response.status_code == 200
+    assert "is not a member of this board" in response.content.decode()
+    acme.task.refresh_from_db()
+    assert acme.task.assignee_id is None

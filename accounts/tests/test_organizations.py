@@ -160,6 +160,32 @@ def test_invitation_max_age_is_enforced_by_the_signature(acme, alice, settings):
         org_services.get_invitation_for_token(link.rstrip("/").rsplit("/", 1)[1])
 
 
+def test_an_invitation_link_works_for_seven_days_and_no_longer(acme, alice, monkeypatch):
+    """The default lifetime, with the signature's clock moved on (the row's expiry says
+    the same)."""
+    import time as real_time
+
+    from django.core import signing
+
+    invitation, link = invite(acme, alice)
+    token = link.rstrip("/").rsplit("/", 1)[1]
+    sent = real_time.time()
+    assert abs((invitation.expires_at - timezone.now()) - timedelta(days=7)) < timedelta(minutes=1)
+
+    class Clock:
+        offset = timedelta(days=6, hours=23).total_seconds()
+
+        @classmethod
+        def time(cls) -> float:
+            return sent + cls.offset
+
+    monkeypatch.setattr(signing, "time", Clock)
+    assert org_services.get_invitation_for_token(token) == invitation
+    Clock.offset = timedelta(days=7, minutes=1).total_seconds()
+    with pytest.raises(ValidationError, match="expired"):
+        org_services.get_invitation_for_token(token)
+
+
 def test_only_owners_and_admins_invite(acme, carol):
     with pytest.raises(ValidationError, match="owners and admins"):
         invite(acme, carol)
