@@ -28,6 +28,7 @@ from django.urls import reverse
 
 from accounts.models import Membership, Organization
 from kanban import access as board_access
+from kanban.consumers import BoardConsumer
 from messaging import access as room_access
 from messaging.consumers.chat import ChatRoomConsumer
 from messaging.consumers.comments import TaskCommentConsumer
@@ -178,6 +179,7 @@ def test_json_endpoints_agree(world, case):
     assert_answer(
         client.get(reverse("messaging:task_comment_history", args=[task.pk])), thread_ok, user
     )
+    assert_answer(client.get(reverse("kanban:board_state", args=[board.pk])), board_ok, user)
     mentions = reverse("messaging:mentions")
     assert_answer(client.get(mentions, {"room": room.pk, "q": ""}), room_ok, user)
     assert_answer(client.get(mentions, {"board": board.pk, "q": ""}), board_ok, user)
@@ -199,10 +201,11 @@ async def accepted(user, path: str) -> bool:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("case", CASES)
 async def test_socket_connect_agrees(world, case):
-    users, _, room, task = world
+    users, board, room, task = world
     user = users[case]
-    _, room_ok, thread_ok = EXPECTED[case]
+    board_ok, room_ok, thread_ok = EXPECTED[case]
     try:
+        assert await accepted(user, f"/ws/board/{board.pk}/") is board_ok
         assert await accepted(user, f"/ws/chat-room/{room.pk}/") is room_ok
         assert await accepted(user, f"/ws/task-comments/{task.pk}/") is thread_ok
     finally:
@@ -212,12 +215,15 @@ async def test_socket_connect_agrees(world, case):
 @pytest.mark.parametrize("case", CASES)
 def test_per_frame_recheck_agrees(world, case):
     """What the consumers ask before acting on each frame of an open socket."""
-    users, _, room, task = world
-    _, room_ok, thread_ok = EXPECTED[case]
+    users, board, room, task = world
+    board_ok, room_ok, thread_ok = EXPECTED[case]
+    live_board = BoardConsumer()
+    live_board.user, live_board.board = users[case], board
     chat = ChatRoomConsumer()
     chat.user, chat.room = users[case], room
     comments = TaskCommentConsumer()
     comments.user, comments.task = users[case], task
+    assert live_board.allowed_now() is board_ok
     assert chat.allowed_now() is room_ok
     assert comments.allowed_now() is thread_ok
 

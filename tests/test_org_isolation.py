@@ -76,6 +76,7 @@ def pages(side: Side) -> list[str]:
 def json_endpoints(side: Side) -> list[str]:
     mentions = reverse("messaging:mentions")
     return [
+        reverse("kanban:board_state", args=[side.board.pk]),
         reverse("messaging:room_history", args=[side.room.pk]),
         reverse("messaging:task_comment_history", args=[side.task.pk]),
         f"{mentions}?board={side.board.pk}&q=",
@@ -115,8 +116,10 @@ async def test_sockets_of_the_other_organization_are_refused(acme, globex):
 
     try:
         for user in (globex.owner, globex.member):
+            assert not await accepted(user, f"/ws/board/{acme.board.pk}/")
             assert not await accepted(user, f"/ws/chat-room/{acme.room.pk}/")
             assert not await accepted(user, f"/ws/task-comments/{acme.task.pk}/")
+        assert await accepted(acme.member, f"/ws/board/{acme.board.pk}/")
         assert await accepted(acme.member, f"/ws/chat-room/{acme.room.pk}/")
     finally:
         await sync_to_async(connections.close_all)()
