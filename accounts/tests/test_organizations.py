@@ -441,6 +441,33 @@ def test_members_see_the_page_but_not_its_management(client_for, acme, carol, bo
     assert membership(acme, bob).role == before
 
 
+def test_owners_manage_members_on_the_page_and_the_last_owner_is_told_why_not(
+    client_for, acme, alice, bob, carol
+):
+    client = client_for(alice)
+    page = reverse("orgs:detail", args=["acme"])
+
+    def post(name: str, *args, **data) -> str:
+        response = client.post(reverse(f"orgs:{name}", args=["acme", *args]), data, follow=True)
+        assert response.status_code == 200
+        return response.content.decode()
+
+    assert "is now admin" in post("member_role", carol.pk, role="admin")
+    assert membership(acme, carol).role == Role.ADMIN
+    assert "The last owner cannot be demoted" in post("member_role", alice.pk, role="member")
+    assert "The last owner cannot leave" in post("leave")
+    assert membership(acme, alice).role == Role.OWNER
+    assert "was removed from Acme" in post("member_remove", bob.pk)
+    assert not Membership.objects.filter(organization=acme, user=bob).exists()
+    invitation, link = invite(acme, alice)
+    assert "revoked" in post("invitation_revoke", invitation.pk)
+    assert client.get(link.removeprefix("http://testserver")).status_code == 404
+
+    leaving = client_for(carol).post(reverse("orgs:leave", args=["acme"]))
+    assert leaving.status_code == 302 and leaving.url == reverse("orgs:list")
+    assert client_for(carol).get(page).status_code == 404
+
+
 def test_inviting_shows_the_link_to_copy(client_for, acme, alice):
     client = client_for(alice)
     response = client.post(
