@@ -513,6 +513,28 @@ def test_a_new_person_signs_up_through_the_link_and_joins(client, acme, alice):
     assert client.get(path).status_code == 404  # used up
 
 
+def test_with_sign_up_closed_the_invitation_page_still_signs_people_up(
+    client, acme, alice, settings
+):
+    settings.SIGNUP_OPEN = False
+    _, link = invite(acme, alice, email="pat@example.com")
+    data = {
+        "username": "pat",
+        "email": "pat@example.com",
+        "password1": "A-long-pass-4711",
+        "password2": "A-long-pass-4711",
+    }
+    assert client.post(reverse("accounts:signup"), {**data, "username": "mallory"}).status_code == (
+        403
+    )
+
+    response = client.post(link.removeprefix("http://testserver"), data)
+
+    assert response.status_code == 302 and response.url == acme.get_absolute_url()
+    assert membership(acme, User.objects.get(username="pat")).role == Role.MEMBER
+    assert not User.objects.filter(username="mallory").exists()
+
+
 def test_an_existing_user_logs_in_and_joins(client, acme, alice, dave, password):
     _, link = invite(acme, alice, email="dave@example.com")
     path = link.removeprefix("http://testserver")
