@@ -524,9 +524,8 @@ def test_with_sign_up_closed_the_invitation_page_still_signs_people_up(
         "password1": "A-long-pass-4711",
         "password2": "A-long-pass-4711",
     }
-    assert client.post(reverse("accounts:signup"), {**data, "username": "mallory"}).status_code == (
-        403
-    )
+    closed = client.post(reverse("accounts:signup"), {**data, "username": "mallory"})
+    assert closed.status_code == 403
 
     response = client.post(link.removeprefix("http://testserver"), data)
 
