@@ -186,10 +186,15 @@ def test_an_invitation_link_works_for_seven_days_and_no_longer(acme, alice, monk
         org_services.get_invitation_for_token(token)
 
 
-def test_only_owners_and_admins_invite(acme, carol):
+def test_only_owners_and_admins_invite(acme, bob, carol):
     with pytest.raises(ValidationError, match="owners and admins"):
         invite(acme, carol)
     assert not Invitation.objects.exists()
+
+    invite(acme, bob, email="by-an-admin@example.com")  # bob is an admin
+    assert list(Invitation.objects.values_list("email", "invited_by__username")) == [
+        ("by-an-admin@example.com", "bob")
+    ]
 
 
 # --- roles and removal --------------------------------------------------------------------
