@@ -26,8 +26,9 @@ from django.db import connections
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import Membership
+from accounts.models import Membership, Organization
 from kanban import access as board_access
+from kanban.consumers import BoardConsumer
 from messaging import access as room_access
 from messaging.consumers.chat import ChatRoomConsumer
 from messaging.consumers.comments import TaskCommentConsumer
@@ -41,6 +42,7 @@ from tests.factories import (
     OrganizationFactory,
     TaskFactory,
     UserFactory,
+    add_board_members,
     join_organization,
 )
 
@@ -177,6 +179,7 @@ def test_json_endpoints_agree(world, case):
     assert_answer(
         client.get(reverse("messaging:task_comment_history", args=[task.pk])), thread_ok, user
     )
+    assert_answer(client.get(reverse("kanban:board_state", args=[board.pk])), board_ok, user)
     mentions = reverse("messaging:mentions")
     assert_answer(client.get(mentions, {"room": room.pk, "q": ""}), room_ok, user)
     assert_answer(client.get(mentions, {"board": board.pk, "q": ""}), board_ok, user)
@@ -198,10 +201,11 @@ async def accepted(user, path: str) -> bool:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("case", CASES)
 async def test_socket_connect_agrees(world, case):
-    users, _, room, task = world
+    users, board, room, task = world
     user = users[case]
-    _, room_ok, thread_ok = EXPECTED[case]
+    board_ok, room_ok, thread_ok = EXPECTED[case]
     try:
+        assert await accepted(user, f"/ws/board/{board.pk}/") is board_ok
         assert await accepted(user, f"/ws/chat-room/{room.pk}/") is room_ok
         assert await accepted(user, f"/ws/task-comments/{task.pk}/") is thread_ok
     finally:
@@ -211,14 +215,100 @@ async def test_socket_connect_agrees(world, case):
 @pytest.mark.parametrize("case", CASES)
 def test_per_frame_recheck_agrees(world, case):
     """What the consumers ask before acting on each frame of an open socket."""
-    users, _, room, task = world
-    _, room_ok, thread_ok = EXPECTED[case]
+    users, board, room, task = world
+    board_ok, room_ok, thread_ok = EXPECTED[case]
+    live_board = BoardConsumer()
+    live_board.user, live_board.board = users[case], board
     chat = ChatRoomConsumer()
     chat.user, chat.room = users[case], room
     comments = TaskCommentConsumer()
     comments.user, comments.task = users[case], task
+    assert live_board.allowed_now() is board_ok
     assert chat.allowed_now() is room_ok
     assert comments.allowed_now() is thread_ok
+
+
+# A person's access can end while their sockets are open without any signal reaching them
+# (a raw row delete, a lost event). Each frame must then be judged by the same rule: pat
+# starts as a plain member with both sockets open, silently becomes each case of the matrix,
+# and sends one frame on each socket. With the socket's cached answer (the default 60 s) the
+# posting service's own check decides; with SOCKET_ACCESS_RECHECK_SECONDS=0 the consumer asks
+# the rule before the frame. Either way the frame is refused exactly where EXPECTED says.
+def become(case: str, pat, board, room, globex) -> None:
+    """Turn pat, a plain member, into `case` with raw writes that signal nobody."""
+    own = Membership.objects.filter(user=pat, organization=board.organization)
+    if case == "owner":
+        own.update(role=Membership.Role.OWNER)
+    elif case == "admin":
+        own.update(role=Membership.Role.ADMIN)
+    elif case == "board_member_not_in_room":
+        room.members.remove(pat)
+    elif case == "room_member_removed_from_board":
+        board.members.remove(pat)
+    elif case == "other_organization":
+        own.delete()
+        join_organization(globex, pat)
+    elif case == "deactivated":
+        type(pat).objects.filter(pk=pat.pk).update(is_active=False)
+
+
+async def answer_to(communicator, frame: dict, wanted: str) -> str:
+    """Send one frame; return `wanted` if it came back, else the error's code."""
+    await communicator.send_to(text_data=json.dumps(frame))
+    while True:
+        reply = json.loads(await communicator.receive_from(timeout=3))
+        if reply["type"] == wanted:
+            return wanted
+        if reply["type"] == "error":
+            return reply.get("code") or reply["message"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("recheck_seconds", [60.0, 0.0], ids=["cached", "every_frame"])
+@pytest.mark.parametrize("case", CASES)
+async def test_per_frame_recheck_over_an_open_socket_agrees(world, settings, case, recheck_seconds):
+    settings.SOCKET_ACCESS_RECHECK_SECONDS = recheck_seconds
+    _, board, room, task = world
+    _, room_ok, thread_ok = EXPECTED[case]
+
+    def arrange():
+        pat = UserFactory(username="pat")
+        add_board_members(board, pat)
+        room.members.add(pat)
+        return pat, Organization.objects.get(name="Globex")
+
+    pat, globex = await sync_to_async(arrange)()
+    chat = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/chat-room/{room.pk}/")
+    comments = WebsocketCommunicator(
+        URLRouter(websocket_urlpatterns), f"/ws/task-comments/{task.pk}/"
+    )
+    try:
+        for communicator in (chat, comments):
+            communicator.scope["user"] = pat
+            assert (await communicator.connect(timeout=3))[0]
+
+        await sync_to_async(become)(case, pat, board, room, globex)
+
+        chat_answer = await answer_to(
+            chat, {"type": "chat_message", "message": "still here?"}, "chat_message"
+        )
+        thread_answer = await answer_to(
+            comments, {"type": "comment", "comment": "still here?"}, "new_comment"
+        )
+        assert chat_answer == ("chat_message" if room_ok else "access_gone")
+        assert thread_answer == ("new_comment" if thread_ok else "access_gone")
+        saved = await sync_to_async(
+            lambda: (
+                room.messages.filter(author=pat).count(),
+                task.thread_comments.filter(author=pat).count(),
+            )
+        )()
+        assert saved == (int(room_ok), int(thread_ok))
+    finally:
+        for communicator in (chat, comments):
+            await communicator.disconnect()
+        await sync_to_async(connections.close_all)()
 
 
 # --- mentions, notifications, autocomplete -------------------------------------------------

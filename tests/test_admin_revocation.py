@@ -1,6 +1,7 @@
 """Every admin path that ends someone's access closes their open sockets (real daphne), as
-the app's own pages do: removing a room or board member on the admin's change form, resetting
-a password, deleting the user; and, in the app, removing someone from the organization.
+the app's own pages do: removing a room or board member on the admin's change form, deleting
+a room or a board, resetting a password, deleting the user (alone or with the changelist's
+bulk action); and, in the app, removing someone from the organization.
 
 The channel layer is in memory inside daphne, so every trigger is an HTTP request to it.
 """
@@ -99,6 +100,29 @@ def test_removing_a_board_member_in_the_admin_closes_their_board_sockets(team, a
     assert still_open(sockets["notifications"], for_seconds=0.2)
 
 
+def test_deleting_a_room_in_the_admin_closes_its_sockets(team):
+    workspace, alice_http, sockets = team
+    started = time.monotonic()
+    path = f"/admin/messaging/chatroom/{workspace.room.pk}/delete/"
+    assert alice_http.post(path, {"post": "yes"}) == 302
+
+    closes_within(sockets["chat-room"], REVOCATION_DEADLINE, "admin room delete", since=started)
+    assert still_open(sockets["task-comments"], for_seconds=0.2)
+
+
+def test_deleting_a_board_in_the_admin_closes_its_sockets(team):
+    workspace, alice_http, sockets = team
+    started = time.monotonic()
+    path = f"/admin/kanban/board/{workspace.board.pk}/delete/"
+    assert alice_http.post(path, {"post": "yes"}) == 302
+
+    for name in ("chat-room", "task-comments"):
+        closes_within(
+            sockets[name], REVOCATION_DEADLINE, f"admin board delete: {name}", since=started
+        )
+    assert still_open(sockets["notifications"], for_seconds=0.2)
+
+
 def test_an_admin_password_reset_closes_every_socket_of_the_user(team, bob):
     _, alice_http, sockets = team
     path = f"/admin/accounts/user/{bob.pk}/password/"
@@ -129,6 +153,20 @@ def test_deleting_a_user_in_the_admin_closes_every_socket_of_theirs(team, bob):
     assert status == 302
     for name, ws in sockets.items():
         closes_within(ws, REVOCATION_DEADLINE, f"admin user delete: {name}", since=started)
+
+
+def test_bulk_deleting_users_in_the_admin_closes_every_socket_of_theirs(team, bob):
+    """The changelist's "Delete selected users" action (delete_queryset), not the one-user
+    delete page."""
+    _, alice_http, sockets = team
+    started = time.monotonic()
+    status = alice_http.post(
+        "/admin/accounts/user/",
+        {"action": "delete_selected", "_selected_action": [bob.pk], "post": "yes"},
+    )
+    assert status == 302
+    for name, ws in sockets.items():
+        closes_within(ws, REVOCATION_DEADLINE, f"admin bulk user delete: {name}", since=started)
 
 
 def test_removing_someone_from_the_organization_closes_their_sockets_there(team, alice, bob):

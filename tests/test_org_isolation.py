@@ -76,6 +76,7 @@ def pages(side: Side) -> list[str]:
 def json_endpoints(side: Side) -> list[str]:
     mentions = reverse("messaging:mentions")
     return [
+        reverse("kanban:board_state", args=[side.board.pk]),
         reverse("messaging:room_history", args=[side.room.pk]),
         reverse("messaging:task_comment_history", args=[side.task.pk]),
         f"{mentions}?board={side.board.pk}&q=",
@@ -115,8 +116,10 @@ async def test_sockets_of_the_other_organization_are_refused(acme, globex):
 
     try:
         for user in (globex.owner, globex.member):
+            assert not await accepted(user, f"/ws/board/{acme.board.pk}/")
             assert not await accepted(user, f"/ws/chat-room/{acme.room.pk}/")
             assert not await accepted(user, f"/ws/task-comments/{acme.task.pk}/")
+        assert await accepted(acme.member, f"/ws/board/{acme.board.pk}/")
         assert await accepted(acme.member, f"/ws/chat-room/{acme.room.pk}/")
     finally:
         await sync_to_async(connections.close_all)()
@@ -205,3 +208,17 @@ def test_the_admin_cannot_put_an_outsider_in_a_room(acme, globex, client):
     assert response.status_code == 200
     assert "Only members of the board" in response.content.decode()
     assert not acme.room.members.filter(pk=globex.member.pk).exists()
+
+
+def test_the_admin_cannot_assign_a_task_to_an_outsider(acme, globex, client):
+    root = UserFactory(username="root", is_staff=True, is_superuser=True)
+    client.force_login(root)
+    url = reverse("admin:kanban_task_change", args=[acme.task.pk])
+    data = change_form_data(client.get(url).content.decode(), assignee=globex.member.pk)
+
+    response = client.post(url, data)
+
+    assert response.status_code == 200
+    assert "is not a member of this board" in response.content.decode()
+    acme.task.refresh_from_db()
+    assert acme.task.assignee_id is None

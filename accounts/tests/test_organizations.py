@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
@@ -17,9 +18,12 @@ from accounts import org_services, services
 from accounts.audit import record_audit
 from accounts.forms import SignUpForm
 from accounts.models import AuditLog, Invitation, Membership, Organization, User
+from kanban import access as board_access
 from kanban import services as kanban_services
 from kanban.models import Board, Task
-from messaging.models import ChatRoom
+from messaging.models import ChatMessage, ChatRoom
+from messaging.services.posting import post_chat_message
+from tests.admin_forms import change_form_data
 from tests.factories import (
     BoardFactory,
     ChatRoomFactory,
@@ -156,10 +160,41 @@ def test_invitation_max_age_is_enforced_by_the_signature(acme, alice, settings):
         org_services.get_invitation_for_token(link.rstrip("/").rsplit("/", 1)[1])
 
 
-def test_only_owners_and_admins_invite(acme, carol):
+def test_an_invitation_link_works_for_seven_days_and_no_longer(acme, alice, monkeypatch):
+    """The default lifetime, with the signature's clock moved on (the row's expiry says
+    the same)."""
+    import time as real_time
+
+    from django.core import signing
+
+    invitation, link = invite(acme, alice)
+    token = link.rstrip("/").rsplit("/", 1)[1]
+    sent = real_time.time()
+    assert abs((invitation.expires_at - timezone.now()) - timedelta(days=7)) < timedelta(minutes=1)
+
+    class Clock:
+        offset = timedelta(days=6, hours=23).total_seconds()
+
+        @classmethod
+        def time(cls) -> float:
+            return sent + cls.offset
+
+    monkeypatch.setattr(signing, "time", Clock)
+    assert org_services.get_invitation_for_token(token) == invitation
+    Clock.offset = timedelta(days=7, minutes=1).total_seconds()
+    with pytest.raises(ValidationError, match="expired"):
+        org_services.get_invitation_for_token(token)
+
+
+def test_only_owners_and_admins_invite(acme, bob, carol):
     with pytest.raises(ValidationError, match="owners and admins"):
         invite(acme, carol)
     assert not Invitation.objects.exists()
+
+    invite(acme, bob, email="by-an-admin@example.com")  # bob is an admin
+    assert list(Invitation.objects.values_list("email", "invited_by__username")) == [
+        ("by-an-admin@example.com", "bob")
+    ]
 
 
 # --- roles and removal --------------------------------------------------------------------
@@ -269,6 +304,68 @@ def test_board_and_room_changes_are_audited_with_actor_and_ip(client_for, acme, 
     assert entries.get(action="board.renamed").changes == {"name": ["Roadmap", "Roadmap 2"]}
 
 
+def test_organization_rename_is_audited(client_for, acme, alice):
+    client_for(alice, REMOTE_ADDR="203.0.113.7").post(
+        reverse("orgs:rename", args=["acme"]), {"name": "Acme Corp"}
+    )
+
+    entry = AuditLog.objects.get(action="org.renamed")
+    assert (entry.organization, entry.actor, entry.ip_address) == (acme, alice, "203.0.113.7")
+    assert entry.changes == {"name": ["Acme", "Acme Corp"]}
+
+
+def test_room_rename_and_delete_in_the_admin_are_audited(client_for, acme, alice, bob):
+    """Rooms are renamed and deleted in the admin only: through the room services, which
+    write the organization's audit log with the staff member as the actor."""
+    board = BoardFactory(created_by=alice, organization=acme, members=[bob])
+    room = ChatRoomFactory(board=board, name="ops", created_by=alice, members=[bob])
+    staff = client_for(UserFactory(username="root", is_staff=True, is_superuser=True))
+    url = reverse("admin:messaging_chatroom_change", args=[room.pk])
+    data = change_form_data(staff.get(url).content.decode(), name="operations")
+
+    assert staff.post(url, data).status_code == 302
+    assert (
+        staff.post(
+            reverse("admin:messaging_chatroom_delete", args=[room.pk]), {"post": "yes"}
+        ).status_code
+        == 302
+    )
+
+    assert not ChatRoom.objects.filter(pk=room.pk).exists()
+    entries = AuditLog.objects.filter(
+        organization=acme, action__in=["room.renamed", "room.deleted"]
+    )
+    assert list(entries.order_by("pk").values_list("action", "actor_label", "changes")) == [
+        ("room.renamed", "root", {"name": ["ops", "operations"]}),
+        ("room.deleted", "root", {"name": "operations", "board": board.name}),
+    ]
+    assert set(entries.values_list("target_id", flat=True)) == {room.pk}
+
+
+def test_a_moderators_deletion_is_audited_and_an_authors_own_is_not(
+    client_for, acme, alice, bob, carol
+):
+    """bob (an admin of Acme) deletes carol's message; carol deletes her own."""
+    board = BoardFactory(created_by=alice, organization=acme, members=[bob, carol])
+    room = ChatRoomFactory(board=board, created_by=alice, members=[bob, carol])
+    theirs = post_chat_message(room=room, author=carol, content="moderate me")
+    own = post_chat_message(room=room, author=carol, content="I take it back")
+
+    moderated = client_for(bob, REMOTE_ADDR="198.51.100.9").post(
+        reverse("messaging:message_delete", args=[theirs.pk]), HTTP_ACCEPT="application/json"
+    )
+    withdrawn = client_for(carol).post(
+        reverse("messaging:message_delete", args=[own.pk]), HTTP_ACCEPT="application/json"
+    )
+
+    assert (moderated.status_code, withdrawn.status_code) == (200, 200)
+    assert ChatMessage.objects.filter(pk__in=[theirs.pk, own.pk], is_deleted=True).count() == 2
+    entry = AuditLog.objects.get(action="message.deleted")
+    assert (entry.organization, entry.actor, entry.target_id) == (acme, bob, theirs.pk)
+    assert entry.changes == {"author": "carol"} and entry.ip_address == "198.51.100.9"
+    assert "moderate me" not in str(entry.changes) + entry.target_label
+
+
 # --- pages --------------------------------------------------------------------------------
 
 
@@ -294,6 +391,49 @@ def test_org_pages_are_404_for_non_members_like_a_missing_slug(client_for, acme,
         assert response.status_code == 404, url
 
 
+def test_member_and_invitation_actions_are_404_for_non_members(
+    client_for, acme, alice, carol, dave
+):
+    invitation, _ = invite(acme, alice)
+    client = client_for(dave)
+    urls = [
+        reverse("orgs:member_role", args=["acme", carol.pk]),
+        reverse("orgs:member_remove", args=["acme", carol.pk]),
+        reverse("orgs:invitation_revoke", args=["acme", invitation.pk]),
+    ]
+    for url in urls:
+        assert client.post(url, {"role": "owner"}).status_code == 404, url
+    assert membership(acme, carol).role == Role.MEMBER
+    assert Invitation.objects.filter(pk=invitation.pk).exists()
+
+
+def test_admins_read_the_audit_log_too(client_for, acme, bob):
+    assert client_for(bob).get(reverse("orgs:audit", args=["acme"])).status_code == 200
+
+
+def test_my_boards_groups_boards_by_organization(client_for, acme, alice, carol, dave):
+    """carol is in Acme and Globex; each board sits under its own organization's heading,
+    whatever the board names' order."""
+    globex = Organization.objects.get(slug="globex")
+    join_organization(globex, carol)
+    for name, org, creator in (
+        ("Alpha", acme, alice),
+        ("Middle", globex, dave),
+        ("Zulu", acme, alice),
+    ):
+        BoardFactory(name=name, created_by=creator, organization=org, members=[carol])
+
+    html = client_for(carol).get(reverse("kanban:board_list")).content.decode()
+
+    sections = re.findall(r'data-org-slug="([^"]+)"(.*?)</section>', html, re.S)
+    grouped = {
+        slug: re.findall(r'class="stretched-link[^"]*" href="[^"]+">([^<]+)<', body)
+        for slug, body in sections
+    }
+    assert [slug for slug, _ in sections] == ["acme", "globex"]
+    assert grouped == {"acme": ["Alpha", "Zulu"], "globex": ["Middle"]}
+
+
 def test_members_see_the_page_but_not_its_management(client_for, acme, carol, bob):
     client = client_for(carol)
     html = client.get(reverse("orgs:detail", args=["acme"])).content.decode()
@@ -304,6 +444,33 @@ def test_members_see_the_page_but_not_its_management(client_for, acme, carol, bo
     assert client.post(url, {"role": "member"}).status_code == 404
     assert client.post(reverse("orgs:member_remove", args=["acme", bob.pk])).status_code == 404
     assert membership(acme, bob).role == before
+
+
+def test_owners_manage_members_on_the_page_and_the_last_owner_is_told_why_not(
+    client_for, acme, alice, bob, carol
+):
+    client = client_for(alice)
+    page = reverse("orgs:detail", args=["acme"])
+
+    def post(name: str, *args, **data) -> str:
+        response = client.post(reverse(f"orgs:{name}", args=["acme", *args]), data, follow=True)
+        assert response.status_code == 200
+        return response.content.decode()
+
+    assert "is now admin" in post("member_role", carol.pk, role="admin")
+    assert membership(acme, carol).role == Role.ADMIN
+    assert "The last owner cannot be demoted" in post("member_role", alice.pk, role="member")
+    assert "The last owner cannot leave" in post("leave")
+    assert membership(acme, alice).role == Role.OWNER
+    assert "was removed from Acme" in post("member_remove", bob.pk)
+    assert not Membership.objects.filter(organization=acme, user=bob).exists()
+    invitation, link = invite(acme, alice)
+    assert "revoked" in post("invitation_revoke", invitation.pk)
+    assert client.get(link.removeprefix("http://testserver")).status_code == 404
+
+    leaving = client_for(carol).post(reverse("orgs:leave", args=["acme"]))
+    assert leaving.status_code == 302 and leaving.url == reverse("orgs:list")
+    assert client_for(carol).get(page).status_code == 404
 
 
 def test_inviting_shows_the_link_to_copy(client_for, acme, alice):
@@ -351,6 +518,27 @@ def test_a_new_person_signs_up_through_the_link_and_joins(client, acme, alice):
     assert client.get(path).status_code == 404  # used up
 
 
+def test_with_sign_up_closed_the_invitation_page_still_signs_people_up(
+    client, acme, alice, settings
+):
+    settings.SIGNUP_OPEN = False
+    _, link = invite(acme, alice, email="pat@example.com")
+    data = {
+        "username": "pat",
+        "email": "pat@example.com",
+        "password1": "A-long-pass-4711",
+        "password2": "A-long-pass-4711",
+    }
+    closed = client.post(reverse("accounts:signup"), {**data, "username": "mallory"})
+    assert closed.status_code == 403
+
+    response = client.post(link.removeprefix("http://testserver"), data)
+
+    assert response.status_code == 302 and response.url == acme.get_absolute_url()
+    assert membership(acme, User.objects.get(username="pat")).role == Role.MEMBER
+    assert not User.objects.filter(username="mallory").exists()
+
+
 def test_an_existing_user_logs_in_and_joins(client, acme, alice, dave, password):
     _, link = invite(acme, alice, email="dave@example.com")
     path = link.removeprefix("http://testserver")
@@ -370,6 +558,28 @@ def test_a_bad_link_is_a_404_page_saying_so(client):
     response = client.get(reverse("orgs:invite_accept", args=["nope"]))
     assert response.status_code == 404
     assert "invalid, already used or expired" in response.content.decode()
+
+
+# --- the demo -----------------------------------------------------------------------------
+
+
+def test_seed_demo_makes_acme_and_globex_with_nothing_shared():
+    call_command("seed_demo", stdout=io.StringIO())
+
+    def people(slug: str) -> dict[str, str]:
+        return dict(
+            Membership.objects.filter(organization__slug=slug).values_list("user__username", "role")
+        )
+
+    assert people("acme") == {"alice": "owner", "bob": "member", "carol": "member"}
+    assert people("globex") == {"dave": "owner", "erin": "member"}
+    readers = {
+        board.organization.slug: set(
+            board_access.board_readers(board.pk).values_list("username", flat=True)
+        )
+        for board in Board.objects.select_related("organization")
+    }
+    assert readers == {"acme": {"alice", "bob", "carol"}, "globex": {"dave", "erin"}}
 
 
 # --- the audit page -----------------------------------------------------------------------
