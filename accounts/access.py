@@ -71,3 +71,28 @@ def role_in(user: User, organization_id: int) -> str | None:
         .values_list("role", flat=True)
         .first()
     )
+
+
+def colleagues(user: User) -> QuerySet[User]:
+    """Active people who share at least one organization with `user` (the user included):
+    everyone a direct-message picker may offer or a direct room may hold."""
+    user_id = _user_id(user)
+    if user_id is None:
+        return User.objects.none()
+    mine = member_rows().filter(user_id=user_id).values("organization_id")
+    return User.objects.filter(
+        pk__in=member_rows().filter(organization_id__in=mine).values("user_id")
+    )
+
+
+def shared_organization_ids(user_ids: list[int]) -> list[int]:
+    """Organizations every one of `user_ids` belongs to, lowest id first."""
+    rows = member_rows().filter(user_id__in=user_ids).values_list("user_id", "organization_id")
+    by_user: dict[int, set[int]] = {}
+    for user_id, org_id in rows:
+        by_user.setdefault(user_id, set()).add(org_id)
+    shared: set[int] | None = None
+    for user_id in user_ids:
+        mine = by_user.get(user_id, set())
+        shared = mine if shared is None else shared & mine
+    return sorted(shared or ())

@@ -6,10 +6,13 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
-from accounts.models import User
+from accounts import org_services
+from accounts.models import Membership, User
 from kanban.management.commands.seed_demo import BOARD_NAME, DEMO_PASSWORD
 from kanban.models import Board, Column, Task
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -92,3 +95,17 @@ def test_seed_demo_restores_deleted_pieces_without_duplicating():
     assert Task.objects.filter(column__board__name=BOARD_NAME).count() == 6
     assert Board.objects.get(name=BOARD_NAME).members.count() == 3
     assert "membership of carol" in output
+
+
+def test_seed_demo_leaves_someone_elses_organization_under_its_slug_alone():
+    """An "acme" that is not alice's: seed_demo says so and writes no membership into it."""
+    mallory = UserFactory(username="mallory")
+    acme = org_services.create_organization(name="Acme", created_by=mallory)
+    assert acme.slug == "acme"
+
+    with pytest.raises(CommandError, match="leaves it alone"):
+        seed()
+
+    assert list(
+        Membership.objects.filter(organization=acme).values_list("user__username", flat=True)
+    ) == ["mallory"]

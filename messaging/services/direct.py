@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 
-from accounts.access import member_rows
+from accounts.access import colleagues, shared_organization_ids
 from accounts.models import User
 from messaging.models import ChatRoom
 
@@ -34,19 +34,6 @@ def parse_usernames(values: Iterable[str]) -> list[str]:
     return list(names.values())
 
 
-def _shared_organization_ids(user_ids: list[int]) -> list[int]:
-    """Organizations every one of `user_ids` is an active member of, lowest id first."""
-    orgs: set[int] | None = None
-    rows = member_rows().filter(user_id__in=user_ids).values_list("user_id", "organization_id")
-    by_user: dict[int, set[int]] = {}
-    for user_id, org_id in rows:
-        by_user.setdefault(user_id, set()).add(org_id)
-    for user_id in user_ids:
-        mine = by_user.get(user_id, set())
-        orgs = mine if orgs is None else orgs & mine
-    return sorted(orgs or ())
-
-
 def get_or_create_direct_room(*, sender: User, usernames: Iterable[str]) -> tuple[ChatRoom, bool]:
     """The direct room of `sender` and the people named, created if it does not exist yet.
     Returns (room, created). ValidationError (a message a person can act on) for no names,
@@ -63,13 +50,11 @@ def get_or_create_direct_room(*, sender: User, usernames: Iterable[str]) -> tupl
             f"(you named {len(others)} besides yourself).",
             code="too_many",
         )
-    my_orgs = member_rows().filter(user=sender).values("organization_id")
-    colleagues = User.objects.filter(
-        is_active=True, pk__in=member_rows().filter(organization_id__in=my_orgs).values("user_id")
-    )
     found: dict[str, User] = {}
-    matches = colleagues.annotate(lowered=Lower("username")).filter(
-        lowered__in=[name.lower() for name in others]
+    matches = (
+        colleagues(sender)
+        .annotate(lowered=Lower("username"))
+        .filter(lowered__in=[name.lower() for name in others])
     )
     for user in matches.order_by("pk"):
         found.setdefault(user.lowered, user)
@@ -80,7 +65,7 @@ def get_or_create_direct_room(*, sender: User, usernames: Iterable[str]) -> tupl
             code="unknown",
         )
     people = sorted({sender.pk, *(user.pk for user in found.values())})
-    shared = _shared_organization_ids(people)
+    shared = shared_organization_ids(people)
     if not shared:
         raise ValidationError(
             "These people do not all belong to one organization: start a conversation "

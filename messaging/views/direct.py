@@ -10,8 +10,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.access import member_rows
-from accounts.models import User
+from accounts.access import colleagues
 from messaging.services.direct import get_or_create_direct_room
 
 from .common import error_text, json_error, wants_json
@@ -45,10 +44,7 @@ def direct_people(request: HttpRequest) -> JsonResponse:
     """`q`: up to 10 active people who share an organization with me, whose username or
     display name starts with it: the "New message" picker's suggestions."""
     prefix = request.GET.get("q", "").strip().lstrip("@")[:150]
-    my_orgs = member_rows().filter(user=request.user).values("organization_id")
-    people = User.objects.filter(
-        is_active=True, pk__in=member_rows().filter(organization_id__in=my_orgs).values("user_id")
-    ).exclude(pk=request.user.pk)
+    people = colleagues(request.user).exclude(pk=request.user.pk)
     if prefix:
         people = people.filter(
             Q(username__istartswith=prefix) | Q(display_name__istartswith=prefix)

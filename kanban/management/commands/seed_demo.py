@@ -14,7 +14,7 @@ import datetime
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
@@ -97,10 +97,13 @@ def seed_organizations(demo: Demo) -> Demo:
             organization = org_services.create_organization(name=name, created_by=owner)
             demo.created.append(f"organization “{name}”")
         if not Membership.objects.filter(organization=organization, user=owner).exists():
-            Membership.objects.create(
-                organization=organization, user=owner, role=Membership.Role.OWNER
+            # Someone else's organization under the demo's slug: joining it takes its owners'
+            # invitation, not a seed script writing a membership behind the services' back.
+            raise CommandError(
+                f"An organization “{organization.name}” (slug “{slug}”) already exists "
+                f"without {owner_name} in it; seed_demo leaves it alone. Rename its slug "
+                "or seed an empty database."
             )
-            demo.created.append(f"{owner_name} in {name}")
         for member_name in member_names:
             member = demo.users[member_name]
             if not Membership.objects.filter(organization=organization, user=member).exists():
