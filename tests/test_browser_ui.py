@@ -361,6 +361,31 @@ def test_over_long_message_keeps_every_character_and_is_refused_with_a_reason(de
     viewer.assert_clean()
 
 
+def test_on_a_phone_a_messages_text_follows_its_name_and_its_actions_fit(demo, open_as):
+    """The hidden action bar (Reply, React, Edit, Delete) took a 44 px line of its own inside
+    each message on phones: a blank gap between the name and the text."""
+    viewer = open_as("alice", viewport=PHONE)
+    page = viewer.page
+    page.goto(room_url(page, demo))
+    expect(page.locator("#connection-status")).to_have_text("Live")
+    own = page.locator("#chat-log .chat-msg.own").first
+    expect(own.locator(".actions [data-action=edit]")).to_be_attached()
+    gaps = page.evaluate(
+        """() => [...document.querySelectorAll('#chat-log .chat-msg')].map((m) =>
+          m.querySelector('.body').getBoundingClientRect().top
+          - m.querySelector('.meta .author').getBoundingClientRect().bottom)"""
+    )
+    assert gaps and max(gaps) < 12, gaps
+    own.locator(".body").click()  # a tap shows the actions, inside the message and the screen
+    edit = own.get_by_role("button", name="Edit")
+    expect(edit).to_be_visible()
+    box, msg = edit.bounding_box(), own.bounding_box()
+    assert box and msg and box["height"] >= 44
+    assert msg["x"] <= box["x"] and box["x"] + box["width"] <= min(msg["x"] + msg["width"], 390)
+    assert horizontal_overflow(page) <= 0
+    viewer.assert_clean()
+
+
 def test_over_long_thread_reply_keeps_every_character_and_is_refused_with_a_reason(demo, open_as):
     """The thread's reply box had a maxlength that cut a paste short without a word."""
     viewer = open_as("alice")
@@ -479,6 +504,36 @@ def test_keyboard_question_mark_lists_shortcuts_and_escape_closes_panels(demo, o
     page.keyboard.press("/")
     expect(page.locator("#search-page-input")).to_be_focused()
     expect(page.locator("#search-page-input")).to_have_value("launch")
+    viewer.assert_clean()
+
+
+FOCUS_RING_JS = """() => {
+  const style = getComputedStyle(document.activeElement);
+  return style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2;
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_tab_reaches_the_skip_link_first_and_the_focus_is_always_visible(demo, open_as, scheme):
+    viewer = open_as("alice", color_scheme=scheme)
+    page = viewer.page
+    page.goto(f"{viewer_base(page)}{demo.board.get_absolute_url()}")
+    expect(page.locator("#board-connection")).to_have_text("Live")
+
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
+    assert page.evaluate(FOCUS_RING_JS)
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+    # The next stops are in the page, in reading order, each with a visible ring.
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="My boards").last).to_be_focused()
+    for _ in range(6):
+        assert page.evaluate(FOCUS_RING_JS), page.evaluate("document.activeElement.outerHTML")
+        assert page.evaluate("document.querySelector('main').contains(document.activeElement)")
+        page.keyboard.press("Tab")
     viewer.assert_clean()
 
 
