@@ -86,7 +86,9 @@ class TaskForm(FieldNamedErrorsMixin, forms.ModelForm):
         model = Task
         fields = ("title", "description", "assignee", "priority", "due_date", "labels")
         widgets = {
-            "labels": forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
+            # No class: Django puts a widget's attrs on the list's <div> as well as on each box,
+            # and "form-check-input" made the list a 1 em box that the buttons overlapped.
+            "labels": forms.CheckboxSelectMultiple(),
             "title": forms.TextInput(attrs={"class": "form-control", "autofocus": True}),
             "description": forms.Textarea(attrs={"class": "form-control", "rows": 5}),
             "assignee": forms.Select(attrs={"class": "form-select"}),

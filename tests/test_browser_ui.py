@@ -143,8 +143,9 @@ SMALL_TARGETS_JS = """() => {
   const small = [];
   for (const control of document.querySelectorAll(selector)) {
     // A checkbox or radio with its label is one target (the label toggles it).
-    const el = control.matches('.form-check-input') && control.closest('.form-check')
-      ? control.closest('.form-check') : control;
+    const pair = control.matches('input[type=checkbox], input[type=radio]')
+      && (control.closest('.form-check') || control.closest('label'));
+    const el = pair || control;
     const box = el.getBoundingClientRect();
     if (box.width === 0 || box.height === 0) continue;
     if (el.closest('dialog:not([open]), [hidden], .visually-hidden')) continue;
@@ -360,6 +361,62 @@ def test_over_long_message_keeps_every_character_and_is_refused_with_a_reason(de
     viewer.assert_clean()
 
 
+def test_on_a_phone_a_messages_text_follows_its_name_and_its_actions_fit(demo, open_as):
+    """The hidden action bar (Reply, React, Edit, Delete) took a 44 px line of its own inside
+    each message on phones: a blank gap between the name and the text."""
+    viewer = open_as("alice", viewport=PHONE)
+    page = viewer.page
+    page.goto(room_url(page, demo))
+    expect(page.locator("#connection-status")).to_have_text("Live")
+    own = page.locator("#chat-log .chat-msg.own").first
+    expect(own.locator(".actions [data-action=edit]")).to_be_attached()
+    gaps = page.evaluate(
+        """() => [...document.querySelectorAll('#chat-log .chat-msg')].map((m) =>
+          m.querySelector('.body').getBoundingClientRect().top
+          - m.querySelector('.meta .author').getBoundingClientRect().bottom)"""
+    )
+    assert gaps and max(gaps) < 12, gaps
+    own.locator(".body").click()  # a tap shows the actions, inside the message and the screen
+    edit = own.get_by_role("button", name="Edit")
+    expect(edit).to_be_visible()
+    box, msg = edit.bounding_box(), own.bounding_box()
+    assert box and msg and box["height"] >= 44
+    assert msg["x"] <= box["x"] and box["x"] + box["width"] <= min(msg["x"] + msg["width"], 390)
+    assert horizontal_overflow(page) <= 0
+    viewer.assert_clean()
+
+
+def test_over_long_thread_reply_keeps_every_character_and_is_refused_with_a_reason(demo, open_as):
+    """The thread's reply box had a maxlength that cut a paste short without a word."""
+    viewer = open_as("alice")
+    page = viewer.page
+    page.goto(room_url(page, demo))
+    expect(page.locator("#connection-status")).to_have_text("Live")
+    root = page.locator("#chat-log .chat-msg").last
+    root.hover()
+    root.locator("[data-action=reply]").click()
+    reply = page.locator("#thread-input")
+    expect(reply).to_be_focused()
+    replies = page.locator("#thread-log .chat-msg")
+
+    pasted = "z" * 4_500
+    reply.fill(pasted)
+    expect(page.locator("#thread-input-counter")).to_have_text(
+        "This message is 500 characters too long: the limit is 4,000. Shorten it to send."
+    )
+    reply.press("Enter")
+    expect(page.locator(".thread-alerts .alert-text")).to_contain_text("500 characters too long")
+    assert reply.input_value() == pasted
+    expect(replies).to_have_count(0)
+
+    reply.fill("z" * 3_900)
+    reply.press("Enter")
+    expect(replies).to_have_count(1)
+    expect(reply).to_have_value("")
+    expect(page.locator("#thread-input-counter")).to_be_hidden()
+    viewer.assert_clean()
+
+
 # --- confirmations, blank names, keyboard, theme -------------------------------------------
 
 
@@ -431,10 +488,52 @@ def test_keyboard_question_mark_lists_shortcuts_and_escape_closes_panels(demo, o
     page.keyboard.press("Escape")
     expect(menu).not_to_have_attribute("open", "")
 
+    # "/" goes to the search box (the nav's here; the search page's own box there).
+    page.keyboard.press("/")
+    expect(page.locator("#nav-search-input")).to_be_focused()
+    expect(page.locator("#nav-search-input")).to_have_value("")
+    page.keyboard.press("Escape")  # Esc in a search box clears it; nothing else happens
+    page.locator("#nav-search-input").blur()
+
     # Typing a "?" in a text box is just a question mark.
     page.locator("#new-column-name").press("?")
     expect(shortcuts).to_be_hidden()
     expect(page.locator("#new-column-name")).to_have_value("?")
+
+    page.goto(f"{viewer_base(page)}{reverse('search:search')}?q=launch")
+    page.keyboard.press("/")
+    expect(page.locator("#search-page-input")).to_be_focused()
+    expect(page.locator("#search-page-input")).to_have_value("launch")
+    viewer.assert_clean()
+
+
+FOCUS_RING_JS = """() => {
+  const style = getComputedStyle(document.activeElement);
+  return style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2;
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_tab_reaches_the_skip_link_first_and_the_focus_is_always_visible(demo, open_as, scheme):
+    viewer = open_as("alice", color_scheme=scheme)
+    page = viewer.page
+    page.goto(f"{viewer_base(page)}{demo.board.get_absolute_url()}")
+    expect(page.locator("#board-connection")).to_have_text("Live")
+
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
+    assert page.evaluate(FOCUS_RING_JS)
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+    # The next stops are in the page, in reading order, each with a visible ring.
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="My boards").last).to_be_focused()
+    for _ in range(6):
+        assert page.evaluate(FOCUS_RING_JS), page.evaluate("document.activeElement.outerHTML")
+        assert page.evaluate("document.querySelector('main').contains(document.activeElement)")
+        page.keyboard.press("Tab")
     viewer.assert_clean()
 
 
@@ -493,3 +592,105 @@ def test_signed_out_pages_fit_and_pass_axe(
         assert failures == [], "\n".join(failures)
     finally:
         context.close()
+
+
+def other_pages(demo: SimpleNamespace) -> list[tuple[str, str]]:
+    """(name, path) of the signed-in pages beyond the main ones: the nav's Organizations and
+    search, the board's and room's secondary pages, settings sub-pages, forms and confirmation
+    pages. (The error pages need DEBUG off: see the last test.)"""
+    org = demo.board.organization
+    return [
+        ("organizations", reverse("orgs:list")),
+        ("organization", org.get_absolute_url()),
+        ("audit log", reverse("orgs:audit", args=[org.slug])),
+        ("search", f"{reverse('search:search')}?q=launch"),
+        ("new board", reverse("kanban:board_create")),
+        ("board members", reverse("kanban:board_members", args=[demo.board.pk])),
+        ("labels", reverse("kanban:board_labels", args=[demo.board.pk])),
+        ("delete board", reverse("kanban:board_delete", args=[demo.board.pk])),
+        ("edit task", reverse("kanban:task_edit", args=[demo.task.pk])),
+        ("delete task", reverse("kanban:task_delete", args=[demo.task.pk])),
+        ("rooms", reverse("messaging:room_list", args=[demo.board.pk])),
+        ("e-mail preferences", reverse("accounts:notification_preferences")),
+        ("API tokens", reverse("api_tokens:list")),
+        ("room webhooks", reverse("webhooks:room_webhooks", args=[demo.room.pk])),
+        ("board webhooks", reverse("webhooks:board_webhooks", args=[demo.board.pk])),
+    ]
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_other_signed_in_pages_fit_and_pass_axe_in_both_themes(demo, open_as, viewport):
+    """Every other page alice can open: no sideways scroll, 44 px targets on the phone, and
+    zero serious/critical axe violations in light and dark."""
+    viewer = open_as("alice", viewport=viewport)
+    page = viewer.page
+    failures: list[str] = []
+    for name, path in other_pages(demo):
+        for scheme in ("light", "dark"):
+            page.emulate_media(color_scheme=scheme)
+            page.goto(f"{viewer_base(page)}{path}")
+            if page.locator("html").get_attribute("data-bs-theme") != scheme:
+                failures.append(f"{name} {scheme}: not in the {scheme} theme")
+            if page.get_by_role("heading", level=1).count() != 1:
+                failures.append(f"{name} {scheme}: not one level-one heading")
+            overflow = horizontal_overflow(page)
+            if overflow > 0:
+                failures.append(f"{name} {scheme}: {overflow}px wider than the screen")
+            failures += [f"{name} {scheme}: {v}" for v in axe_violations(page)]
+            if scheme == "light" and viewport == PHONE:
+                failures += [f"{name}: small target {t}" for t in page.evaluate(SMALL_TARGETS_JS)]
+    assert failures == [], "\n".join(failures)
+    viewer.assert_clean()
+
+
+def test_error_pages_with_debug_off_fit_a_phone_pass_axe_and_lead_back(demo, browser: Browser):
+    """A server started as `make run` starts it (DEBUG off): bob's mistyped address and a page
+    he may not manage get the styled 404 and 403 in the app's layout, at phone size, in both
+    themes, with no axe violation, and "Go to my boards" takes him back."""
+    from django.db import connection
+
+    from tests.live import DaphneServer, database_url_for
+
+    server = DaphneServer(
+        database_url=database_url_for(connection.settings_dict),
+        extra_env={
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECRET_KEY": "error-pages-test-" + "k" * 50,
+            "DJANGO_SECURE_COOKIES": "0",  # plain HTTP, as `make run` serves
+        },
+    )
+    pages = [
+        ("/boadrs/1/", 404, "We can't find that page"),
+        (reverse("webhooks:board_webhooks", args=[demo.board.pk]), 403, "You can't do that here"),
+    ]
+    with server:
+        context = browser.new_context(viewport=PHONE)
+        try:
+            page = context.new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            page.goto(f"{server.url}{reverse('accounts:login')}")
+            page.fill("input[name=username]", "bob")
+            page.fill("input[name=password]", DEMO_PASSWORD)
+            page.click("main form button[type=submit]")
+            page.wait_for_url(lambda url: "/accounts/login/" not in url)
+            failures: list[str] = []
+            for path, code, heading in pages:
+                for scheme in ("light", "dark"):
+                    page.emulate_media(color_scheme=scheme)
+                    response = page.goto(f"{server.url}{path}")
+                    assert response is not None and response.status == code
+                    expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+                    expect(page.locator("html")).to_have_attribute("data-bs-theme", scheme)
+                    assert "Traceback" not in page.content()
+                    if horizontal_overflow(page) > 0:
+                        failures.append(f"{code} {scheme}: wider than the screen")
+                    failures += [f"{code} {scheme}: {v}" for v in axe_violations(page)]
+                    if scheme == "light":
+                        failures += [
+                            f"{code}: small target {t}" for t in page.evaluate(SMALL_TARGETS_JS)
+                        ]
+            assert failures == [], "\n".join(failures)
+            page.get_by_role("link", name="Go to my boards").click()
+            expect(page.get_by_role("heading", name="My boards", exact=True)).to_be_visible()
+        finally:
+            context.close()

@@ -340,6 +340,11 @@ def test_removed_member_on_the_task_page_sees_access_ended_and_keeps_the_draft(t
         bob.page.locator("#checklist-add-form").get_by_role("button", name="Add")
     ).to_be_disabled()
     expect(bob.page.get_by_role("button", name="Save labels")).to_be_disabled()
+    expect(bob.page.locator("#task-move-form").get_by_role("button", name="Move")).to_be_disabled()
+    for name in ("Edit", "Delete"):  # the stale page still offered these
+        expect(bob.page.get_by_role("link", name=name, exact=True)).to_have_attribute(
+            "aria-disabled", "true"
+        )
     expect(bob.page.locator("#checklist-new")).to_have_value("an item I was typing")
     alice.assert_clean()
     bob.assert_clean()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.test import Client
 from django.urls import include, path, reverse
@@ -28,7 +29,15 @@ def _explode(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("secret internals: do not show me")
 
 
-urlpatterns = [path("explode/", _explode), path("", include("kanban_board.urls"))]
+def _refuse(request: HttpRequest) -> HttpResponse:
+    raise PermissionDenied("internal reason: not for people")
+
+
+urlpatterns = [
+    path("explode/", _explode),
+    path("refuse/", _refuse),
+    path("", include("kanban_board.urls")),
+]
 
 
 @pytest.fixture
@@ -77,6 +86,15 @@ def test_unexpected_exception_gets_the_styled_500_page_without_details(debug_off
     html = assert_styled_error(response, code=500, heading="Something went wrong on our side")
     assert "secret internals" not in html
     assert "RuntimeError" not in html
+
+
+@pytest.mark.urls(__name__)
+def test_refused_action_gets_the_styled_403_page(debug_off, alice_client):
+    response = alice_client.get("/refuse/")
+
+    html = assert_styled_error(response, code=403, heading="You can't do that here")
+    assert "Alice A." in html  # signed in: the full nav
+    assert "internal reason" not in html
 
 
 def test_expired_form_gets_the_styled_403_page(debug_off, alice):

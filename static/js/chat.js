@@ -1,6 +1,7 @@
 // Chat room page: live messages (lib/thread.js) plus the typing indicator.
 // Loaded on every page that includes it; does nothing without #chat-app.
 
+import { overLimitMessage } from "./lib/composer.js";
 import { getJSON, postForm } from "./lib/http.js";
 import { LiveThread } from "./lib/thread.js";
 
@@ -239,13 +240,24 @@ class ThreadPanel {
   async send() {
     const text = this.input.value.trim();
     if (!text || this.rootId === null) return;
+    // Too long: keep every character in the box and say why (as the main box does).
+    const tooLong = overLimitMessage(text, Number(this.input.dataset.maxLength) || 0);
+    if (tooLong) {
+      this.thread.showAlert(tooLong);
+      this.input.focus();
+      return;
+    }
     this.input.value = "";
+    this.input.dispatchEvent(new Event("input", { bubbles: true })); // the counter
     const frame = { type: "chat_message", message: text, parent_id: this.rootId };
     if (this.thread.socket && this.thread.socket.send(frame)) return;
     const url = this.thread.root.dataset.sendUrl;
     const result = await postForm(url, { content: text, parent_id: String(this.rootId) });
     if (result.ok && result.data) this.receive(result.data);
-    else this.thread.showAlert((result.data && result.data.error) || "Reply not sent. Try again.");
+    else {
+      if (!this.input.value) this.input.value = text; // not sent: give the text back
+      this.thread.showAlert((result.data && result.data.error) || "Reply not sent. Try again.");
+    }
   }
 }
 

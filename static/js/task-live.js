@@ -284,7 +284,12 @@ class LiveTask {
     const article = this.root.querySelector("article.task-detail");
     for (const control of article.querySelectorAll("button, select, input[type=checkbox]")) control.disabled = true;
     for (const input of article.querySelectorAll("input:not([type=hidden]):not([type=checkbox])")) input.readOnly = true;
-    for (const link of article.querySelectorAll("a.btn")) link.classList.add("disabled");
+    // Edit and Delete: out of reach of the mouse (.disabled), the keyboard and screen readers.
+    for (const link of article.querySelectorAll("a.btn")) {
+      link.classList.add("disabled");
+      link.setAttribute("aria-disabled", "true");
+      link.tabIndex = -1;
+    }
   }
 }
 

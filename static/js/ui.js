@@ -143,7 +143,10 @@ document.addEventListener("keydown", (event) => {
     event.preventDefault();
     openShortcuts();
   } else if (event.key === "/") {
-    const search = document.querySelector("#nav-search, [data-search-input], input[type=search]");
+    // The search page's own box first, else the nav's.
+    const search =
+      document.querySelector("main [role=search] input[type=search], [data-search-input]") ||
+      document.getElementById("nav-search-input");
     if (search) {
       event.preventDefault();
       if (navMenu && navMenu.contains(search)) setNavOpen(true);
