@@ -9,10 +9,12 @@ from django.core.exceptions import ValidationError
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.models import User
 from kanban_board.forms import errors_text
 from messaging.services.notifications import mark_read_for_task
 
@@ -28,7 +30,7 @@ from .forms import (
     TaskForm,
     TaskMoveForm,
 )
-from .models import Label
+from .models import Board, Label
 
 # The card <template> static/js/board.js clones for a card that arrives live.
 BLANK_CARD = {"id": 0, "title": "", "priority": "medium", "labels": [], "checklist": {}}
@@ -189,6 +191,7 @@ def board_members(request: HttpRequest, board_id: int) -> HttpResponse:
     board = selectors.get_board_for(request.user, board_id)
     form = AddMemberForm(request.POST or None)
     status = 200
+    can_manage = access.can_manage_board(request.user, board)
     if request.method == "POST":
         if form.is_valid():
             try:
@@ -209,10 +212,19 @@ def board_members(request: HttpRequest, board_id: int) -> HttpResponse:
             "members": selectors.board_members(board),
             "addable": selectors.addable_board_members(board),
             "form": form,
-            "is_creator": access.can_manage_board(request.user, board),
+            "is_creator": can_manage,
+            "removed": _just_removed(request, board) if can_manage else None,
         },
         status=status,
     )
+
+
+def _just_removed(request: HttpRequest, board: Board) -> User | None:
+    """`?removed=<id>` after a removal: that person, while they can still be added back."""
+    removed = request.GET.get("removed", "")
+    if request.method != "GET" or not removed.isascii() or not removed.isdecimal():
+        return None
+    return selectors.addable_board_members(board).filter(pk=int(removed)).first()
 
 
 @require_POST
@@ -224,7 +236,9 @@ def member_remove(request: HttpRequest, board_id: int, user_id: int) -> HttpResp
     except ValidationError as error:
         messages.error(request, _error_text(error))
     else:
-        messages.success(request, f"{member.get_display_name()} was removed from the board.")
+        # The members page offers to add them back (one click, the same add service).
+        url = reverse("kanban:board_members", args=[board.pk])
+        return redirect(f"{url}?removed={member.pk}")
     return redirect("kanban:board_members", board_id=board.pk)
 
 

@@ -440,9 +440,15 @@ def test_removing_a_member_asks_first_and_cancel_keeps_them(demo, open_as):
 
     bob_row.get_by_role("button", name="Remove").click()
     dialog.get_by_role("button", name="Remove").click()
-    expect(page.locator("#flash-messages")).to_contain_text("Bob Baker was removed from the board.")
+    removed = page.locator("#member-removed")
+    expect(removed).to_contain_text("Bob Baker was removed from the board.")
     expect(page.locator("#member-list li", has_text="@bob")).to_have_count(0)
     assert not demo.board.members.filter(pk=demo.bob.pk).exists()
+
+    removed.get_by_role("button", name="Undo: add Bob Baker back").click()  # one click back
+    expect(page.locator("#member-list li", has_text="@bob")).to_have_count(1)
+    expect(page.locator("#flash-messages")).to_contain_text("Bob Baker can now see this board.")
+    assert demo.board.members.filter(pk=demo.bob.pk).exists()
     viewer.assert_clean()
 
 

@@ -240,6 +240,42 @@ def test_member_remove_by_creator(alice_c, board, bob):
     assert not board.members.filter(pk=bob.pk).exists()
 
 
+def test_member_removal_offers_to_add_them_back_and_undo_does(alice_c, board, bob):
+    response = alice_c.post(reverse("kanban:member_remove", args=[board.pk, bob.pk]), follow=True)
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert f"{bob.get_display_name()} was removed from the board." in html
+    assert "Undo: add" in html and f'value="{bob.username}"' in html
+
+    undo = alice_c.post(
+        reverse("kanban:board_members", args=[board.pk]), {"username": bob.username}
+    )
+
+    assert undo.status_code == 302
+    assert board.members.filter(pk=bob.pk).exists()
+
+
+@pytest.mark.parametrize("removed", ["member", "outsider", "²", "abc", ""])
+def test_members_page_offers_undo_only_for_someone_who_can_be_added_back(
+    alice_c, board, bob, removed
+):
+    outsider = UserFactory(username="zoe")  # in no organization of alice's
+    value = {"member": str(bob.pk), "outsider": str(outsider.pk)}.get(removed, removed)
+
+    response = alice_c.get(reverse("kanban:board_members", args=[board.pk]), {"removed": value})
+
+    assert response.status_code == 200
+    assert "Undo: add" not in response.content.decode()
+
+
+def test_members_page_offers_no_undo_to_someone_who_cannot_add(bob_c, board, carol):
+    response = bob_c.get(reverse("kanban:board_members", args=[board.pk]), {"removed": carol.pk})
+
+    assert response.status_code == 200
+    assert "Undo: add" not in response.content.decode()
+
+
 def test_member_remove_cannot_remove_the_creator(alice_c, board, alice):
     response = alice_c.post(reverse("kanban:member_remove", args=[board.pk, alice.pk]), follow=True)
 
