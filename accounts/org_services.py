@@ -17,7 +17,7 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
@@ -192,6 +192,46 @@ def change_role(*, membership: Membership, role: str, changed_by: User) -> Membe
         changes={"role": [old, role]},
     )
     return membership
+
+
+def hand_over_ownership(*, leaving: User) -> list[Membership]:
+    """`leaving` is about to be deactivated or deleted (by staff). In every organization where
+    they are the last owner and other active people remain, the longest-standing admin (else
+    member) becomes an owner, so the organization can still be managed; the audit log records
+    it. Returns the promoted memberships. Runs in the caller's transaction."""
+    promoted: list[Membership] = []
+    # Their own row counts even if the admin's form has already cleared is_active.
+    owned = Membership.objects.filter(user=leaving, role=Role.OWNER).values("organization_id")
+    for organization in Organization.objects.filter(pk__in=owned).order_by("pk"):
+        list(Membership.objects.select_for_update().filter(organization=organization))
+        owners = access.member_rows().filter(organization=organization, role=Role.OWNER)
+        if owners.exclude(user=leaving).exists():
+            continue
+        heir = (
+            access.member_rows()
+            .filter(organization=organization)
+            .exclude(user=leaving)
+            .order_by(
+                models.Case(models.When(role=Role.ADMIN, then=0), default=1), "joined_at", "pk"
+            )
+            .select_related("user")
+            .first()
+        )
+        if heir is None:
+            continue
+        old = heir.role
+        heir.role = Role.OWNER
+        heir.save(update_fields=["role"])
+        record_audit(
+            organization=organization,
+            actor=None,
+            action=Action.MEMBER_ROLE_CHANGED,
+            target=heir.user,
+            target_label=heir.user.username,
+            changes={"role": [old, Role.OWNER], "reason": f"last owner {leaving.username} left"},
+        )
+        promoted.append(heir)
+    return promoted
 
 
 @transaction.atomic

@@ -83,9 +83,15 @@ def deactivate_user(*, user: User) -> User:
     """Stop a user from using TaskFlow: they can no longer log in, their sessions stop
     authenticating (ModelBackend rejects inactive users) and their open sockets close.
 
+    Where they were an organization's last owner, someone else becomes one
+    (`org_services.hand_over_ownership`), so the organization can still be managed.
+
     Idempotent: deactivating an inactive user saves nothing new but still signals, so a
     caller that has already cleared the flag (the admin's change form) can use it too.
     """
+    from . import org_services
+
+    org_services.hand_over_ownership(leaving=user)
     if user.is_active:
         user.is_active = False
         user.save(update_fields=["is_active"])
@@ -110,7 +116,11 @@ def set_password(*, user: User, password: str | None) -> User:
 @transaction.atomic
 def delete_user(*, user: User) -> None:
     """Delete an account (the admin's delete). Their open sockets re-check after commit and
-    close: the session they were opened with no longer names a user."""
+    close: the session they were opened with no longer names a user. Organizations they were
+    the last owner of get another owner first (`org_services.hand_over_ownership`)."""
+    from . import org_services
+
     user_id = user.pk
+    org_services.hand_over_ownership(leaving=user)
     user.delete()
     realtime.signal_access_changed_on_commit(user_id)

@@ -16,9 +16,12 @@ from django.http import HttpRequest
 from django.test import Client
 from django.urls import reverse
 
-from accounts import services
+from accounts import org_services, services
+from accounts.models import AuditLog, Membership
 from messaging import realtime
-from tests.factories import PASSWORD, UserFactory
+from tests.factories import PASSWORD, UserFactory, join_organization
+
+Role = Membership.Role
 
 
 def logged_in_user(client: Client):
@@ -295,3 +298,70 @@ def test_deactivate_user_command(bob, listen, django_capture_on_commit_callbacks
 def test_deactivate_user_command_unknown_user():
     with pytest.raises(CommandError, match="No user named 'nobody'"):
         call_command("deactivate_user", "nobody")
+
+
+# --- the last owner leaves (staff deactivate or delete them) ------------------------------
+
+
+def _organization_with(owner, *people):
+    """`owner`'s organization with `people` joined in order, as (user, role) pairs."""
+    organization = org_services.create_organization(name="Acme", created_by=owner)
+    for user, role in people:
+        join_organization(organization, user, role)
+    return organization
+
+
+def _roles(organization) -> dict[str, str]:
+    rows = Membership.objects.filter(organization=organization, user__is_active=True)
+    return dict(rows.values_list("user__username", "role"))
+
+
+@pytest.mark.django_db
+def test_deactivating_the_last_owner_makes_the_longest_standing_admin_an_owner(
+    admin_client_, alice, bob, carol
+):
+    client, _ = admin_client_
+    dave = UserFactory(username="dave")
+    acme = _organization_with(alice, (carol, Role.MEMBER), (bob, Role.ADMIN), (dave, Role.ADMIN))
+
+    response = client.post(
+        reverse("admin:accounts_user_changelist"),
+        {"action": "deactivate_users", "_selected_action": [alice.pk]},
+    )
+
+    assert response.status_code == 302
+    assert _roles(acme) == {"bob": Role.OWNER, "carol": Role.MEMBER, "dave": Role.ADMIN}
+    entry = AuditLog.objects.get(organization=acme, action=AuditLog.Action.MEMBER_ROLE_CHANGED)
+    assert (entry.actor, entry.target_label) == (None, "bob")
+    assert entry.changes == {"role": ["admin", "owner"], "reason": "last owner alice left"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("how", ["change form", "delete"])
+def test_the_change_form_and_deleting_hand_the_organization_over_too(
+    admin_client_, alice, carol, how
+):
+    client, _ = admin_client_
+    acme = _organization_with(alice, (carol, Role.MEMBER))
+
+    if how == "delete":
+        url = reverse("admin:accounts_user_delete", args=[alice.pk])
+        response = client.post(url, {"post": "yes"})
+    else:
+        url = reverse("admin:accounts_user_change", args=[alice.pk])
+        response = client.post(url, _change_form_data(alice))  # "is_active" unticked
+
+    assert response.status_code == 302
+    assert _roles(acme) == {"carol": Role.OWNER}
+
+
+@pytest.mark.django_db
+def test_no_hand_over_while_another_owner_remains_or_nobody_is_left(alice, bob, carol):
+    shared = _organization_with(alice, (carol, Role.OWNER), (bob, Role.ADMIN))
+    alone = org_services.create_organization(name="Solo", created_by=alice)
+
+    services.deactivate_user(user=alice)
+
+    assert _roles(shared) == {"carol": Role.OWNER, "bob": Role.ADMIN}
+    assert _roles(alone) == {}
+    assert not AuditLog.objects.filter(action=AuditLog.Action.MEMBER_ROLE_CHANGED).exists()
