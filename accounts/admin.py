@@ -1,10 +1,13 @@
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.contrib.auth.forms import AdminPasswordChangeForm, AdminUserCreationForm, UserChangeForm
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from . import services
+from .confusables import lookalike_username_taken
+from .forms import LOOKALIKE_MESSAGE
 from .models import AuditLog, Membership, Organization, User
 
 
@@ -20,6 +23,30 @@ class ServicePasswordChangeForm(AdminPasswordChangeForm):
         return services.set_password(user=self.user, password=password)
 
 
+class LookalikeCheckedCreationForm(AdminUserCreationForm):
+    """Staff adding a user meet the same look-alike rule as sign-up."""
+
+    def clean_username(self) -> str:
+        username = super().clean_username()
+        if username and lookalike_username_taken(username):
+            raise forms.ValidationError(LOOKALIKE_MESSAGE, code="lookalike")
+        return username
+
+
+class LookalikeCheckedChangeForm(UserChangeForm):
+    """Renaming a user in the admin: not to a name that looks like someone else's."""
+
+    def clean_username(self) -> str:
+        username = self.cleaned_data.get("username")
+        if (
+            username
+            and "username" in self.changed_data
+            and lookalike_username_taken(username, exclude_pk=self.instance.pk)
+        ):
+            raise forms.ValidationError(LOOKALIKE_MESSAGE, code="lookalike")
+        return username
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     list_display = ("username", "display_name", "email", "is_active", "is_staff", "date_joined")
@@ -29,6 +56,8 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = (*DjangoUserAdmin.add_fieldsets, ("TaskFlow", {"fields": ("display_name",)}))
     actions = ["deactivate_users"]
     change_password_form = ServicePasswordChangeForm
+    add_form = LookalikeCheckedCreationForm
+    form = LookalikeCheckedChangeForm
 
     @admin.action(description="Deactivate selected users (and close their live connections)")
     def deactivate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:

@@ -71,14 +71,16 @@ def lookalike_keys(username: str) -> set[str]:
     return {skeleton(name), skeleton(name.casefold())}
 
 
-def lookalike_username_taken(username: str) -> bool:
-    """Whether an existing user's name looks like `username` (confusable skeleton, either
-    case). One pass over the usernames: sign-ups are rare and rate-limited; a stored skeleton
-    column would make it an index lookup if the user count ever made this slow."""
+def lookalike_username_taken(username: str, *, exclude_pk: int | None = None) -> bool:
+    """Whether an existing user's name (other than user `exclude_pk`'s, when renaming) looks
+    like `username` (confusable skeleton, either case). One pass over the usernames: sign-ups
+    are rare and rate-limited; a stored skeleton column would make it an index lookup if the
+    user count ever made this slow."""
     from accounts.models import User
 
     keys = lookalike_keys(username)
+    names = User.objects.exclude(pk=exclude_pk) if exclude_pk is not None else User.objects
     return any(
         not keys.isdisjoint(lookalike_keys(name))
-        for name in User.objects.values_list("username", flat=True).iterator(chunk_size=2000)
+        for name in names.values_list("username", flat=True).iterator(chunk_size=2000)
     )

@@ -17,7 +17,8 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts import org_services, services
-from accounts.models import AuditLog, Membership
+from accounts.forms import LOOKALIKE_MESSAGE
+from accounts.models import AuditLog, Membership, User
 from messaging import realtime
 from tests.factories import PASSWORD, UserFactory, join_organization
 
@@ -365,3 +366,34 @@ def test_no_hand_over_while_another_owner_remains_or_nobody_is_left(alice, bob, 
     assert _roles(shared) == {"carol": Role.OWNER, "bob": Role.ADMIN}
     assert _roles(alone) == {}
     assert not AuditLog.objects.filter(action=AuditLog.Action.MEMBER_ROLE_CHANGED).exists()
+
+
+# --- look-alike names in the admin -------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_admin_refuses_to_add_a_lookalike_username(admin_client_, alice):
+    client, _ = admin_client_
+    data = {"username": "\u0430lice", "usable_password": "false", "display_name": "A."}
+
+    response = client.post(reverse("admin:accounts_user_add"), data)
+
+    assert response.status_code == 200
+    assert LOOKALIKE_MESSAGE in response.context["adminform"].form.errors["username"]
+    assert not User.objects.filter(username="\u0430lice").exists()
+
+
+@pytest.mark.django_db
+def test_the_admin_refuses_to_rename_someone_to_a_lookalike_but_keeps_their_own(
+    admin_client_, alice, bob
+):
+    client, _ = admin_client_
+    url = reverse("admin:accounts_user_change", args=[bob.pk])
+
+    refused = client.post(url, {**_change_form_data(bob), "is_active": "on", "username": "a1ice"})
+    kept = client.post(url, {**_change_form_data(bob), "is_active": "on", "display_name": "Rob"})
+
+    assert LOOKALIKE_MESSAGE in refused.context["adminform"].form.errors["username"]
+    assert kept.status_code == 302
+    bob.refresh_from_db()
+    assert (bob.username, bob.display_name) == ("bob", "Rob")
