@@ -110,7 +110,8 @@ def _count_subquery(model, field: str, **filters) -> Coalesce:
 
 def task_cards(tasks: QuerySet[Task] | None = None) -> QuerySet[Task]:
     """Tasks with what a card shows: assignee, labels (prefetched), and `checklist_done`,
-    `checklist_total` and `comment_count` (subqueries, so the counts cannot skew each other).
+    `checklist_total` and `comment_count` (deleted comments not counted; subqueries, so the
+    counts cannot skew each other).
     kanban.realtime.card turns one into the card's JSON."""
     from messaging.models import TaskThreadComment
 
@@ -121,7 +122,7 @@ def task_cards(tasks: QuerySet[Task] | None = None) -> QuerySet[Task]:
         .annotate(
             checklist_total=_count_subquery(ChecklistItem, "task"),
             checklist_done=_count_subquery(ChecklistItem, "task", done=True),
-            comment_count=_count_subquery(TaskThreadComment, "task"),
+            comment_count=_count_subquery(TaskThreadComment, "task", is_deleted=False),
         )
     )
 

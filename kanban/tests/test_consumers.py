@@ -18,10 +18,11 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import connections
 from django.test import Client
 
-from kanban import cards, services
+from kanban import cards, selectors, services
 from kanban.models import Board, Column, Task
 from messaging.consumers.base import ACCESS_GONE
 from messaging.routing import websocket_urlpatterns
+from messaging.services.editing import delete_task_comment
 from messaging.services.posting import post_task_comment
 from tests.factories import UserFactory, add_board_members, join_organization
 
@@ -296,6 +297,25 @@ async def test_comment_count_reaches_the_board(board, columns, alice, bob, alice
     data = await board_frame(alice_socket)
     assert (data["type"], data["task_id"]) == ("comment_count", task.pk)
     assert data["task"]["comment_count"] == 1
+
+
+async def test_deleting_a_comment_lowers_the_cards_count_live(
+    board, columns, alice, bob, alice_socket
+):
+    task = await run(services.create_task, column=columns["To Do"], title="A", created_by=alice)
+    await board_frame(alice_socket)
+    first = await run(post_task_comment, task=task, author=bob, content="on it")
+    await board_frame(alice_socket)
+    await run(post_task_comment, task=task, author=bob, content="done")
+    assert (await board_frame(alice_socket))["task"]["comment_count"] == 2
+
+    await run(delete_task_comment, comment=first, deleted_by=bob)
+
+    data = await board_frame(alice_socket)
+    assert (data["type"], data["task_id"]) == ("comment_count", task.pk)
+    assert data["task"]["comment_count"] == 1  # the tombstone is not counted
+    state = await run(selectors.board_state, board=board)
+    assert [t["comment_count"] for t in state["tasks"] if t["id"] == task.pk] == [1]
 
 
 async def test_checklist_changes_update_the_cards_count(board, columns, alice, alice_socket):

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from accounts.audit import record_audit
 from accounts.models import AuditLog, User
+from kanban import services as kanban_services
 from messaging import access, realtime
 from messaging.formatting import render_markdown
 from messaging.mentions import extract_mentions
@@ -146,8 +147,10 @@ def delete_task_comment(
     *, comment: TaskThreadComment, deleted_by: User, by_staff: bool = False
 ) -> TaskThreadComment:
     """Turn a comment into a tombstone. Deleting a tombstone again changes nothing.
-    `by_staff`: as for `delete_chat_message`."""
+    `by_staff`: as for `delete_chat_message`. The board's pages get the new comment count."""
     task = comment.task
+    # The board's row lock before the task's, as when commenting (posting.post_task_comment).
+    board_version = None if comment.is_deleted else kanban_services.lock_board_for(task=task)
     lock_thread(task)
     comment = TaskThreadComment.objects.select_related("author").get(pk=comment.pk)
     if not by_staff:
@@ -157,10 +160,11 @@ def delete_task_comment(
             deleted_by, comment
         ):
             raise _forbidden("You can only delete your own comments.")
-    if comment.is_deleted:
+    if comment.is_deleted or board_version is None:
         return comment
     comment.edits.all().delete()
     _tombstone(comment, task)
+    kanban_services.note_comment_count(task=task, version=board_version)
     attachment_service.discard_post_attachments(comment)  # issue 12: files go after commit
     _withdraw_notifications(Notification.objects.filter(task_thread_comment=comment))
     if comment.author_id != deleted_by.pk:
