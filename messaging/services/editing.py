@@ -34,6 +34,7 @@ from messaging.selectors.notifications import unread_counts
 from messaging.selectors.rooms import resolve_room_mentions
 from messaging.selectors.threads import resolve_task_mentions
 from messaging.services import attachments as attachment_service
+from messaging.services import replies
 from messaging.services.changes import lock_thread, stamp
 from messaging.services.notifications import schedule_mention_notifications
 from messaging.services.posting import clean_content
@@ -98,6 +99,8 @@ def delete_chat_message(
         return message
     message.edits.all().delete()
     _tombstone(message, room)
+    if message.parent_id:
+        replies.detach_reply(room=room, reply=message)  # the root's count and last reply
     attachment_service.discard_post_attachments(message)  # issue 12: files go after commit
     _withdraw_notifications(Notification.objects.filter(chat_message=message))
     if message.author_id != deleted_by.pk:

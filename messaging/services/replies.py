@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import F
+from django.db import models
+from django.db.models import F, Max
 
 from messaging import realtime
 from messaging.models import ChatMessage, ChatRoom
@@ -49,6 +50,22 @@ def attach_reply(*, room: ChatRoom, root: ChatMessage, reply: ChatMessage) -> No
         reply_count=F("reply_count") + 1, last_reply_at=reply.created_at, seq=seq
     )
     root.refresh_from_db(fields=["reply_count", "last_reply_at", "seq"])
+    realtime.broadcast_on_commit(
+        realtime.room_group(root.chat_room_id), realtime.thread_updated_payload(root)
+    )
+
+
+def detach_reply(*, room: ChatRoom, reply: ChatMessage) -> None:
+    """A reply was deleted: its root counts only the replies left and its last reply time
+    follows them (a changed row: the next sequence number), and the room hears of it after
+    commit. Call inside the deleting transaction, with the room locked."""
+    left = ChatMessage.objects.filter(parent_id=reply.parent_id, is_deleted=False).aggregate(
+        count=models.Count("pk"), last=Max("created_at")
+    )
+    ChatMessage.objects.filter(pk=reply.parent_id).update(
+        reply_count=left["count"], last_reply_at=left["last"], seq=next_seq(room)
+    )
+    root = ChatMessage.objects.get(pk=reply.parent_id)
     realtime.broadcast_on_commit(
         realtime.room_group(root.chat_room_id), realtime.thread_updated_payload(root)
     )

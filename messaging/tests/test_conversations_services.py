@@ -49,6 +49,38 @@ def test_reply_attaches_and_counts_on_root(room, alice, bob, listen):
     }
 
 
+def test_deleting_a_reply_lowers_its_roots_count_live_and_for_resuming_sockets(
+    room, alice, bob, listen
+):
+    root = post(room, alice, "root")
+    first = post(room, bob, "first", parent_id=root.pk)
+    second = post(room, alice, "second", parent_id=root.pk)
+    root.refresh_from_db()
+    before = root.seq
+    listener = listen(realtime.room_group(room.pk))
+
+    delete_chat_message(message=second, deleted_by=alice)
+
+    root.refresh_from_db()
+    assert (root.reply_count, root.last_reply_at) == (1, first.created_at)
+    assert root.seq > before  # a socket resuming from `before` gets the root again
+    updated = [f for f in listener.payloads() if f["type"] == "thread_updated"]
+    assert updated == [
+        {
+            "type": "thread_updated",
+            "message_id": root.pk,
+            "room_id": room.pk,
+            "reply_count": 1,
+            "last_reply_at": realtime.iso(first.created_at),
+            "seq": root.seq,
+        }
+    ]
+
+    delete_chat_message(message=first, deleted_by=bob)
+    root.refresh_from_db()
+    assert (root.reply_count, root.last_reply_at) == (0, None)
+
+
 def test_reply_to_a_reply_attaches_to_its_root(room, alice, bob):
     root = post(room, alice, "root")
     first = post(room, bob, "first", parent_id=root.pk)
