@@ -2,8 +2,8 @@
 message, a reply in a thread, an edit showing "(edited)" live, a delete live, a reaction
 live, a Markdown code block, and a window that was offline catching up on all of them.
 
-Confirm dialogs (delete) are accepted and recorded; any other dialog, JS error or CSP
-violation fails the test."""
+Deleting asks in the app's own dialog; a native confirm() would be recorded (and accepted),
+and any other native dialog, JS error or CSP violation fails the test."""
 
 from __future__ import annotations
 
@@ -198,7 +198,17 @@ def test_delete_live_after_confirmation(team, open_as):
     mine = item(alice, "oops, wrong room")
     mine.hover()
     mine.locator("[data-action=delete]").click()
-    assert alice.confirms and "Delete this message?" in alice.confirms[0]
+    dialog = alice.page.get_by_role("dialog", name="Are you sure?")  # the app's own dialog
+    expect(dialog).to_contain_text("Delete this message? This cannot be undone.")
+    expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    expect(item(bob, "oops, wrong room")).to_have_count(1)  # cancelled: nothing happened
+
+    mine.hover()
+    mine.locator("[data-action=delete]").click()
+    dialog.get_by_role("button", name="Delete message").click()
+    assert alice.confirms == []  # no native confirm() on the way
     expect(item(bob, "oops, wrong room")).to_have_count(0)
     expect(bob.page.locator("#chat-log .chat-msg.deleted .tombstone")).to_have_text(
         "message deleted"

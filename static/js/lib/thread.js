@@ -23,6 +23,7 @@ import {
   togglePicker,
 } from "./posts.js";
 import { LiveSocket } from "./socket.js";
+import { confirmAction } from "./confirm.js";
 import { AlertList, STATUS_TONES, describeStatus, setText, showLocalTime } from "./thread-ui.js";
 
 const NEAR_BOTTOM_PX = 80;
@@ -580,7 +581,11 @@ export class LiveThread {
       if (id === null) return;
       if (button.dataset.action === "edit") await this.startEdit(el);
       else if (button.dataset.action === "delete") {
-        if (!window.confirm(`Delete this ${this.kind.noun}? This cannot be undone.`)) return;
+        const message = `Delete this ${this.kind.noun}? This cannot be undone.`;
+        if (!(await confirmAction(message, { confirmLabel: `Delete ${this.kind.noun}` }))) {
+          button.focus();
+          return;
+        }
         await this.act(this.kind.deleteFrame(id), "deleteUrl", id, {});
       } else if (button.dataset.action === "react") togglePicker(el);
       else if (button.dataset.action === "reply") {
