@@ -1,13 +1,28 @@
 """factory-boy factories shared by every app's tests."""
 
+from functools import cache
+
 import factory
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 
 from accounts.models import Membership, Organization
 from kanban.models import Board, Column, Task
 from messaging.models import ChatMessage, ChatRoom, TaskThreadComment
 
 PASSWORD = "taskflow-test-pw"
+
+
+@cache
+def _password_hash(hashers: tuple[str, ...]) -> str:
+    return make_password(PASSWORD)  # with the first of `hashers`, the current default
+
+
+def hashed_password() -> str:
+    """PASSWORD hashed once per hasher setting: hashing it again for every user (PBKDF2's
+    million rounds, a quarter of a second here) was minutes of the suite's time."""
+    return _password_hash(tuple(settings.PASSWORD_HASHERS))
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -17,7 +32,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
-    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+    password = factory.LazyFunction(hashed_password)  # PASSWORD, already hashed
 
 
 class OrganizationFactory(factory.django.DjangoModelFactory):
