@@ -20,7 +20,8 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench.servers import ServerProcess
@@ -340,3 +341,27 @@ class RedisServer:
         self.resume()
         if self.process is not None:
             self.process.stop()
+
+
+def _reset_celery_pools() -> None:
+    from kanban_board.celery import app as celery_app
+
+    celery_app._pool = None  # connection pools are cached per broker URL
+    celery_app.amqp._producer_pool = None
+
+
+@contextmanager
+def publishing_to(url: str) -> Iterator[None]:
+    """This process's Celery app publishes for real (not eagerly) to `url`."""
+    from kanban_board.celery import app as celery_app
+
+    conf = celery_app.conf
+    saved = conf.task_always_eager, conf.broker_url
+    conf.task_always_eager = False
+    conf.broker_url = url
+    _reset_celery_pools()
+    try:
+        yield
+    finally:
+        conf.task_always_eager, conf.broker_url = saved
+        _reset_celery_pools()

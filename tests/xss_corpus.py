@@ -65,3 +65,35 @@ def hostile_world(payload: str, alice, bob, carol) -> World:
     world.attachment.name = tagged("attachment", payload)[:255]  # issue 12: a file's name
     world.attachment.save()
     return world
+
+
+# Markdown that tries to make the renderer emit a script, an event handler or a dangerous URL
+# (tests/test_security_xss_markdown.py, and live in a browser in test_security_xss_browser.py).
+MARKDOWN_VECTORS = [
+    "[click](javascript:alert(1))",
+    "[click](JaVaScRiPt:alert(1))",
+    "[click](  javascript:alert(1))",
+    "[click](java\tscript:alert(1))",
+    "[click](&#106;avascript:alert(1))",
+    "[click](javascript&#58;alert(1))",
+    "[click](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+    "[click](vbscript:msgbox(1))",
+    "<javascript:alert(1)>",
+    "<data:text/html,<script>alert(1)</script>>",
+    "`<script>alert(1)</script>`",
+    "``<img src=x onerror=alert(1)>``",
+    "```\n</code></pre><script>alert(1)</script>\n```",
+    "***<img src=x onerror=alert(1)>***",
+    "**_~~<svg onload=alert(1)>~~_**",
+    "[<img src=x onerror=alert(1)>](https://example.com)",
+    '[x](https://example.com "title\\" onmouseover=\\"alert(1)")',
+    "https://example.com/<script>alert(1)</script>",
+    'www.example.com/"onmouseover="alert(1)',
+    'https://example.com/?q="><script>alert(1)</script>',
+    "![x](javascript:alert(1))",
+    '![x](https://example.com/x.png" onerror="alert(1))',
+    "<a href='javascript:alert(1)'>x</a>",
+    "[a]: javascript:alert(1)\n\n[a]",
+    "> <iframe src=javascript:alert(1)>",
+    "- <form action=javascript:alert(1)><button>x</button></form>",
+]

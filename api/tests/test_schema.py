@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import URLPattern
 
 from api.urls import urlpatterns
-from tests.test_security_csp import assert_strict_policy, audit
+from tests.csp import assert_strict_policy, audit
 
 pytestmark = pytest.mark.django_db
 

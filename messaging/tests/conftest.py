@@ -1,12 +1,16 @@
 """Fixtures for the messaging tests: a board (alice creates it; bob and carol are members),
 a room on it with alice and bob (carol is on the board but not in the room), a task on the
-board, and dave, who belongs to nothing."""
+board, and dave, who belongs to nothing; `worker_factory` for the real-worker tiers."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 import pytest
+from django.db import connection
 
 from tests.factories import BoardFactory, ChatRoomFactory, ColumnFactory, TaskFactory, UserFactory
+from tests.live import CeleryWorker, database_url_for, worker_env
 
 
 @pytest.fixture
@@ -37,3 +41,21 @@ def _fast_password_hashing(request, settings):
     if request.node.get_closest_marker("browser"):
         return
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def worker_factory(transactional_db, broker_url) -> Iterator[Callable[..., CeleryWorker]]:
+    """Factory for real Celery worker processes on this test's Redis DB (`broker_url`) and
+    the test database; all are stopped before the database is flushed."""
+    database_url = database_url_for(connection.settings_dict)
+    workers: list[CeleryWorker] = []
+
+    def make(**extra_env: str) -> CeleryWorker:
+        env = worker_env(broker_url=broker_url, database_url=database_url, **extra_env)
+        worker = CeleryWorker(env)
+        workers.append(worker)
+        return worker
+
+    yield make
+    for worker in workers:
+        worker.stop()

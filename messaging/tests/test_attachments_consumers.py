@@ -17,7 +17,7 @@ from kanban.services import remove_member
 from messaging.consumers.base import ACCESS_GONE
 from messaging.models import Attachment, ChatMessage, TaskThreadComment
 from messaging.services import attachments as service
-from messaging.tests.test_consumers import connected, frame, room_path, send, task_path
+from messaging.tests.sockets import connected, frame, room_path, send, task_path
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
@@ -164,7 +164,7 @@ async def test_removed_member_socket_closes_and_download_is_404(room, alice, bob
 
 async def test_outsider_cannot_connect_to_read_files(room):
     dave = await sync_to_async(UserFactory)(username="dave2")
-    from messaging.tests.test_consumers import socket_for
+    from messaging.tests.sockets import socket_for
 
     ok, _ = await socket_for(dave, room_path(room)).connect(timeout=3)
     assert not ok
@@ -173,7 +173,7 @@ async def test_outsider_cannot_connect_to_read_files(room):
 async def test_member_of_another_organization_cannot_connect(room, alice):
     """Erin belongs to another organization: the room's socket (which carries the files'
     payloads) refuses her."""
-    from messaging.tests.test_consumers import socket_for
+    from messaging.tests.sockets import socket_for
     from tests.factories import OrganizationFactory
 
     erin = await sync_to_async(UserFactory)(username="erin")

@@ -17,14 +17,16 @@ from messaging import realtime
 from messaging.models import Attachment
 from messaging.services.attachments import create_attachment
 from messaging.services.posting import post_chat_message
-from messaging.tests.test_worker import (  # noqa: F401 (fixtures)
-    publishing_to,
-    team,
-    worker_factory,
-)
-from tests.live import wait_for
+from tests.factories import BoardFactory, ChatRoomFactory
+from tests.live import publishing_to, wait_for
 
 pytestmark = pytest.mark.worker
+
+
+@pytest.fixture
+def team(transactional_db, alice, bob):
+    board = BoardFactory(created_by=alice, members=[bob])
+    return ChatRoomFactory(board=board, created_by=alice, name="General", members=[bob])
 
 
 def _png(size, mode="RGB") -> bytes:
@@ -43,11 +45,11 @@ def _polyglot() -> bytes:
 
 
 def test_real_worker_makes_previews_and_survives_hostile_images(
-    team,  # noqa: F811
+    team,
     alice,
     bob,
     broker_url,
-    worker_factory,  # noqa: F811
+    worker_factory,
     settings,
     tmp_path,
 ):

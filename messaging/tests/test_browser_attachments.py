@@ -24,7 +24,7 @@ from messaging.services import attachments as service
 from tests.factories import BoardFactory, ChatRoomFactory, UserFactory
 from tests.live import DaphneServer, database_url_for
 
-from .test_browser_chat import LIVE_TIMEOUT_MS, Viewer, room_path, side_by_side, wait_live
+from .browser import LIVE_TIMEOUT_MS, Viewer, room_path, side_by_side, wait_live
 
 pytestmark = pytest.mark.browser
 

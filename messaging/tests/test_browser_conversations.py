@@ -20,7 +20,7 @@ from messaging.models import Notification
 from messaging.services.posting import post_chat_message
 from tests.factories import BoardFactory, ChatRoomFactory, UserFactory
 
-from .test_browser_chat import (
+from .browser import (
     LIVE_TIMEOUT_MS,
     SocketSwitch,
     Viewer,

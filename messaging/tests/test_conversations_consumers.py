@@ -13,7 +13,7 @@ from messaging.services.posting import post_chat_message, post_task_comment
 from messaging.services.reactions import MAX_DISTINCT_REACTIONS, toggle_reaction
 from tests.factories import ChatRoomFactory, ColumnFactory, TaskFactory
 
-from .test_consumers import connected, frame, room_path, send, silent, task_path
+from .sockets import connected, frame, room_path, send, silent, task_path
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 

@@ -175,7 +175,7 @@ def test_leaving_the_organization_closes_the_room(client_for, dm, acme, bob):
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_a_third_person_cannot_open_the_socket(acme, alice, bob, carol):
-    from .test_consumers import connected, socket_for
+    from .sockets import connected, socket_for
 
     room, _ = await sync_to_async(get_or_create_direct_room)(sender=alice, usernames=["bob"])
     ok, _ = await socket_for(carol, f"/ws/chat-room/{room.pk}/").connect(timeout=3)

@@ -11,21 +11,20 @@ import asyncio
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 from asgiref.sync import async_to_sync
 from django.db import connection
 
-from kanban_board.celery import app as celery_app
 from messaging import realtime
 from messaging.models import ChatMessage, Notification
 from messaging.services.notifications import sweep_missed_mentions
 from messaging.services.posting import post_chat_message
 from messaging.tasks import sweep_missed_mentions as sweep_task
 from tests.factories import BoardFactory, ChatRoomFactory
-from tests.live import CeleryWorker, database_url_for, wait_for, worker_env
+from tests.live import database_url_for, publishing_to, wait_for
 
 pytestmark = pytest.mark.worker
 
@@ -34,44 +33,6 @@ VISIBILITY_TIMEOUT = 3  # seconds before an unacknowledged task is redelivered
 
 
 # --- harness ----------------------------------------------------------------------------
-
-
-def _reset_pools() -> None:
-    celery_app._pool = None  # connection pools are cached per broker URL
-    celery_app.amqp._producer_pool = None
-
-
-@contextmanager
-def publishing_to(url: str) -> Iterator[None]:
-    """This process's Celery app publishes for real (not eagerly) to `url`."""
-    conf = celery_app.conf
-    saved = conf.task_always_eager, conf.broker_url
-    conf.task_always_eager = False
-    conf.broker_url = url
-    _reset_pools()
-    try:
-        yield
-    finally:
-        conf.task_always_eager, conf.broker_url = saved
-        _reset_pools()
-
-
-@pytest.fixture
-def worker_factory(transactional_db, broker_url) -> Iterator[Callable[..., CeleryWorker]]:
-    """Factory for worker processes on our Redis DB and the test database; all are stopped
-    before the database is flushed."""
-    database_url = database_url_for(connection.settings_dict)
-    workers: list[CeleryWorker] = []
-
-    def make(**extra_env: str) -> CeleryWorker:
-        env = worker_env(broker_url=broker_url, database_url=database_url, **extra_env)
-        worker = CeleryWorker(env)
-        workers.append(worker)
-        return worker
-
-    yield make
-    for worker in workers:
-        worker.stop()
 
 
 @pytest.fixture

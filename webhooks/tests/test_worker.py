@@ -9,8 +9,7 @@ import itertools
 import pytest
 
 from kanban import services as kanban
-from messaging.tests.test_worker import publishing_to
-from tests.live import wait_for
+from tests.live import publishing_to, wait_for
 from webhooks import services
 from webhooks.models import WebhookDelivery
 
