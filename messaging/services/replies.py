@@ -6,8 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import models
-from django.db.models import F, Max
+from django.db.models import Count, F, Max
 
 from messaging import realtime
 from messaging.models import ChatMessage, ChatRoom
@@ -60,7 +59,7 @@ def detach_reply(*, room: ChatRoom, reply: ChatMessage) -> None:
     follows them (a changed row: the next sequence number), and the room hears of it after
     commit. Call inside the deleting transaction, with the room locked."""
     left = ChatMessage.objects.filter(parent_id=reply.parent_id, is_deleted=False).aggregate(
-        count=models.Count("pk"), last=Max("created_at")
+        count=Count("pk"), last=Max("created_at")
     )
     ChatMessage.objects.filter(pk=reply.parent_id).update(
         reply_count=left["count"], last_reply_at=left["last"], seq=next_seq(room)

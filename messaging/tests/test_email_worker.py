@@ -11,7 +11,6 @@ from __future__ import annotations
 import email
 import re
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -23,7 +22,6 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import NotificationPreferences
-from kanban_board.celery import app as celery_app
 from messaging.models import Notification
 from messaging.services.editing import delete_chat_message
 from messaging.tasks import send_notification_emails
@@ -36,7 +34,14 @@ from tests.factories import (
     UserFactory,
     join_organization,
 )
-from tests.live import CeleryWorker, database_url_for, free_port, wait_for, worker_env
+from tests.live import (
+    CeleryWorker,
+    database_url_for,
+    free_port,
+    publishing_to,
+    wait_for,
+    worker_env,
+)
 
 pytestmark = pytest.mark.worker
 
@@ -77,23 +82,6 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
         yield inbox, port
     finally:
         controller.stop()
-
-
-@contextmanager
-def publishing_to(url: str) -> Iterator[None]:
-    """This process's Celery app publishes for real (not eagerly) to `url`."""
-    conf = celery_app.conf
-    saved = conf.task_always_eager, conf.broker_url
-    conf.task_always_eager = False
-    conf.broker_url = url
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-    try:
-        yield
-    finally:
-        conf.task_always_eager, conf.broker_url = saved
-        celery_app._pool = None
-        celery_app.amqp._producer_pool = None
 
 
 @pytest.fixture
