@@ -228,6 +228,14 @@ REDIS_SOCKET_OPTIONS = {
     "socket_timeout": env.float("REDIS_SOCKET_TIMEOUT", default=2.0),
     "socket_keepalive": True,
 }
+# Each process's asyncio Redis clients (the channel layer, the socket cap, the rate limiter)
+# share at most this many connections per server; a call that finds them all busy waits up
+# to REDIS_POOL_TIMEOUT seconds for one instead of failing at once (redis-py's default pool
+# raises "Too many connections": 100 sockets reconnecting together after a daphne restart
+# failed their group_adds and presence broadcasts, and every failure closed the process's
+# sockets for a resync, which reconnected them into the same storm).
+REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=100)
+REDIS_POOL_TIMEOUT = env.float("REDIS_POOL_TIMEOUT", default=4.0)
 
 if REDIS_SENTINELS:
     _LAYER_HOST = {
@@ -263,6 +271,8 @@ if REDIS_ENABLED:
             "CONFIG": {
                 "hosts": [_LAYER_HOST],
                 "brpop_timeout": 1,
+                "max_connections": REDIS_MAX_CONNECTIONS,
+                "pool_timeout": REDIS_POOL_TIMEOUT,
                 "capacity": env.int("CHANNEL_CAPACITY", default=10000),
                 "expiry": 60,
                 "group_expiry": WEBSOCKET_TIMEOUT + 60,

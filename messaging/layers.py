@@ -18,6 +18,8 @@ any failed `group_send` drops an event for good. This module gives the consumers
 * `refresh_memberships()`: re-adds a socket to its groups (refreshing `group_expiry`) and says
   whether a membership had been lost, which also means events were missed.
 * `call_from_sync()`: a layer call from sync code whose wait is bounded.
+* `blocking_pool()`: the connection pool every asyncio Redis client here uses: a call that
+  finds every connection busy waits for one (up to REDIS_POOL_TIMEOUT) instead of failing.
 """
 
 from __future__ import annotations
@@ -34,20 +36,65 @@ from typing import Any
 
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels_redis.core import RedisChannelLayer as BaseRedisChannelLayer
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from redis.asyncio.connection import BlockingConnectionPool
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 
 from kanban_board import metrics
 
 logger = logging.getLogger(__name__)
 
 
+class BlockingSentinelConnectionPool(SentinelConnectionPool, BlockingConnectionPool):
+    """Connections to whichever server the sentinels name as primary, handed out like
+    BlockingConnectionPool's: when all are busy, a caller waits for one."""
+
+
+def blocking_pool(
+    *,
+    address: str | None = None,
+    max_connections: int | None = None,
+    timeout: float | None = None,
+    **options: Any,
+) -> BlockingConnectionPool:
+    """An asyncio connection pool that waits (up to `timeout` seconds, default
+    REDIS_POOL_TIMEOUT) for a free connection once `max_connections` (default
+    REDIS_MAX_CONNECTIONS) are in use, where redis-py's default pool raises "Too many
+    connections" at once. `address` is a redis:// URL; or `master_name` + `sentinels`
+    (+ `sentinel_kwargs`) for Redis through Sentinel; or plain connection options."""
+    limits = {
+        "max_connections": max_connections or settings.REDIS_MAX_CONNECTIONS,
+        "timeout": settings.REDIS_POOL_TIMEOUT if timeout is None else timeout,
+    }
+    if address is not None:
+        return BlockingConnectionPool.from_url(address, **limits, **options)
+    master_name = options.pop("master_name", None)
+    if master_name is not None:
+        sentinel = Sentinel(
+            options.pop("sentinels"), sentinel_kwargs=options.pop("sentinel_kwargs", None)
+        )
+        return BlockingSentinelConnectionPool(master_name, sentinel, **limits, **options)
+    return BlockingConnectionPool(**limits, **options)
+
+
 class RedisChannelLayer(BaseRedisChannelLayer):
     """channels-redis with a configurable blocking-receive time (`brpop_timeout`, seconds),
-    which must stay below every host's `socket_timeout`."""
+    which must stay below every host's `socket_timeout`, and blocking connection pools of
+    `max_connections` each, whose callers wait up to `pool_timeout` seconds for a free one."""
 
-    def __init__(self, *args, brpop_timeout: int = 1, **kwargs) -> None:
+    def __init__(
+        self,
+        *args,
+        brpop_timeout: int = 1,
+        max_connections: int | None = None,
+        pool_timeout: float | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.brpop_timeout = brpop_timeout
+        self.max_connections = max_connections
+        self.pool_timeout = pool_timeout
         for host in self.hosts:
             socket_timeout = host.get("socket_timeout")
             if socket_timeout is not None and socket_timeout <= brpop_timeout:
@@ -55,6 +102,11 @@ class RedisChannelLayer(BaseRedisChannelLayer):
                     f"channel layer: socket_timeout ({socket_timeout}s) must exceed "
                     f"brpop_timeout ({brpop_timeout}s), or every idle receive times out"
                 )
+
+    def create_pool(self, index: int) -> BlockingConnectionPool:
+        return blocking_pool(
+            max_connections=self.max_connections, timeout=self.pool_timeout, **self.hosts[index]
+        )
 
 
 # --- the failure epoch ------------------------------------------------------------------

@@ -147,13 +147,17 @@ def _async_client(backend):
     """One redis.asyncio client per event loop and cache server."""
     import redis.asyncio
 
+    from messaging import layers
+
     loop = asyncio.get_running_loop()
     url = backend._servers[0]
     clients = _async_clients.setdefault(loop, {})
     client = clients.get(url)
     if client is None:
         options = {k: v for k, v in backend._options.items() if k in _SOCKET_OPTIONS}
-        client = clients[url] = redis.asyncio.Redis.from_url(url, **options)
+        client = clients[url] = redis.asyncio.Redis(
+            connection_pool=layers.blocking_pool(address=url, **options)
+        )
     return client
 
 

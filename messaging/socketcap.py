@@ -81,14 +81,18 @@ def _redis(location: str):
     """One asyncio Redis client per event loop (clients are bound to the loop they run on)."""
     import redis.asyncio
 
+    from messaging import layers
+
     loop = asyncio.get_running_loop()
     client = _clients.get(loop)
     if client is None:
         options = settings.REDIS_SOCKET_OPTIONS
-        client = redis.asyncio.Redis.from_url(
-            location,
-            socket_connect_timeout=options["socket_connect_timeout"],
-            socket_timeout=options["socket_timeout"],
+        client = redis.asyncio.Redis(
+            connection_pool=layers.blocking_pool(
+                address=location,
+                socket_connect_timeout=options["socket_connect_timeout"],
+                socket_timeout=options["socket_timeout"],
+            )
         )
         _clients[loop] = client
     return client

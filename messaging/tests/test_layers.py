@@ -1,11 +1,14 @@
 """messaging.layers without Redis: the failure epoch that closes sockets for a resync, the
 membership refresh on other layers, the bounded sync-to-layer call, and the receive/socket
-timeout guard. (The Redis-specific paths run in the services and fault tiers.)"""
+timeout guard; and, with Redis (services tier), the connection pool that makes a burst of
+layer calls wait for a free connection instead of failing. (The other Redis-specific paths run
+in the services and fault tiers.)"""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 
 import pytest
 from asgiref.sync import SyncToAsync
@@ -122,3 +125,31 @@ def test_call_from_sync_refuses_a_stopped_server_loop():
     finally:
         del SyncToAsync.threadlocal.main_event_loop
         loop.close()
+
+
+@pytest.mark.services
+@pytest.mark.asyncio
+async def test_a_burst_of_layer_calls_waits_for_pooled_connections_instead_of_failing(redis_url):
+    """100 sockets subscribing at once on a restarted daphne ran the layer out of pooled
+    connections: redis-py's default pool raised "Too many connections", every failure closed
+    the process's sockets for a resync, and a failed group_send lost its event for sockets in
+    other processes. Now callers queue for a connection: all 60 joins and the send succeed
+    through a pool of 2."""
+    layer = layers.RedisChannelLayer(
+        hosts=[{"address": redis_url}],
+        prefix=f"test-{uuid.uuid4().hex[:8]}",
+        max_connections=2,
+        pool_timeout=10,
+    )
+    try:
+        channels = [await layer.new_channel() for _ in range(60)]
+        await asyncio.gather(*(layer.group_add("room_1", channel) for channel in channels))
+        await layer.group_send("room_1", {"type": "hello"})
+        received = await asyncio.wait_for(
+            asyncio.gather(*(layer.receive(channel) for channel in channels)), 10
+        )
+        assert received == [{"type": "hello"}] * 60
+        pool = layer.connection(0).connection_pool
+        assert pool.max_connections == 2
+    finally:
+        await layer.flush()
