@@ -7,6 +7,7 @@ is always set. Extra arguments are passed to daphne unchanged.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -42,6 +43,23 @@ def main() -> None:
 
     install_daphne_guard()  # issue 12: oversize uploads get 413 while they stream
     CommandLineInterface().run(args)
+    exit_without_joining_threads()
+
+
+def exit_without_joining_threads(code: int = 0) -> None:
+    """Exit once daphne has stopped (SIGTERM/SIGINT: listening ended, every connection's
+    application cancelled), without waiting for the request threads.
+
+    A request still in its thread at that moment (waiting on a row lock, or in Django's
+    async_to_sync hop back to the stopped event loop) can never answer: its connection is
+    gone. Interpreter exit would join those threads anyway, so daphne kept running until the
+    supervisor's SIGKILL (5-10 s with open sockets: a restart's clients backed off for that
+    long). Their transactions roll back when the connections close; clients retry what was
+    not acknowledged and back-fill the rest."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

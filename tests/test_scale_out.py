@@ -15,16 +15,24 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
+from django.db import connection, transaction
 from websockets.sync.client import ClientConnection
 
-from messaging.models import ChatMessage, Notification, TaskThreadComment, UserTypingStatus
-from tests.clients import LiveSession, Workspace, open_socket
+from messaging.models import (
+    ChatMessage,
+    ChatRoom,
+    Notification,
+    TaskThreadComment,
+    UserTypingStatus,
+)
+from tests.clients import LiveSession, Workspace, open_socket, wait_closed
 from tests.cluster import Cluster
 from tests.live import CeleryWorker, wait_for, worker_env
 
@@ -108,6 +116,9 @@ def chat_messages(ws: ClientConnection, count: int, *, timeout: float) -> list[d
         next_frame(ws, "chat_message", timeout=max(0.01, deadline - time.monotonic()))
         for _ in range(count)
     ]
+
+
+JSON = {"Accept": "application/json"}  # the page's outbox asks for JSON (else a redirect)
 
 
 # --- tests ------------------------------------------------------------------------------
@@ -422,3 +433,57 @@ def test_room_unread_counts_cross_processes(cluster, alice, bob):
     assert (receipt["user_id"], receipt["message_id"]) == (bob.pk, message_id)
     for ws in (alice_p1, bob_tab_p1, bob_tab_p2):
         ws.close()
+
+
+def test_a_stopped_process_exits_at_once_though_a_request_waits_on_the_database(
+    cluster, alice, bob
+):
+    """A rolling restart (docker stop, `make run-scaled` being stopped) SIGTERMs one process.
+    Here process 2 is stopped while alice's HTTP post on it waits for the room's row lock
+    (held by this test) and her socket is open. It used to finish stopping and then wait for
+    that request's thread at interpreter exit, until the supervisor's SIGKILL; now it exits
+    while the lock is still held. Nothing half-done remains: the post is not saved, her client
+    sees the connection drop, and the retry with the same client_id through process 1 is
+    saved once and reaches bob there."""
+    workspace = Workspace.create(alice, members=[bob])
+    room = workspace.room
+    bob_p1 = chat_socket(LiveSession(cluster.p1).log_in("bob"), room.pk)
+    alice_p2 = LiveSession(cluster.p2).log_in("alice")
+    alice_socket = chat_socket(alice_p2, room.pk)
+    send_path = f"/messaging/room/{room.pk}/send/"
+    fields = {"content": "sent during the restart", "client_id": "restart-1"}
+    outcome: dict[str, Any] = {}
+
+    def post() -> None:
+        try:
+            outcome["status"] = alice_p2.request(send_path, fields, headers=JSON)[0]
+        except OSError as error:  # the connection dropped: no answer
+            outcome["error"] = type(error).__name__
+
+    def a_query_waits_for_a_lock() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            return cursor.fetchone()[0] > 0
+
+    poster = threading.Thread(target=post)
+    with transaction.atomic():
+        ChatRoom.objects.select_for_update().get(pk=room.pk)
+        poster.start()
+        wait_for(a_query_waits_for_a_lock, timeout=15, what="the post to wait for the room lock")
+        os.killpg(cluster.p2.proc.pid, signal.SIGTERM)
+        wait_for(
+            lambda: cluster.p2.proc.poll() is not None,
+            timeout=15,
+            what="process 2 to exit while the request still waits on the database",
+        )
+    poster.join(timeout=15)
+    assert "status" not in outcome, outcome
+    assert outcome.get("error")
+    wait_closed(alice_socket)
+    assert not ChatMessage.objects.filter(chat_room=room, client_id="restart-1").exists()
+
+    retry = LiveSession(cluster.p1).log_in("alice").request(send_path, fields, headers=JSON)
+    assert retry[0] == 201, retry
+    assert next_frame(bob_p1, "chat_message")["message"] == "sent during the restart"
+    assert ChatMessage.objects.filter(chat_room=room, client_id="restart-1").count() == 1
+    bob_p1.close()
