@@ -432,18 +432,11 @@ def room_activity_on_commit(room_id: int, user_ids: Iterable[int]) -> None:
         return
     event = {"type": ROOM_ACTIVITY, "room_id": room_id}
 
-    async def send_all() -> None:
-        layer = get_channel_layer()
-        results = await asyncio.gather(
-            *(layer.group_send(group, dict(event)) for group in groups), return_exceptions=True
-        )
-        failed = [r for r in results if isinstance(r, BaseException)]
-        if failed:
-            raise failed[0]
-
     def send() -> None:
         try:
-            layers.call_from_sync(send_all)
+            layers.call_from_sync(
+                layers.group_send_to_listeners, get_channel_layer(), groups, event
+            )
         except Exception:
             logger.warning("room activity for room %s failed", room_id, exc_info=True)
             layers.note_layer_failure()

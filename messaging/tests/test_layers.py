@@ -153,3 +153,39 @@ async def test_a_burst_of_layer_calls_waits_for_pooled_connections_instead_of_fa
         assert pool.max_connections == 2
     finally:
         await layer.flush()
+
+
+@pytest.mark.services
+@pytest.mark.asyncio
+async def test_an_event_for_many_groups_reaches_every_member_of_each_non_empty_one(redis_url):
+    """`group_send_to_listeners` (a message's unread nudge to every other reader) counts the
+    groups' members in one round trip and sends only where someone listens: each member of
+    each listened group gets the event once; empty and expired groups cost no send."""
+    layer = layers.RedisChannelLayer(
+        hosts=[{"address": redis_url}], prefix=f"test-{uuid.uuid4().hex[:8]}", group_expiry=60
+    )
+    try:
+        alone, pair_1, pair_2 = [await layer.new_channel() for _ in range(3)]
+        await layer.group_add("unread_1", alone)
+        await layer.group_add("unread_2", pair_1)
+        await layer.group_add("unread_2", pair_2)
+        groups = ["unread_1", "unread_2", *(f"unread_{n}" for n in range(3, 20))]
+        await layers.group_send_to_listeners(layer, groups, {"type": "room.activity", "room_id": 7})
+        for channel in (alone, pair_1, pair_2):
+            event = await asyncio.wait_for(layer.receive(channel), 5)
+            assert event == {"type": "room.activity", "room_id": 7}
+        with pytest.raises(TimeoutError):  # once each
+            await asyncio.wait_for(layer.receive(alone), 0.3)
+    finally:
+        await layer.flush()
+
+
+@pytest.mark.asyncio
+async def test_an_event_for_many_groups_on_the_in_memory_layer_reaches_each_member():
+    layer = InMemoryChannelLayer()
+    first, second = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add("unread_1", first)
+    await layer.group_add("unread_2", second)
+    await layers.group_send_to_listeners(layer, ["unread_1", "unread_2", "unread_3"], {"type": "x"})
+    assert await asyncio.wait_for(layer.receive(first), 1) == {"type": "x"}
+    assert await asyncio.wait_for(layer.receive(second), 1) == {"type": "x"}
