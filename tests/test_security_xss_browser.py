@@ -164,14 +164,19 @@ def hostile_team(live_daphne, transactional_db, alice, bob, carol) -> World:
     return World.build(alice, [bob, carol])
 
 
-def test_live_chat_message_typing_and_presence_are_inert(hostile_team, live_daphne, open_as):
-    world = hostile_team
+def both_live_in_the_room(world: World, live_daphne, open_as) -> tuple[Watched, Watched]:
+    """alice's and bob's watched pages on the hostile room, each socket live."""
     alice = open_as("alice")
     bob = open_as("bob")
-    visit(alice, live_daphne, room_path(world))
-    visit(bob, live_daphne, room_path(world))
-    wait_live(alice, "#connection-status")
-    wait_live(bob, "#connection-status")
+    for watched in (alice, bob):
+        visit(watched, live_daphne, room_path(world))
+    for watched in (alice, bob):
+        wait_live(watched, "#connection-status")
+    return alice, bob
+
+
+def test_live_chat_message_typing_and_presence_are_inert(hostile_team, live_daphne, open_as):
+    alice, bob = both_live_in_the_room(hostile_team, live_daphne, open_as)
 
     # bob types: alice's typing indicator shows his hostile display name.
     bob.page.locator("#chat-input").press_sequentially("hi", delay=50)
@@ -256,13 +261,7 @@ def test_markdown_vectors_are_inert_live_after_edit_and_after_reload(
     live_daphne,
     open_as,
 ):
-    world = hostile_team
-    alice = open_as("alice")
-    bob = open_as("bob")
-    visit(alice, live_daphne, room_path(world))
-    visit(bob, live_daphne, room_path(world))
-    wait_live(alice, "#connection-status")
-    wait_live(bob, "#connection-status")
+    alice, bob = both_live_in_the_room(hostile_team, live_daphne, open_as)
     box = alice.page.locator("#chat-input")
     # Three vectors per message (blank-line separated), under the chat rate limit.
     vectors = MARKDOWN_VECTORS
