@@ -108,6 +108,55 @@ def test_bobs_dot_follows_his_tabs(team, login_as, live_daphne):
     assert alice_errors == [] and bob_errors == []
 
 
+# Holds the page's answers from the presence endpoint: the request is made (and answered by
+# the server) at once, but the page gets the answer only when the test releases it; a flag
+# says when the page has taken the released answer in.
+HOLD_PRESENCE_ANSWERS = """
+(() => {
+  const realFetch = window.fetch.bind(window);
+  let release;
+  const released = new Promise((resolve) => { release = resolve; });
+  window.__presence = { hold: false, held: 0, applied: false, release: () => release() };
+  window.fetch = async (input, init) => {
+    const url = String(input instanceof Request ? input.url : input);
+    if (!window.__presence.hold || !url.includes("/presence/")) return realFetch(input, init);
+    const response = await realFetch(input, init);
+    const body = await response.text();
+    window.__presence.held += 1;
+    await released;
+    window.setTimeout(() => { window.__presence.applied = true; });
+    return new Response(body, { status: response.status, headers: response.headers });
+  };
+})();
+"""
+
+
+def test_a_late_answer_does_not_undo_a_newer_frame(team, login_as, live_daphne):
+    """The page asks for everyone's status (on load, after a reconnect, every minute) and
+    hears presence frames meanwhile. An answer computed before bob came online but arriving
+    after his "online" frame must not turn his dot back to offline (it would stay wrong until
+    the next poll a minute later)."""
+    alice_ctx, errors = login_as("alice")
+    room_page = alice_ctx.new_page()
+    room_page.add_init_script(HOLD_PRESENCE_ANSWERS)
+    room_page.goto(live_daphne.url + reverse("messaging:room_detail", args=[team.room.pk]))
+    bob_in_room = dot(room_page, "#member-list", "bob")
+    expect(room_page.locator("#connection-status")).to_have_text("Live", timeout=BOUND_MS)
+    # From now on the page's next refresh is held: this one or the page's own.
+    room_page.evaluate("() => { window.__presence.hold = true; }")
+    room_page.evaluate("() => document.dispatchEvent(new Event('visibilitychange'))")
+    room_page.wait_for_function("() => window.__presence.held === 1", timeout=BOUND_MS)
+    expect(bob_in_room).to_have_attribute("data-status", "offline")  # what the answer says too
+
+    bob_ctx, bob_errors = login_as("bob")
+    bob_ctx.new_page().goto(live_daphne.url + reverse("messaging:room_detail", args=[team.room.pk]))
+    expect(bob_in_room).to_have_attribute("data-status", "online", timeout=BOUND_MS)  # a frame
+    room_page.evaluate("() => window.__presence.release()")
+    room_page.wait_for_function("() => window.__presence.applied", timeout=BOUND_MS)
+    assert bob_in_room.get_attribute("data-status") == "online"
+    assert errors == [] and bob_errors == []
+
+
 def test_the_mention_menu_shows_dots(team, login_as, live_daphne):
     bob_ctx, _ = login_as("bob")
     bob_page = bob_ctx.new_page()

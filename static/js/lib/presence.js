@@ -11,7 +11,8 @@
 // Dots are <span class="presence-dot" data-presence-user="<username>"> elements rendered by
 // the server (offline until known). Each element with data-presence-url (the endpoint for a
 // room or board) asks for the current statuses when the page loads and after a socket comes
-// back (frames may have been missed meanwhile).
+// back (frames may have been missed meanwhile); a frame heard while an answer is on its way
+// wins over that answer.
 
 const HEARTBEAT_MS = 25000;
 const IDLE_MS = 5 * 60 * 1000;
@@ -20,6 +21,11 @@ const LABELS = { online: "Online", away: "Away", offline: "Offline" };
 const sockets = new Set();
 /** @type {Map<string, string>} username -> status */
 const statuses = new Map();
+// Frames heard so far, and for each user the count when their latest frame came: an answer
+// to a refresh asked before that frame is older than it and leaves that user alone.
+let framesHeard = 0;
+/** @type {Map<string, number>} username -> framesHeard at their latest frame */
+const frameAt = new Map();
 let idle = false;
 let lastInputAt = Date.now();
 let started = false;
@@ -95,6 +101,8 @@ export function detach(socket) {
 /** A presence frame from any socket. */
 export function receive(frame) {
   if (frame && frame.type === "presence" && typeof frame.username === "string") {
+    framesHeard += 1;
+    frameAt.set(frame.username, framesHeard);
     setStatus(frame.username, frame.status);
   }
 }
@@ -138,6 +146,7 @@ export function refresh() {
   );
   refreshing = Promise.all(
     [...urls].map(async (url) => {
+      const asked = framesHeard;
       try {
         const response = await fetch(url, {
           credentials: "same-origin",
@@ -145,7 +154,12 @@ export function refresh() {
         });
         if (!response.ok) return;
         const data = await response.json();
-        for (const user of data.users || []) setStatus(user.username, user.status);
+        for (const user of data.users || []) {
+          // A frame heard since asking is newer than this answer (it may have been computed
+          // before that change): keep what the frame said.
+          if ((frameAt.get(user.username) || 0) > asked) continue;
+          setStatus(user.username, user.status);
+        }
       } catch {
         // The next reconnect or frame brings it up to date.
       }
