@@ -130,7 +130,10 @@ def mention(bench: Bench) -> None:
     server = bench.start_server(our_app(bench.env))
     worker = celery_worker(bench.env)
     bench.start_server(worker, ready_line=" ready.", timeout=60)
+    profiler, raw = bench.start_profiler("mention", server)
     out.update(asyncio.run(_mention_run(bench, server, send_path)))
+    if profiler is not None and raw is not None:
+        bench.stop_profiler(profiler, raw, "over the mention run")
     out["logs"] = [str(server.log_path), str(worker.log_path)]
     runtimes = sorted(
         float(m) * 1000

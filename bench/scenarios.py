@@ -700,37 +700,46 @@ class Bench:
             self.emit(f"   note: {note}")
 
     def _start_profiler(self, lv: _Live) -> None:
-        """py-spy (wall clock: idle stacks and thread ids included) over a daphne's sweep."""
-        if not self.cfg.profile_dir or not lv.server.name.startswith("daphne"):
-            return
+        if lv.server.name.startswith("daphne"):
+            lv.profiler, lv.profile_path = self.start_profiler(lv.target, lv.server)
+
+    def _stop_profiler(self, lv: _Live) -> None:
+        assert lv.profiler is not None and lv.profile_path is not None
+        self.stop_profiler(lv.profiler, lv.profile_path, "over the whole interleaved sweep")
+
+    def start_profiler(
+        self, name: str, server: ServerProcess
+    ) -> tuple[ServerProcess | None, str | None]:
+        """py-spy (wall clock: idle stacks and thread ids included) over a server, when
+        --profile asks for it: (profiler, raw output path), or (None, None)."""
+        if not self.cfg.profile_dir:
+            return None, None
         spy = shutil.which("py-spy", path=os.path.dirname(sys.executable)) or shutil.which("py-spy")
         if spy is None:
             self.emit("   profile: py-spy is not installed (pip install py-spy); not profiled")
-            return
+            return None, None
         os.makedirs(self.cfg.profile_dir, exist_ok=True)
-        raw = os.path.join(self.cfg.profile_dir, f"{lv.target}.txt")
-        cmd = [spy, "record", "--pid", str(lv.server.pid), "--format", "raw", "--output", raw]
+        raw = os.path.join(self.cfg.profile_dir, f"{name}.txt")
+        cmd = [spy, "record", "--pid", str(server.pid), "--format", "raw", "--output", raw]
         cmd += ["--rate", "250", "--idle", "--threads", "--nonblocking"]
-        profiler = ServerProcess(f"py-spy-{lv.target}", cmd, os.environ, 0)
+        profiler = ServerProcess(f"py-spy-{name}", cmd, os.environ, 0)
         self.servers.append(profiler)
         profiler.start(ready_line="Sampling process")
-        lv.profiler, lv.profile_path = profiler, raw
+        return profiler, raw
 
-    def _stop_profiler(self, lv: _Live) -> None:
+    def stop_profiler(self, profiler: ServerProcess, raw: str, what: str) -> None:
+        """Stop py-spy and print its per-thread summary."""
         from .flame import summarize
 
-        profiler = lv.profiler
-        assert profiler is not None and profiler.proc is not None
+        assert profiler.proc is not None
         profiler.proc.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
         with contextlib.suppress(subprocess.TimeoutExpired):  # stop() below kills it
             profiler.proc.wait(timeout=30)
         self.servers.remove(profiler)
         profiler.stop()
-        if lv.profile_path and os.path.exists(lv.profile_path):
-            self.emit(
-                f"   profile ({lv.profile_path}; wall clock over the whole interleaved sweep):"
-            )
-            for line in summarize(lv.profile_path).splitlines():
+        if os.path.exists(raw):
+            self.emit(f"   profile ({raw}; wall clock {what}):")
+            for line in summarize(raw).splitlines():
                 self.emit(f"   {line}")
 
 

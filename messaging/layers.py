@@ -17,7 +17,8 @@ any failed `group_send` drops an event for good. This module gives the consumers
   history endpoint.
 * `refresh_memberships()`: re-adds a socket to its groups (refreshing `group_expiry`) and says
   whether a membership had been lost, which also means events were missed.
-* `call_from_sync()`: a layer call from sync code whose wait is bounded.
+* `send_from_sync()`: a layer send from sync code that does not wait at all (the services'
+  on-commit broadcasts): handed to the server's event loop, sent there in order per key.
 * `blocking_pool()`: the connection pool every asyncio Redis client here uses: a call that
   finds every connection busy waits for one (up to REDIS_POOL_TIMEOUT) instead of failing.
 """
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import threading
 import time
@@ -236,34 +238,97 @@ async def _groups_with_members(layer: BaseRedisChannelLayer, groups: list[str]) 
     return listened
 
 
-# --- calling the layer from sync code ---------------------------------------------------
+# --- sending from sync code without waiting ----------------------------------------------
 
 LAYER_CALL_TIMEOUT = 5.0  # above the Redis connect + socket timeouts, which fail first
 
+# Per event loop: key -> the last send queued under it (the next one waits for it).
+_tails: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Task]] = (
+    weakref.WeakKeyDictionary()
+)
+_sending: set[asyncio.Task] = set()  # a reference keeps each send alive until it is done
 
-def call_from_sync(
-    coro_fn: Callable[..., Awaitable[Any]], *args: Any, timeout: float = LAYER_CALL_TIMEOUT
-) -> Any:
-    """Run a channel-layer coroutine from sync code and wait at most `timeout` seconds.
 
-    In a thread that sync_to_async started (daphne's views, the consumers' ORM calls and so
-    the services' on-commit broadcasts), async_to_sync hands the coroutine to the server's
-    event loop and waits for it without limit. If daphne stops that loop meanwhile (SIGTERM),
-    the thread waits forever and the process never exits: fault scenario (f) saw daphne hang
-    on SIGTERM until it was killed. Here the wait ends when the loop stops or time runs out
-    (TimeoutError). Elsewhere (no server loop) it is plain async_to_sync."""
+def send_from_sync(
+    send: Callable[[], Awaitable[None]],
+    *,
+    order_keys: Iterable[str] = (),
+    on_lost: Callable[[], None] | None = None,
+) -> None:
+    """Run `send()` (a coroutine function that handles its own failures) from sync code.
+
+    In a thread that sync_to_async started (daphne's views, the consumers' database calls),
+    it is handed to the server's event loop and this thread goes on at once: a post no longer
+    holds its request or database thread while the loop gets round to the group send (under
+    load a third of the database threads' busy time went to that wait).
+
+    Order: sends handed over by one thread leave one after the other in that order (a
+    service's "member_removed" frame still reaches the board before the access signal that
+    closes the removed member's socket), and so do sends under one of `order_keys` (a
+    group: the room's messages leave in the order they were committed). A send that hangs is
+    given up after LAYER_CALL_TIMEOUT (`on_lost` is called).
+
+    Elsewhere (no server loop: a task, a command, a test) it runs here and now. If the
+    server's loop has stopped (shutting down), `on_lost` is called instead."""
     loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)  # asgiref's record
-    if loop is None:  # a plain sync caller (a task, a command, a test)
-        return async_to_sync(coro_fn)(*args)
-    if not loop.is_running():  # async_to_sync would queue it there and wait forever
-        raise TimeoutError("the server's event loop has stopped")
-    future = asyncio.run_coroutine_threadsafe(coro_fn(*args), loop)
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return future.result(timeout=0.25)
-        except TimeoutError:
-            if loop.is_running() and time.monotonic() < deadline:
-                continue
-            future.cancel()
-            raise TimeoutError("channel-layer call did not finish") from None
+    if loop is None:
+        async_to_sync(send)()
+        return
+    keys = (_thread_key(), *order_keys)
+    try:
+        if not loop.is_running():
+            raise RuntimeError("the server's event loop has stopped")
+        loop.call_soon_threadsafe(_queue_send, loop, send, keys, on_lost)
+    except RuntimeError:  # stopped, or closed meanwhile
+        logger.warning("a channel-layer send was dropped: the event loop has stopped")
+        if on_lost is not None:
+            on_lost()
+
+
+_threads = threading.local()
+_thread_numbers = itertools.count()
+
+
+def _thread_key() -> str:
+    """This thread's own order key (not its ident: a finished thread's ident is reused)."""
+    key = getattr(_threads, "key", None)
+    if key is None:
+        key = _threads.key = f"thread:{next(_thread_numbers)}"
+    return key
+
+
+def _queue_send(
+    loop: asyncio.AbstractEventLoop,
+    send: Callable[[], Awaitable[None]],
+    keys: tuple[str, ...],
+    on_lost: Callable[[], None] | None,
+) -> None:
+    tails = _tails.setdefault(loop, {})
+    previous = {tails[key] for key in keys if key in tails}
+    task = loop.create_task(_send_after(previous, send, on_lost))
+    _sending.add(task)
+    task.add_done_callback(_sending.discard)
+    for key in keys:
+        tails[key] = task
+    task.add_done_callback(lambda done: _forget(tails, keys, done))
+
+
+def _forget(tails: dict[str, asyncio.Task], keys: tuple[str, ...], done: asyncio.Task) -> None:
+    for key in keys:
+        if tails.get(key) is done:
+            del tails[key]
+
+
+async def _send_after(
+    previous: set[asyncio.Task],
+    send: Callable[[], Awaitable[None]],
+    on_lost: Callable[[], None] | None,
+) -> None:
+    if previous:
+        await asyncio.wait(previous)  # their outcome is their own business
+    try:
+        await asyncio.wait_for(send(), timeout=LAYER_CALL_TIMEOUT)
+    except Exception:  # TimeoutError, or a send that did not handle its own failure
+        logger.warning("a channel-layer send failed", exc_info=True)
+        if on_lost is not None:
+            on_lost()

@@ -8,7 +8,6 @@ no ORM work in event handlers.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
 import time
@@ -343,20 +342,32 @@ def broadcast_now(
     *,
     exclude_user_id: int | None = None,
     event_type: str = FORWARD,
-) -> bool:
-    """Send to a group from sync code. A layer outage is logged, never raised: the data is
-    already saved and clients back-fill from the history endpoints. Returns success."""
+    scheduled_at: float | None = None,
+) -> None:
+    """Send to a group from sync code, without waiting for the send: it leaves from the
+    server's event loop, after the group's earlier broadcasts (`layers.send_from_sync`). A
+    layer outage is logged, never raised: the data is already saved and clients back-fill from
+    the history endpoints. `scheduled_at` (perf_counter): when the broadcast was asked for,
+    for the broadcast-latency metric."""
     event = forward_event(payload, exclude_user_id=exclude_user_id, event_type=event_type)
+    scheduled_at = time.perf_counter() if scheduled_at is None else scheduled_at
     started = time.monotonic()
-    try:
-        send = functools.partial(layers.group_send_retrying, get_channel_layer())
-        layers.call_from_sync(send, group, event)
-    except Exception:
-        logger.warning("broadcast to %s failed; clients will back-fill", group, exc_info=True)
+
+    def lost() -> None:
         # This process's sockets may have missed it too: they are closed and back-fill.
         layers.note_layer_failure(started=started)
-        return False
-    return True
+        metrics.broadcast_done(scheduled_at, False)
+
+    async def send() -> None:
+        try:
+            await layers.group_send_retrying(get_channel_layer(), group, event)
+        except Exception:
+            logger.warning("broadcast to %s failed; clients will back-fill", group, exc_info=True)
+            lost()
+        else:
+            metrics.broadcast_done(scheduled_at, True)
+
+    layers.send_from_sync(send, order_keys=[group], on_lost=lost)
 
 
 def broadcast_on_commit(
@@ -369,9 +380,12 @@ def broadcast_on_commit(
     """Broadcast after the current transaction commits (at once outside a transaction)."""
     scheduled_at = time.perf_counter()
     transaction.on_commit(
-        lambda: metrics.broadcast_done(
-            scheduled_at,
-            broadcast_now(group, payload, exclude_user_id=exclude_user_id, event_type=event_type),
+        lambda: broadcast_now(
+            group,
+            payload,
+            exclude_user_id=exclude_user_id,
+            event_type=event_type,
+            scheduled_at=scheduled_at,
         ),
         robust=True,
     )
@@ -397,30 +411,35 @@ def push_to_users_on_commit(pushes: list[tuple[int, dict[str, Any]]]) -> None:
         )
         failed = [r for r in results if isinstance(r, BaseException)]
         if failed:
-            raise failed[0]
-
-    def send() -> None:
-        try:
-            layers.call_from_sync(send_all)
-        except Exception:
-            logger.warning("pushing %d notification(s) failed", len(events), exc_info=True)
+            logger.warning("pushing %d notification(s) failed: %r", len(events), failed[0])
             layers.note_layer_failure()
 
-    transaction.on_commit(send, robust=True)
+    groups = [group for group, _ in events]
+    transaction.on_commit(
+        lambda: layers.send_from_sync(
+            send_all, order_keys=groups, on_lost=layers.note_layer_failure
+        ),
+        robust=True,
+    )
 
 
 def signal_access_changed_on_commit(user_id: int) -> None:
     """Ask every open socket of a user to re-check its access after commit."""
     event = {"type": ACCESS_CHANGED}
+    group = user_group(user_id)
 
-    def send() -> None:
+    async def send() -> None:
         try:
-            layers.call_from_sync(get_channel_layer().group_send, user_group(user_id), event)
+            await get_channel_layer().group_send(group, event)
         except Exception:
             logger.warning("access-change signal for user %s failed", user_id, exc_info=True)
             layers.note_layer_failure()  # the sockets here are closed and re-check on reconnect
 
-    transaction.on_commit(send, robust=True)
+    # After the frames the same service sent before it (e.g. "member_removed" to the board).
+    transaction.on_commit(
+        lambda: layers.send_from_sync(send, order_keys=[group], on_lost=layers.note_layer_failure),
+        robust=True,
+    )
 
 
 def room_activity_on_commit(room_id: int, user_ids: Iterable[int]) -> None:
@@ -432,13 +451,14 @@ def room_activity_on_commit(room_id: int, user_ids: Iterable[int]) -> None:
         return
     event = {"type": ROOM_ACTIVITY, "room_id": room_id}
 
-    def send() -> None:
+    async def send() -> None:
         try:
-            layers.call_from_sync(
-                layers.group_send_to_listeners, get_channel_layer(), groups, event
-            )
+            await layers.group_send_to_listeners(get_channel_layer(), groups, event)
         except Exception:
             logger.warning("room activity for room %s failed", room_id, exc_info=True)
             layers.note_layer_failure()
 
-    transaction.on_commit(send, robust=True)
+    # A nudge carries no data and needs no order: nothing waits for it.
+    transaction.on_commit(
+        lambda: layers.send_from_sync(send, on_lost=layers.note_layer_failure), robust=True
+    )

@@ -4,6 +4,7 @@ e-mailed one that is still unread after the delay (as other notifications are)."
 from __future__ import annotations
 
 import datetime
+import json
 from unittest import mock
 
 import pytest
@@ -115,19 +116,19 @@ def test_a_run_racing_another_sends_nothing_twice(todo, bob):
 
 
 def test_the_reminder_is_pushed_to_the_assignee_after_commit(
-    todo, bob, django_capture_on_commit_callbacks
+    todo, bob, listen, django_capture_on_commit_callbacks
 ):
     due(todo, bob, 1)
-    with (
-        mock.patch("messaging.realtime.layers.call_from_sync") as call_layer,
-        django_capture_on_commit_callbacks(execute=True),
-    ):
+    bobs_sockets = listen(f"user_{bob.pk}")
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
         reminders.send_due_reminders(today=TODAY)
+    assert bobs_sockets.events() == []  # nothing before commit
+    for callback in callbacks:
+        callback()
 
-    group, event = call_layer.call_args.args[1:]
-    assert group == f"user_{bob.pk}"
+    (event,) = bobs_sockets.events()
     assert event["type"] == "user.push"
-    assert '"notification_type": "due_soon"' in event["text"]
+    assert json.loads(event["text"])["notification_type"] == "due_soon"
 
 
 def test_the_beat_task_uses_today(todo, bob):

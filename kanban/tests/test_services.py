@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 from unittest import mock
 
 import pytest
@@ -124,14 +125,13 @@ def test_add_member_by_non_creator_is_refused(board, bob, carol):
 
 
 def test_remove_member_unassigns_their_tasks_and_signals_their_sockets(
-    board, alice, bob, todo, django_capture_on_commit_callbacks
+    board, alice, bob, todo, listen, django_capture_on_commit_callbacks
 ):
     task = TaskFactory(column=todo, assignee=bob)
+    # One channel in both groups hears the events in the order they were sent.
+    heard = listen(f"board_{board.pk}", f"user_{bob.pk}")
 
-    with (
-        mock.patch("messaging.realtime.layers.call_from_sync") as call_layer,
-        django_capture_on_commit_callbacks(execute=True) as callbacks,
-    ):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
         services.remove_member(board=board, user=bob, removed_by=alice)
 
     assert not board.members.filter(pk=bob.pk).exists()
@@ -139,16 +139,16 @@ def test_remove_member_unassigns_their_tasks_and_signals_their_sockets(
     assert task.assignee is None
     # member_removed and the unassigned card to the board, then the access signal to bob.
     assert len(callbacks) == 3
-    groups = [c.args[1] for c in call_layer.call_args_list]
-    assert groups == [f"board_{board.pk}", f"board_{board.pk}", f"user_{bob.pk}"]
-    assert call_layer.call_args.args[1:] == (f"user_{bob.pk}", {"type": "access.changed"})
+    events = heard.events()
+    assert [e["type"] for e in events] == [realtime.FORWARD, realtime.FORWARD, "access.changed"]
+    assert json.loads(events[0]["text"])["type"] == "member_removed"
 
 
-def test_remove_member_signal_waits_for_commit(board, alice, bob):
-    with mock.patch("messaging.realtime.layers.call_from_sync") as call_layer:
-        services.remove_member(board=board, user=bob, removed_by=alice)
-    # The test transaction never commits, so the signal was never sent.
-    call_layer.assert_not_called()
+def test_remove_member_signal_waits_for_commit(board, alice, bob, listen):
+    heard = listen(f"board_{board.pk}", f"user_{bob.pk}")
+    services.remove_member(board=board, user=bob, removed_by=alice)
+    # The test transaction never commits, so nothing was sent.
+    assert heard.events() == []
 
 
 def test_remove_member_refuses_the_creator(board, alice):

@@ -72,11 +72,14 @@ async def test_refresh_on_a_layer_without_membership_data_re_adds_and_reports_no
     assert (await asyncio.wait_for(layer.receive(channel), 1)) == {"type": "hello"}
 
 
-def test_call_from_sync_without_a_server_loop_just_runs():
-    async def add(a: int, b: int) -> int:
-        return a + b
+def test_a_send_from_sync_code_without_a_server_loop_runs_at_once():
+    sent = []
 
-    assert layers.call_from_sync(add, 2, 3) == 5
+    async def send() -> None:
+        sent.append(asyncio.get_running_loop())
+
+    layers.send_from_sync(send)
+    assert len(sent) == 1
 
 
 @pytest.fixture
@@ -101,30 +104,93 @@ def server_loop():
     loop.close()
 
 
-def test_call_from_sync_runs_on_the_server_loop(server_loop):
-    async def which_loop() -> asyncio.AbstractEventLoop:
-        return asyncio.get_running_loop()
+def test_a_send_from_sync_code_leaves_from_the_server_loop_without_waiting(server_loop):
+    """The caller (a request or database thread) goes on while the send waits for its turn."""
+    gate = threading.Event()
+    done = threading.Event()
+    where = []
 
-    assert layers.call_from_sync(which_loop) is server_loop
+    async def send() -> None:
+        where.append(asyncio.get_running_loop())
+        await asyncio.get_running_loop().run_in_executor(None, gate.wait, 5)
+        done.set()
+
+    layers.send_from_sync(send)
+    assert not done.is_set()  # returned while the send is still held at the gate
+    gate.set()
+    assert done.wait(5)
+    assert where == [server_loop]
 
 
-def test_call_from_sync_gives_up_on_a_call_that_never_finishes(server_loop):
+def test_sends_leave_in_order_per_group_and_per_handing_thread(server_loop):
+    """A room's broadcasts leave in the order they were handed over, though the first one's
+    Redis call is slow; so do one thread's sends to different groups (the board hears
+    "member_removed" before the access signal that closes the member's socket). Sends that
+    share neither a group nor a thread do not wait for each other."""
+    order: list[str] = []
+    slow = threading.Event()
+
+    def sender(name: str, wait: threading.Event | None = None):
+        async def send() -> None:
+            if wait is not None:
+                await asyncio.get_running_loop().run_in_executor(None, wait.wait, 5)
+            order.append(name)
+
+        return send
+
+    def from_another_thread(name: str, group: str) -> None:
+        SyncToAsync.threadlocal.main_event_loop = server_loop  # as asgiref records it
+        layers.send_from_sync(sender(name), order_keys=[group])
+
+    def in_another_thread(name: str, group: str) -> None:
+        thread = threading.Thread(target=from_another_thread, args=(name, group))
+        thread.start()
+        thread.join(5)
+
+    def sent(count: int) -> None:
+        async def wait() -> None:
+            while len(order) < count:
+                await asyncio.sleep(0.01)
+
+        asyncio.run_coroutine_threadsafe(wait(), server_loop).result(5)
+
+    layers.send_from_sync(sender("room 1, first", slow), order_keys=["room_1"])
+    in_another_thread("room 1, second", "room_1")
+    in_another_thread("room 2", "room_2")
+    layers.send_from_sync(sender("user 3"), order_keys=["user_3"])  # this thread's next
+    sent(1)
+    assert order == ["room 2"]  # the rest wait for the slow first send of room 1
+    slow.set()
+    sent(4)
+    assert order.index("room 1, first") < order.index("room 1, second")
+    assert order.index("room 1, first") < order.index("user 3")
+
+
+def test_a_send_that_never_finishes_is_given_up_and_noted(server_loop, monkeypatch):
+    monkeypatch.setattr(layers, "LAYER_CALL_TIMEOUT", 0.2)
+    lost = threading.Event()
+
     async def hang() -> None:
         await asyncio.Event().wait()
 
-    with pytest.raises(TimeoutError, match="did not finish"):
-        layers.call_from_sync(hang, timeout=0.3)
+    layers.send_from_sync(hang, on_lost=lost.set)
+    assert lost.wait(5)
 
 
-def test_call_from_sync_refuses_a_stopped_server_loop():
+def test_a_send_to_a_stopped_server_loop_is_noted_lost_at_once():
     loop = asyncio.new_event_loop()
     SyncToAsync.threadlocal.main_event_loop = loop
+    lost = []
+
+    async def send() -> None:
+        raise AssertionError("a stopped loop runs nothing")
+
     try:
-        with pytest.raises(TimeoutError, match="stopped"):
-            layers.call_from_sync(asyncio.sleep, 0)
+        layers.send_from_sync(send, on_lost=lambda: lost.append(True))
     finally:
         del SyncToAsync.threadlocal.main_event_loop
         loop.close()
+    assert lost == [True]
 
 
 @pytest.mark.services
