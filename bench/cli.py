@@ -13,7 +13,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from bench.config import Config
 
 
 def _rates(text: str) -> list[float]:
@@ -89,13 +92,46 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     import django
 
     django.setup()
-    from bench.config import Config
     from bench.redisdb import DatabaseInUse
     from bench.scenarios import run
 
     out = out or sys.stdout
+    cfg = config_from(argv)
+    if cfg is None:
+        return 2
+
+    def emit(line: str) -> None:
+        out.write(line + "\n")
+        out.flush()
+
+    try:
+        results = run(cfg, emit)
+    except DatabaseInUse as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; every child process was stopped", file=sys.stderr)
+        return 130
+    failures = results.get("enforced_failures", [])
+    for failure in failures:
+        emit(f"FAILED: {failure}")
+    return 1 if failures else 0
+
+
+# Options that make a run other than the full one: its chart would not be the recorded one.
+SHAPING = ("rooms", "clients", "repeat", "procs", "duration", "steps", "warmup", "drain")
+SHAPING += ("refine", "echo_seconds", "only", "skip")
+
+
+def config_from(argv: list[str] | None) -> Config | None:
+    """The run's Config from the command line (None, with a message, if it cannot run)."""
+    from bench.config import Config
+
     opts = vars(parser().parse_args(argv))
     cfg = Config.quick_defaults() if opts["quick"] else Config()
+    # docs/bench.png is written by the full run only; any other run writes a chart only
+    # where --plot says.
+    cfg.default_chart = not opts["quick"] and all(opts.get(o) is None for o in SHAPING)
     for option, attr in (
         ("rooms", "rooms"),
         ("repeat", "repeat"),
@@ -126,21 +162,5 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     cfg.keep_db = opts["keep_db"]
     if cfg.repeat < 1 or cfg.procs < 1 or min(cfg.rooms) < cfg.procs:
         print("need --repeat >= 1 and every room size >= --procs >= 1", file=sys.stderr)
-        return 2
-
-    def emit(line: str) -> None:
-        out.write(line + "\n")
-        out.flush()
-
-    try:
-        results = run(cfg, emit)
-    except DatabaseInUse as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted; every child process was stopped", file=sys.stderr)
-        return 130
-    failures = results.get("enforced_failures", [])
-    for failure in failures:
-        emit(f"FAILED: {failure}")
-    return 1 if failures else 0
+        return None
+    return cfg

@@ -84,12 +84,14 @@ class Config:
     keep_db: bool = False
     json_out: str | None = None
     plot: str | None = None  # the chart (docs/bench.png by default for a full run)
+    default_chart: bool = True  # write docs/bench.png when no --plot is given (the full run)
     profile_dir: str | None = None  # py-spy the daphne targets' rate sweeps into this folder
 
     @classmethod
     def quick_defaults(cls) -> Config:
         return cls(
             quick=True,
+            default_chart=False,
             rooms=[20],
             repeat=1,
             procs=2,

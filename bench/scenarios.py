@@ -141,7 +141,7 @@ class Bench:
             if "history" in self.cfg.targets:
                 self._guarded("history", lambda: extras.history(self))
             print_summary(self)
-            if self.cfg.plot or not self.cfg.quick:
+            if self.cfg.plot or self.cfg.default_chart:
                 self._guarded("plot", self.plot)
         finally:
             self._cleanup()
