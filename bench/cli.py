@@ -119,8 +119,10 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
 
 
 # Options that make a run other than the full one: its chart would not be the recorded one.
-SHAPING = ("rooms", "clients", "repeat", "procs", "duration", "steps", "warmup", "drain")
-SHAPING += ("refine", "echo_seconds", "only", "skip")
+SHAPING = (
+    *("rooms", "clients", "repeat", "procs", "duration", "steps", "warmup", "drain"),
+    *("refine", "echo_seconds", "only", "skip"),
+)
 
 
 def config_from(argv: list[str] | None) -> Config | None:

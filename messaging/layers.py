@@ -18,7 +18,8 @@ any failed `group_send` drops an event for good. This module gives the consumers
 * `refresh_memberships()`: re-adds a socket to its groups (refreshing `group_expiry`) and says
   whether a membership had been lost, which also means events were missed.
 * `send_from_sync()`: a layer send from sync code that does not wait at all (the services'
-  on-commit broadcasts): handed to the server's event loop, sent there in order per key.
+  on-commit broadcasts): handed to the server's event loop, sent there in order per thread
+  and per group; a failure is logged and noted.
 * `blocking_pool()`: the connection pool every asyncio Redis client here uses: a call that
   finds every connection busy waits for one (up to REDIS_POOL_TIMEOUT) instead of failing.
 """
@@ -252,10 +253,11 @@ _sending: set[asyncio.Task] = set()  # a reference keeps each send alive until i
 def send_from_sync(
     send: Callable[[], Awaitable[None]],
     *,
+    what: str,
     order_keys: Iterable[str] = (),
-    on_lost: Callable[[], None] | None = None,
+    on_lost: Callable[[], None] = note_layer_failure,
 ) -> None:
-    """Run `send()` (a coroutine function that handles its own failures) from sync code.
+    """Run the channel-layer coroutine `send()` from sync code; `what` names it in the log.
 
     In a thread that sync_to_async started (daphne's views, the consumers' database calls),
     it is handed to the server's event loop and this thread goes on at once: a post no longer
@@ -265,24 +267,24 @@ def send_from_sync(
     Order: sends handed over by one thread leave one after the other in that order (a
     service's "member_removed" frame still reaches the board before the access signal that
     closes the removed member's socket), and so do sends under one of `order_keys` (a
-    group: the room's messages leave in the order they were committed). A send that hangs is
-    given up after LAYER_CALL_TIMEOUT (`on_lost` is called).
+    group: the room's messages leave in the order they were committed).
 
-    Elsewhere (no server loop: a task, a command, a test) it runs here and now. If the
-    server's loop has stopped (shutting down), `on_lost` is called instead."""
+    Elsewhere (no server loop: a task, a command, a test) it runs here and now. A send that
+    fails, hangs past LAYER_CALL_TIMEOUT or finds the server's loop stopped (shutting down)
+    is logged, never raised, and `on_lost` is called (by default: this process's sockets
+    resync, as they may have missed it)."""
     loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)  # asgiref's record
     if loop is None:
-        async_to_sync(send)()
+        async_to_sync(_send_after)(set(), send, what, on_lost)
         return
     keys = (_thread_key(), *order_keys)
     try:
         if not loop.is_running():
             raise RuntimeError("the server's event loop has stopped")
-        loop.call_soon_threadsafe(_queue_send, loop, send, keys, on_lost)
+        loop.call_soon_threadsafe(_queue_send, loop, send, what, keys, on_lost)
     except RuntimeError:  # stopped, or closed meanwhile
-        logger.warning("a channel-layer send was dropped: the event loop has stopped")
-        if on_lost is not None:
-            on_lost()
+        logger.warning("%s was dropped: the event loop has stopped", what)
+        on_lost()
 
 
 _threads = threading.local()
@@ -300,12 +302,13 @@ def _thread_key() -> str:
 def _queue_send(
     loop: asyncio.AbstractEventLoop,
     send: Callable[[], Awaitable[None]],
+    what: str,
     keys: tuple[str, ...],
-    on_lost: Callable[[], None] | None,
+    on_lost: Callable[[], None],
 ) -> None:
     tails = _tails.setdefault(loop, {})
     previous = {tails[key] for key in keys if key in tails}
-    task = loop.create_task(_send_after(previous, send, on_lost))
+    task = loop.create_task(_send_after(previous, send, what, on_lost))
     _sending.add(task)
     task.add_done_callback(_sending.discard)
     for key in keys:
@@ -322,13 +325,13 @@ def _forget(tails: dict[str, asyncio.Task], keys: tuple[str, ...], done: asyncio
 async def _send_after(
     previous: set[asyncio.Task],
     send: Callable[[], Awaitable[None]],
-    on_lost: Callable[[], None] | None,
+    what: str,
+    on_lost: Callable[[], None],
 ) -> None:
     if previous:
         await asyncio.wait(previous)  # their outcome is their own business
     try:
         await asyncio.wait_for(send(), timeout=LAYER_CALL_TIMEOUT)
-    except Exception:  # TimeoutError, or a send that did not handle its own failure
-        logger.warning("a channel-layer send failed", exc_info=True)
-        if on_lost is not None:
-            on_lost()
+    except Exception:  # a layer failure, or TimeoutError
+        logger.warning("%s failed", what, exc_info=True)
+        on_lost()

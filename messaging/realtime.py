@@ -359,15 +359,12 @@ def broadcast_now(
         metrics.broadcast_done(scheduled_at, False)
 
     async def send() -> None:
-        try:
-            await layers.group_send_retrying(get_channel_layer(), group, event)
-        except Exception:
-            logger.warning("broadcast to %s failed; clients will back-fill", group, exc_info=True)
-            lost()
-        else:
-            metrics.broadcast_done(scheduled_at, True)
+        await layers.group_send_retrying(get_channel_layer(), group, event)
+        metrics.broadcast_done(scheduled_at, True)
 
-    layers.send_from_sync(send, order_keys=[group], on_lost=lost)
+    layers.send_from_sync(
+        send, what=f"broadcast to {group} (clients back-fill)", order_keys=[group], on_lost=lost
+    )
 
 
 def broadcast_on_commit(
@@ -411,15 +408,12 @@ def push_to_users_on_commit(pushes: list[tuple[int, dict[str, Any]]]) -> None:
         )
         failed = [r for r in results if isinstance(r, BaseException)]
         if failed:
-            logger.warning("pushing %d notification(s) failed: %r", len(events), failed[0])
-            layers.note_layer_failure()
+            raise failed[0]
 
     groups = [group for group, _ in events]
+    what = f"pushing {len(events)} notification(s)"
     transaction.on_commit(
-        lambda: layers.send_from_sync(
-            send_all, order_keys=groups, on_lost=layers.note_layer_failure
-        ),
-        robust=True,
+        lambda: layers.send_from_sync(send_all, what=what, order_keys=groups), robust=True
     )
 
 
@@ -429,16 +423,13 @@ def signal_access_changed_on_commit(user_id: int) -> None:
     group = user_group(user_id)
 
     async def send() -> None:
-        try:
-            await get_channel_layer().group_send(group, event)
-        except Exception:
-            logger.warning("access-change signal for user %s failed", user_id, exc_info=True)
-            layers.note_layer_failure()  # the sockets here are closed and re-check on reconnect
+        await get_channel_layer().group_send(group, event)
 
     # After the frames the same service sent before it (e.g. "member_removed" to the board).
+    # If it fails, the sockets here are closed and re-check access on reconnect.
+    what = f"access-change signal for user {user_id}"
     transaction.on_commit(
-        lambda: layers.send_from_sync(send, order_keys=[group], on_lost=layers.note_layer_failure),
-        robust=True,
+        lambda: layers.send_from_sync(send, what=what, order_keys=[group]), robust=True
     )
 
 
@@ -452,13 +443,8 @@ def room_activity_on_commit(room_id: int, user_ids: Iterable[int]) -> None:
     event = {"type": ROOM_ACTIVITY, "room_id": room_id}
 
     async def send() -> None:
-        try:
-            await layers.group_send_to_listeners(get_channel_layer(), groups, event)
-        except Exception:
-            logger.warning("room activity for room %s failed", room_id, exc_info=True)
-            layers.note_layer_failure()
+        await layers.group_send_to_listeners(get_channel_layer(), groups, event)
 
-    # A nudge carries no data and needs no order: nothing waits for it.
-    transaction.on_commit(
-        lambda: layers.send_from_sync(send, on_lost=layers.note_layer_failure), robust=True
-    )
+    # After the message's own broadcast (the same thread hands both over); no group order.
+    what = f"room activity for room {room_id}"
+    transaction.on_commit(lambda: layers.send_from_sync(send, what=what), robust=True)

@@ -1020,7 +1020,7 @@ def test_a_send_from_sync_code_never_waits_on_a_stopped_server_loop():
         # What asgiref records in a thread that sync_to_async started.
         SyncToAsync.threadlocal.main_event_loop = loop
         SyncToAsync.threadlocal.main_event_loop_pid = os.getpid()
-        send_from_sync(send, on_lost=lambda: outcome.setdefault(key, "lost"))
+        send_from_sync(send, what="a test send", on_lost=lambda: outcome.setdefault(key, "lost"))
         outcome[f"{key}_returned"] = True
 
     stopped = threading.Thread(target=in_a_server_thread, args=("stopped",))

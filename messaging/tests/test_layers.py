@@ -78,8 +78,21 @@ def test_a_send_from_sync_code_without_a_server_loop_runs_at_once():
     async def send() -> None:
         sent.append(asyncio.get_running_loop())
 
-    layers.send_from_sync(send)
+    layers.send_from_sync(send, what="a test send")
     assert len(sent) == 1
+
+
+def test_a_failed_send_is_logged_and_noted_not_raised(caplog):
+    """The services' on-commit sends never raise into their commit: a layer failure is
+    logged and `on_lost` (by default: this process's sockets resync) is called."""
+    lost = []
+
+    async def send() -> None:
+        raise ConnectionError("Redis is gone")
+
+    layers.send_from_sync(send, what="broadcast to room_1", on_lost=lambda: lost.append(True))
+    assert lost == [True]
+    assert "broadcast to room_1 failed" in caplog.text
 
 
 @pytest.fixture
@@ -115,7 +128,7 @@ def test_a_send_from_sync_code_leaves_from_the_server_loop_without_waiting(serve
         await asyncio.get_running_loop().run_in_executor(None, gate.wait, 5)
         done.set()
 
-    layers.send_from_sync(send)
+    layers.send_from_sync(send, what="a test send")
     assert not done.is_set()  # returned while the send is still held at the gate
     gate.set()
     assert done.wait(5)
@@ -140,7 +153,7 @@ def test_sends_leave_in_order_per_group_and_per_handing_thread(server_loop):
 
     def from_another_thread(name: str, group: str) -> None:
         SyncToAsync.threadlocal.main_event_loop = server_loop  # as asgiref records it
-        layers.send_from_sync(sender(name), order_keys=[group])
+        layers.send_from_sync(sender(name), what="a test send", order_keys=[group])
 
     def in_another_thread(name: str, group: str) -> None:
         thread = threading.Thread(target=from_another_thread, args=(name, group))
@@ -154,10 +167,11 @@ def test_sends_leave_in_order_per_group_and_per_handing_thread(server_loop):
 
         asyncio.run_coroutine_threadsafe(wait(), server_loop).result(5)
 
-    layers.send_from_sync(sender("room 1, first", slow), order_keys=["room_1"])
+    layers.send_from_sync(sender("room 1, first", slow), what="a test send", order_keys=["room_1"])
     in_another_thread("room 1, second", "room_1")
     in_another_thread("room 2", "room_2")
-    layers.send_from_sync(sender("user 3"), order_keys=["user_3"])  # this thread's next
+    # This thread's next send, to another group:
+    layers.send_from_sync(sender("user 3"), what="a test send", order_keys=["user_3"])
     sent(1)
     assert order == ["room 2"]  # the rest wait for the slow first send of room 1
     slow.set()
@@ -173,7 +187,7 @@ def test_a_send_that_never_finishes_is_given_up_and_noted(server_loop, monkeypat
     async def hang() -> None:
         await asyncio.Event().wait()
 
-    layers.send_from_sync(hang, on_lost=lost.set)
+    layers.send_from_sync(hang, what="a test send", on_lost=lost.set)
     assert lost.wait(5)
 
 
@@ -186,7 +200,7 @@ def test_a_send_to_a_stopped_server_loop_is_noted_lost_at_once():
         raise AssertionError("a stopped loop runs nothing")
 
     try:
-        layers.send_from_sync(send, on_lost=lambda: lost.append(True))
+        layers.send_from_sync(send, what="a test send", on_lost=lambda: lost.append(True))
     finally:
         del SyncToAsync.threadlocal.main_event_loop
         loop.close()
