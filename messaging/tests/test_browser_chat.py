@@ -14,7 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from playwright.sync_api import Browser, Page, WebSocketRoute, expect
+from playwright.sync_api import Browser, Page, Request, WebSocketRoute, expect
 
 from messaging.models import ChatMessage
 from messaging.services.posting import post_chat_message
@@ -307,20 +307,30 @@ def test_unconfirmed_send_falls_back_to_http_without_duplicating(team, open_as):
     """The socket takes the message but the confirmation never comes back: after the outbox
     timeout the same client_id goes over HTTP, and the server returns the first row."""
     dropped: list[str] = []
+    caught_up: list[str] = []
 
     def swallow_replies(ws: WebSocketRoute) -> None:
         server = ws.connect_to_server()
         ws.on_message(lambda message: server.send(message))
         server.on_message(lambda message: dropped.append(str(message)))
 
+    def is_backfill(request: Request) -> bool:
+        return "/history/" in request.url and "after=" in request.url
+
     def setup(page: Page) -> None:
         page.clock.install()
         page.route_web_socket(re.compile(r"/ws/chat-room/\d+/$"), swallow_replies)
+        page.on("requestfinished", lambda r: caught_up.append(r.url) if is_backfill(r) else None)
 
     alice = open_as("alice", room_path(team.room))
     bob = open_as("bob", room_path(team.room), before_goto=setup)
     wait_live(alice)
     wait_live(bob)
+    # The socket's open-time back-fill must have been answered first: if it is still in
+    # flight when the message lands, its answer holds the row and confirms the item without
+    # any socket frame (ci on 66bc754 saw exactly that).
+    if not caught_up:
+        bob.page.wait_for_event("requestfinished", predicate=is_backfill)
 
     with bob.page.expect_request(lambda r: r.method == "POST" and "/send/" in r.url) as posted:
         send_chat(bob, "said once")
