@@ -28,7 +28,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Sum
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Organization, User
 from messaging import realtime
 from messaging.models import Attachment, ChatMessage, DoomedFile, TaskThreadComment
 
@@ -163,14 +163,7 @@ def organization_usage(organization_id: int) -> int:
     )
 
 
-def create_attachment(*, upload: File, uploader: User, organization_id: int) -> Attachment:
-    """Store an upload and its row. Empty, too big or over the organization's quota:
-    ValidationError; the store failing: StorageUnavailable, and no row is left behind."""
-    size = upload.size
-    if not size:
-        raise ValidationError("The file is empty.", code="empty")
-    if size > settings.ATTACHMENT_MAX_BYTES:
-        raise ValidationError(too_large_message(), code="too_large")
+def _check_quota(organization_id: int, size: int) -> None:
     quota = settings.ATTACHMENT_ORG_QUOTA_BYTES
     if quota and organization_usage(organization_id) + size > quota:
         raise QuotaExceeded(
@@ -178,6 +171,21 @@ def create_attachment(*, upload: File, uploader: User, organization_id: int) -> 
             "delete old files or ask an admin to raise ATTACHMENT_ORG_QUOTA_BYTES.",
             code="quota",
         )
+
+
+def create_attachment(*, upload: File, uploader: User, organization_id: int) -> Attachment:
+    """Store an upload and its row. Empty, too big or over the organization's quota:
+    ValidationError; the store failing: StorageUnavailable, and no row is left behind.
+
+    The quota holds under concurrent uploads: the usage is checked again with the
+    organization's row locked, up to the insert's commit, so two uploads that each fit but
+    not together cannot both pass (the first check only spares storing a refused file)."""
+    size = upload.size
+    if not size:
+        raise ValidationError("The file is empty.", code="empty")
+    if size > settings.ATTACHMENT_MAX_BYTES:
+        raise ValidationError(too_large_message(), code="too_large")
+    _check_quota(organization_id, size)
     upload.seek(0)
     content_type = sniff(upload.read(2048))
     digest = hashlib.sha256()
@@ -195,6 +203,12 @@ def create_attachment(*, upload: File, uploader: User, organization_id: int) -> 
         raise StorageUnavailable("The file store is unavailable; try again shortly.") from exc
     try:
         with transaction.atomic():
+            if settings.ATTACHMENT_ORG_QUOTA_BYTES:
+                # NO KEY UPDATE: uploads of one organization wait for each other here, while
+                # rows that only reference the organization (boards, members) do not.
+                locked = Organization.objects.select_for_update(no_key=True)
+                list(locked.filter(pk=organization_id).values_list("pk", flat=True))
+                _check_quota(organization_id, size)
             attachment = Attachment.objects.create(
                 file=key,
                 name=clean_name(upload.name),

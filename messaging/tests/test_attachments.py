@@ -220,6 +220,80 @@ def test_organization_quota_gives_a_clear_error(alice_client, room, settings):
     assert Attachment.objects.count() == 1
 
 
+@pytest.mark.services
+def test_two_uploads_that_fit_only_one_at_a_time_cannot_both_pass(
+    transactional_db, postgres, settings, tmp_path
+):
+    """Two members upload at once; each file fits the organization's quota alone, not both.
+    The second upload waits for the first's commit, then is refused, and its stored file is
+    removed. (Both used to read the same usage and pass: 12 bytes stored under a 10-byte
+    quota.)"""
+    import threading
+    import time
+
+    from django.core.files.base import ContentFile
+    from django.db import connection, transaction
+
+    settings.ATTACHMENT_ORG_QUOTA_BYTES = 10
+    organization = OrganizationFactory()
+    first_user, second_user = UserFactory(), UserFactory()
+    holding, release = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def store(user, name):
+        return service.create_attachment(
+            upload=ContentFile(b"123456", name=name),
+            uploader=user,
+            organization_id=organization.pk,
+        )
+
+    def first() -> None:
+        try:
+            with transaction.atomic():  # the first upload's transaction stays open until told
+                outcome["first"] = store(first_user, "first.txt")
+                holding.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    def second() -> None:
+        try:
+            outcome["second"] = store(second_user, "second.txt")
+        except service.QuotaExceeded as exc:
+            outcome["second"] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    threads[0].start()
+    assert holding.wait(30)
+    threads[1].start()
+    waited_for_the_first = False
+    deadline = time.monotonic() + 30
+    try:
+        while threads[1].is_alive() and time.monotonic() < deadline:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+                if cursor.fetchone()[0]:
+                    waited_for_the_first = True
+                    break
+            time.sleep(0.02)  # polling the condition above, not a wait for time to pass
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join(30)
+    assert waited_for_the_first, f"the second upload did not wait: {outcome.get('second')!r}"
+    assert isinstance(outcome["first"], Attachment)
+    assert isinstance(outcome["second"], service.QuotaExceeded)
+    assert "organization's file storage is full" in outcome["second"].messages[0]
+    assert list(Attachment.objects.values_list("name", flat=True)) == ["first.txt"]
+    stored = [path.name for path in (tmp_path / "media").rglob("*") if path.is_file()]
+    assert len(stored) == 1  # the refused upload's file went with it
+
+
 @pytest.mark.parametrize(
     ("raw", "clean"),
     [
