@@ -117,10 +117,18 @@ def set_password(*, user: User, password: str | None) -> User:
 def delete_user(*, user: User) -> None:
     """Delete an account (the admin's delete). Their open sockets re-check after commit and
     close: the session they were opened with no longer names a user. Organizations they were
-    the last owner of get another owner first (`org_services.hand_over_ownership`)."""
+    the last owner of get another owner first (`org_services.hand_over_ownership`). Their
+    uploads go with them, and the stored files after commit (the cascade alone would leave the
+    files in storage with no row pointing at them)."""
+    from messaging.models import Attachment
+    from messaging.services import attachments as attachment_service
+
     from . import org_services
 
     user_id = user.pk
     org_services.hand_over_ownership(leaving=user)
+    attachment_service.discard_attachments(
+        Attachment.objects.select_for_update().filter(uploaded_by_id=user_id)
+    )
     user.delete()
     realtime.signal_access_changed_on_commit(user_id)

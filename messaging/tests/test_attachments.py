@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
+from accounts.services import delete_user
 from kanban.services import delete_task, remove_member
 from messaging.models import Attachment, ChatMessage, DoomedFile, TaskThreadComment
 from messaging.services import attachments as service
@@ -629,6 +630,27 @@ def test_deleting_a_message_deletes_its_files_after_commit(
     assert client_for(bob).get(a.get_absolute_url()).status_code == 404
     history = client_for(bob).get(reverse("messaging:room_history", args=[room.pk]) + "?since=0")
     assert history.json()["messages"][-1]["attachments"] == []
+
+
+def test_deleting_a_user_deletes_their_files_after_commit(
+    uploaded, room, bob, client_for, django_capture_on_commit_callbacks
+):
+    """The admin's delete (accounts.services.delete_user) cascades bob's messages and
+    uploads; their stored files go too, sent or not, and nobody else's."""
+    alices = uploaded(b"alice's", "a.txt")
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = upload(client_for(bob), png_bytes(), "p.png", room=room).json()["attachment_id"]
+        unsent = upload(client_for(bob), b"draft", "d.txt", room=room).json()["attachment_id"]
+    send(room, bob, sent, content="pic")
+    sent, unsent = Attachment.objects.get(pk=sent), Attachment.objects.get(pk=unsent)
+    keys = [sent.file.name, sent.image.name, sent.thumbnail.name, unsent.file.name]
+    assert all(default_storage.exists(k) for k in keys)
+    with django_capture_on_commit_callbacks(execute=True):
+        delete_user(user=bob)
+    assert not any(default_storage.exists(k) for k in keys)
+    assert list(Attachment.objects.values_list("pk", flat=True)) == [alices.pk]
+    assert default_storage.exists(alices.file.name)
+    assert not DoomedFile.objects.exists()
 
 
 def test_sweep_removes_unsent_uploads_after_a_day(
