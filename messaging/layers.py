@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 import threading
@@ -255,7 +256,7 @@ def send_from_sync(
     *,
     what: str,
     order_keys: Iterable[str] = (),
-    on_lost: Callable[[], None] = note_layer_failure,
+    on_lost: Callable[[], None] | None = None,
 ) -> None:
     """Run the channel-layer coroutine `send()` from sync code; `what` names it in the log.
 
@@ -271,8 +272,13 @@ def send_from_sync(
 
     Elsewhere (no server loop: a task, a command, a test) it runs here and now. A send that
     fails, hangs past LAYER_CALL_TIMEOUT or finds the server's loop stopped (shutting down)
-    is logged, never raised, and `on_lost` is called (by default: this process's sockets
-    resync, as they may have missed it)."""
+    is logged, never raised, and `on_lost` is called. By default this process's sockets
+    subscribed before the hand-over resync, as they may have missed it; a socket that
+    subscribed after it back-fills what was committed before it, and is left alone. (Noting
+    the failure as of when it was seen, up to LAYER_CALL_TIMEOUT after a Redis outage began,
+    closed the sockets that had just reconnected to the restarted Redis a second time.)"""
+    if on_lost is None:
+        on_lost = functools.partial(note_layer_failure, started=time.monotonic())
     loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)  # asgiref's record
     if loop is None:
         async_to_sync(_send_after)(set(), send, what, on_lost)
