@@ -892,49 +892,26 @@ def test_a_post_waits_for_an_earlier_uncommitted_post_in_its_room(transactional_
     id order, a back-fill (`?after=`) ran between the commits, returned the later id, and the
     client's cursor moved past the earlier one. Posts to one room are now serialized until
     commit, so a later id is never visible before an earlier one."""
-    import threading
-
-    from django.db import transaction
-
     from messaging.selectors.rooms import message_page
     from messaging.services.posting import post_chat_message
+    from tests.threads import Background, held_transaction
 
     team = make_team(2, "kg")
     room, (first_author, second_author) = team.room, team.users
-    holding, release, second_done = threading.Event(), threading.Event(), threading.Event()
-    saved: dict[str, ChatMessage] = {}
 
-    def first() -> None:
-        try:
-            with transaction.atomic():
-                saved["first"] = post_chat_message(room=room, author=first_author, content="1st")
-                holding.set()
-                release.wait(10)
-        finally:
-            connection.close()
+    def post(author, text):
+        return lambda: post_chat_message(room=room, author=author, content=text)
 
-    def second() -> None:
-        try:
-            saved["second"] = post_chat_message(room=room, author=second_author, content="2nd")
-            second_done.set()
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    threads[0].start()
-    assert holding.wait(10)
-    threads[1].start()
-    try:
-        assert not second_done.wait(1.5), "the second post committed before the first"
+    with held_transaction(post(first_author, "1st")) as first:
+        second = Background(post(second_author, "2nd"))
+        assert not second.finished.wait(1.5), "the second post committed before the first"
         assert message_page(room, after=0, limit=50).items == []  # nothing to skip past
-    finally:
-        release.set()
-        for thread in threads:
-            thread.join(10)
-    assert saved["first"].pk < saved["second"].pk
+    second.join()
+    assert second.error is None
+    assert first.pk < second.value.pk
     assert [m.pk for m in message_page(room, after=0, limit=50).items] == [
-        saved["first"].pk,
-        saved["second"].pk,
+        first.pk,
+        second.value.pk,
     ]
 
 

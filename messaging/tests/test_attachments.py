@@ -229,50 +229,30 @@ def test_two_uploads_that_fit_only_one_at_a_time_cannot_both_pass(
     The second upload waits for the first's commit, then is refused, and its stored file is
     removed. (Both used to read the same usage and pass: 12 bytes stored under a 10-byte
     quota.)"""
-    import threading
     import time
 
     from django.core.files.base import ContentFile
-    from django.db import connection, transaction
+    from django.db import connection
+
+    from tests.threads import Background, held_transaction
 
     settings.ATTACHMENT_ORG_QUOTA_BYTES = 10
     organization = OrganizationFactory()
     first_user, second_user = UserFactory(), UserFactory()
-    holding, release = threading.Event(), threading.Event()
-    outcome: dict[str, object] = {}
 
     def store(user, name):
-        return service.create_attachment(
+        return lambda: service.create_attachment(
             upload=ContentFile(b"123456", name=name),
             uploader=user,
             organization_id=organization.pk,
         )
 
-    def first() -> None:
-        try:
-            with transaction.atomic():  # the first upload's transaction stays open until told
-                outcome["first"] = store(first_user, "first.txt")
-                holding.set()
-                release.wait(30)
-        finally:
-            connection.close()
-
-    def second() -> None:
-        try:
-            outcome["second"] = store(second_user, "second.txt")
-        except service.QuotaExceeded as exc:
-            outcome["second"] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    threads[0].start()
-    assert holding.wait(30)
-    threads[1].start()
     waited_for_the_first = False
-    deadline = time.monotonic() + 30
-    try:
-        while threads[1].is_alive() and time.monotonic() < deadline:
+    # The first upload's transaction stays open while the second one runs.
+    with held_transaction(store(first_user, "first.txt")) as first:
+        second = Background(store(second_user, "second.txt"))
+        deadline = time.monotonic() + 30
+        while not second.finished.is_set() and time.monotonic() < deadline:
             with connection.cursor() as cursor:
                 cursor.execute(
                     "SELECT count(*) FROM pg_stat_activity"
@@ -282,10 +262,8 @@ def test_two_uploads_that_fit_only_one_at_a_time_cannot_both_pass(
                     waited_for_the_first = True
                     break
             time.sleep(0.02)  # polling the condition above, not a wait for time to pass
-    finally:
-        release.set()
-        for thread in threads:
-            thread.join(30)
+    second.join()
+    outcome = {"first": first, "second": second.error or second.value}
     assert waited_for_the_first, f"the second upload did not wait: {outcome.get('second')!r}"
     assert isinstance(outcome["first"], Attachment)
     assert isinstance(outcome["second"], service.QuotaExceeded)
