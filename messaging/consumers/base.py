@@ -15,6 +15,7 @@ error frames, then RATE_LIMITED (messaging.ratelimit).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -64,6 +65,12 @@ MAX_FRAME_CHARS = settings.MESSAGE_MAX_LENGTH * 6 + 1024
 # (messaging.pushback).
 POSTING_FRAMES = frozenset({"chat_message", "comment"})
 CLIENT_ID_ECHO_MAX = 64
+# Client frames a socket may have waiting (the rate limit stops a flood well before).
+MAX_QUEUED_FRAMES = 64
+# On disconnect, how long the frames already received may take to finish.
+FRAMES_DRAIN_SECONDS = 5.0
+# While a socket waits for the layer in its handshake, its failed receive is retried this often.
+RECEIVE_RETRY_SECONDS = 0.25
 
 
 class MessagingConsumer(AsyncWebsocketConsumer):
@@ -78,6 +85,9 @@ class MessagingConsumer(AsyncWebsocketConsumer):
     access_revoked = False
     closing = False
     layer_failed = False
+    # Set once `subscribe` has joined every group: from then on a failed receive may have
+    # cost this socket events.
+    subscribed = False
     watch_task: asyncio.Task | None = None
     # Per-socket access cache: when `access_holds` last passed (monotonic seconds). Client
     # frames trust it for SOCKET_ACCESS_RECHECK_SECONDS; an access-changed signal re-checks at
@@ -152,6 +162,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             try:
                 for group in self.groups:
                     await self.channel_layer.group_add(group, self.channel_name)
+                self.subscribed = True
                 return True
             except Exception:
                 if time.monotonic() + 0.25 >= deadline:
@@ -162,6 +173,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         """Leave the groups (Redis may be down: membership expires anyway), then the usual."""
         if self.watch_task is not None:
             self.watch_task.cancel()
+        await self.finish_frames()
         await self.leave_groups()
         await self.end_presence()
         await super().websocket_disconnect(message)
@@ -232,7 +244,19 @@ class MessagingConsumer(AsyncWebsocketConsumer):
 
     # --- client frames --------------------------------------------------------------------
 
+    # channels dispatches a consumer's messages one at a time, the client's frames and the
+    # group's events alike, taking one of each in turn. A frame that waits on the database
+    # (a post: ~0.1-0.5 s while a busy room's posts queue for its lock) then held back every
+    # event behind it: a client posting every 0.5 s got one group event per post, and its
+    # live view fell ever further behind (fault scenario a: 4 of 400 messages arrived live).
+    # So client frames go to a per-socket queue, handled in order by one task, while the
+    # dispatch loop keeps forwarding events.
+    frame_queue: asyncio.Queue | None = None
+    frame_task: asyncio.Task | None = None
+
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """Check the frame (shape, type, rate limit: no database work) at once, in the
+        dispatch loop, then queue it for `handle_frames`."""
         if self.access_revoked or self.closing:
             return
         if text_data is None:
@@ -254,7 +278,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             return
         kind = data.get("type")
         if kind == presence_live.HEARTBEAT:  # every socket carries its page's heartbeat
-            await self.handle_frame(kind, "handle_heartbeat", data, {})
+            await self.queue_frame(kind, "handle_heartbeat", data, {})
             return
         method = self.handlers.get(kind) if isinstance(kind, str) else None
         if method is None:
@@ -265,6 +289,40 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         echo = {"client_id": client_id[:CLIENT_ID_ECHO_MAX]} if isinstance(client_id, str) else {}
         if not await self.within_rate_limit(kind, echo):
             return
+        await self.queue_frame(kind, method, data, echo)
+
+    async def queue_frame(
+        self, kind: str, method: str, data: dict[str, Any], echo: dict[str, str]
+    ) -> None:
+        if self.frame_queue is None:
+            self.frame_queue = asyncio.Queue()
+            self.frame_task = asyncio.create_task(self.handle_frames())
+        if self.frame_queue.qsize() >= MAX_QUEUED_FRAMES:
+            await self.send_error(
+                "Too many frames at once; wait a moment and send again.",
+                code="slow_down",
+                retry_after=pushback.RETRY_AFTER_SECONDS,
+                **echo,
+            )
+            return
+        self.frame_queue.put_nowait((kind, method, data, echo))
+
+    async def handle_frames(self) -> None:
+        """This socket's checked frames, one at a time, in the order they came."""
+        queue = self.frame_queue
+        while True:
+            kind, method, data, echo = await queue.get()
+            try:
+                if not (self.access_revoked or self.closing):
+                    await self.handle_queued_frame(kind, method, data, echo)
+            except Exception:  # one frame never ends the socket's frame handling
+                logger.exception("%s: handling a %r frame failed", type(self).__name__, kind)
+            finally:
+                queue.task_done()
+
+    async def handle_queued_frame(
+        self, kind: str, method: str, data: dict[str, Any], echo: dict[str, str]
+    ) -> None:
         if kind not in POSTING_FRAMES:
             await self.handle_frame(kind, method, data, echo)
             return
@@ -278,6 +336,18 @@ class MessagingConsumer(AsyncWebsocketConsumer):
                 )
                 return
             await self.handle_frame(kind, method, data, echo)
+
+    async def finish_frames(self) -> None:
+        """On disconnect: let the frames already queued finish (a post the client sent just
+        before closing is still saved), then stop the task."""
+        task, queue = self.frame_task, self.frame_queue
+        if task is None or queue is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(queue.join(), FRAMES_DRAIN_SECONDS)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
     async def handle_frame(
         self, kind: str, method: str, data: dict[str, Any], echo: dict[str, str]
@@ -344,15 +414,31 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         self.layer_receive = receive
 
     async def guarded_layer_receive(self) -> dict[str, Any]:
+        """The layer's next event for this socket. A failure once the socket has subscribed
+        becomes a `layer.lost` event: it may have cost the socket events. A failure before
+        that (the handshake is still waiting in `subscribe` for Redis to come back) costs
+        nothing, as the client back-fills from its open; so keep trying instead. (channels
+        starts this receive before the handshake: a `layer.lost` queued during an outage used
+        to close the socket again just after Redis returned and let it in, fault scenario a.)
+        A failure while `subscribe` runs is also noted below, and `watch_layer` compares it
+        with the subscription's epoch."""
         if self.layer_failed:  # closing already: wait to be cancelled
             await asyncio.get_running_loop().create_future()
-        try:
-            return await self.layer_receive()
-        except Exception:
-            logger.warning("%s: channel-layer receive failed", type(self).__name__)
-            layers.note_layer_failure()
-            self.layer_failed = True
-            return {"type": "layer.lost"}
+        logged = False
+        while True:
+            try:
+                return await self.layer_receive()
+            except Exception:
+                if asyncio.current_task().cancelling():  # cancelled mid-call: stop here
+                    raise
+                if not logged:
+                    logger.warning("%s: channel-layer receive failed", type(self).__name__)
+                    logged = True
+                layers.note_layer_failure()
+                if self.subscribed:
+                    self.layer_failed = True
+                    return {"type": "layer.lost"}
+            await asyncio.sleep(RECEIVE_RETRY_SECONDS)
 
     async def layer_lost(self, event: dict[str, Any]) -> None:
         await self.close(code=RESYNC)

@@ -243,6 +243,97 @@ async def test_a_handshake_waits_for_the_layer_instead_of_being_refused(room, bo
     await b.disconnect()
 
 
+async def test_a_socket_let_in_after_an_outage_stays_open_and_hears_the_room(
+    room, bob, monkeypatch
+):
+    """channels starts a socket's layer receive before its handshake: during an outage that
+    receive fails while the handshake waits for the layer. Once Redis is back and the socket
+    is let in, it stays open and live events reach it (it had been closed at once for a
+    resync, and the client reconnected a second time, fault scenario a)."""
+    import asyncio
+
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    real_group_add, real_receive = layer.group_add, layer.receive
+    redis_down = True
+    receive_failed = asyncio.Event()
+
+    async def group_add(group, channel):
+        if redis_down:
+            raise ConnectionError("redis down")
+        await real_group_add(group, channel)
+
+    async def receive(channel):
+        if redis_down:
+            receive_failed.set()
+            raise ConnectionError("redis down")
+        return await real_receive(channel)
+
+    monkeypatch.setattr(layer, "group_add", group_add)
+    monkeypatch.setattr(layer, "receive", receive)
+    opening = asyncio.ensure_future(open_room_socket(room, bob))
+    await asyncio.wait_for(receive_failed.wait(), TIMEOUT)
+    redis_down = False
+    b = await opening
+    await send(b, {"type": "chat_message", "message": "back", "client_id": "r2"})
+    assert (await frames_until(b, "chat_message"))[-1]["message"] == "back"
+    await b.disconnect()
+
+
+async def test_a_socket_hears_the_room_while_its_own_post_is_being_saved(
+    room, alice, bob, monkeypatch
+):
+    """channels hands a consumer one message at a time: a post waiting on the database (a
+    busy room's posts queue for its lock) held back every group event for that socket, and a
+    client that kept posting fell ever further behind the room (fault scenario a). Client
+    frames now wait in the socket's own queue: bob hears the room while his post is still
+    being saved, and still gets his ack after."""
+    import asyncio
+    import threading
+
+    from channels.layers import get_channel_layer
+
+    from messaging import realtime
+    from messaging.consumers import chat
+
+    saving, may_save = threading.Event(), threading.Event()
+    real_post = chat.post_chat_message
+
+    def slow_post(**fields):
+        saving.set()
+        assert may_save.wait(TIMEOUT), "the test never let the post through"
+        return real_post(**fields)
+
+    monkeypatch.setattr(chat, "post_chat_message", slow_post)
+    b = await open_room_socket(room, bob)
+    try:
+        await send(b, {"type": "chat_message", "message": "slow one", "client_id": "s1"})
+        assert await asyncio.to_thread(saving.wait, TIMEOUT), "the post never started"
+        # What the room says meanwhile (alice's typing, as its service sends it; with SQLite
+        # a real second post would queue behind bob's on the one database thread).
+        typing = {"type": "user_typing", "username": "alice", "user_id": alice.pk}
+        await get_channel_layer().group_send(
+            realtime.room_group(room.pk), realtime.forward_event(typing)
+        )
+        heard = await frames_until(b, "user_typing")
+        assert "ack" not in [f["type"] for f in heard]  # the post is still waiting
+    finally:
+        may_save.set()
+    assert (await frames_until(b, "ack"))[-1]["client_id"] == "s1"
+    await b.disconnect()
+
+
+async def test_a_post_sent_just_before_the_socket_closes_is_still_saved(room, bob):
+    b = await open_room_socket(room, bob)
+    await send(b, {"type": "chat_message", "message": "last words", "client_id": "z1"})
+    await b.disconnect()
+    assert (
+        await sync_to_async(ChatMessage.objects.filter(content="last words", author=bob).count)()
+        == 1
+    )
+
+
 async def test_a_handshake_is_refused_when_the_layer_stays_down(room, bob, monkeypatch, settings):
     from channels.layers import get_channel_layer
 
