@@ -262,6 +262,74 @@ async def test_a_burst_of_layer_calls_waits_for_pooled_connections_instead_of_fa
 
 @pytest.mark.services
 @pytest.mark.asyncio
+async def test_a_pooled_connection_the_server_dropped_is_replaced_without_failing_the_call(
+    redis_url,
+):
+    """After a Redis restart every pooled connection is stale, and each one failed its next
+    call: every such failure closed the process's sockets for a resync, again and again,
+    including sockets that had just reconnected (fault scenario a). Now a call whose
+    connection turns out dropped is tried once more on a new one."""
+    import redis.asyncio as aioredis
+
+    name = f"layer-{uuid.uuid4().hex[:8]}"
+    layer = layers.RedisChannelLayer(
+        hosts=[{"address": redis_url, "client_name": name}], prefix=f"test-{name}"
+    )
+    admin = aioredis.Redis.from_url(redis_url)
+    try:
+        channel = await layer.new_channel()
+        await layer.group_add("room_1", channel)
+        clients = await admin.client_list()
+        pooled = [c["id"] for c in clients if c.get("name") == name]
+        assert pooled, "the layer's connections carry its client name"
+        for client_id in pooled:
+            await admin.client_kill_filter(_id=client_id)
+        await layer.group_send("room_1", {"type": "after.restart"})
+        assert await asyncio.wait_for(layer.receive(channel), 5) == {"type": "after.restart"}
+    finally:
+        await layer.flush()
+        await admin.aclose()
+
+
+@pytest.mark.services
+@pytest.mark.asyncio
+async def test_a_backlog_reaches_each_socket_in_order_a_batch_per_round_trip(redis_url):
+    """channels-redis spent four Redis round trips per received message; a busy process fell
+    behind its room. A backlog of 300 events for 3 sockets of one process now arrives
+    complete and in order per socket, in batches: a handful of ZPOPMIN calls, not 300
+    BZPOPMIN ones."""
+    import redis.asyncio as aioredis
+
+    layer = layers.RedisChannelLayer(
+        hosts=[{"address": redis_url}],
+        prefix=f"test-{uuid.uuid4().hex[:8]}",
+        receive_batch=100,
+        capacity=1000,
+    )
+    admin = aioredis.Redis.from_url(redis_url)
+    try:
+        channels = [await layer.new_channel() for _ in range(3)]
+        for channel in channels:
+            await layer.group_add("room_1", channel)
+        for n in range(300):
+            await layer.group_send("room_1", {"type": "chat.message", "n": n})
+        await admin.config_resetstat()
+
+        async def drain(channel: str) -> list[int]:
+            return [(await layer.receive(channel))["n"] for _ in range(300)]
+
+        got = await asyncio.wait_for(asyncio.gather(*(drain(c) for c in channels)), 20)
+        stats = await admin.info("commandstats")
+        assert got == [list(range(300))] * 3
+        assert stats.get("cmdstat_zpopmin", {}).get("calls", 0) <= 10
+        assert stats.get("cmdstat_bzpopmin", {}).get("calls", 0) <= 3
+    finally:
+        await layer.flush()
+        await admin.aclose()
+
+
+@pytest.mark.services
+@pytest.mark.asyncio
 async def test_an_event_for_many_groups_reaches_every_member_of_each_non_empty_one(redis_url):
     """`group_send_to_listeners` (a message's unread nudge to every other reader) counts the
     groups' members in one round trip and sends only where someone listens: each member of
