@@ -245,6 +245,11 @@ class ChatClient:
         # Conversations (issue 10): every change up to `synced_seq` is shown (the room's
         # change sequence numbers reach a socket one by one: a jump means frames were lost).
         self.synced_seq = 0
+        # Whether the view holds every row changed up to `synced_seq` (false while a resume
+        # runs and after one failed part-way): rows are numbered by id in the order of their
+        # first change, so a live row within the watermark also vouches for every older id.
+        self._seq_complete = True
+        self._ahead: dict[int, int] = {}  # numbers above synced_seq + 1 seen: seq -> row id
         self._resuming = False
         self._resume_again = False
         self._resume_task: asyncio.Task | None = None
@@ -344,7 +349,7 @@ class ChatClient:
     def on_frame(self, data: dict) -> None:
         kind = data.get("type")
         if isinstance(data.get("seq"), int) and kind != "error":
-            self.live_seq(data["seq"])
+            self.live_seq(data["seq"], data.get("message_id"))
         if kind == "chat_message":
             self.receive_live(data)
         elif kind in ("message_edited", "message_deleted", "reactions", "thread_updated"):
@@ -361,24 +366,50 @@ class ChatClient:
     def receive_live(self, payload: dict) -> None:
         message_id = int(payload["message_id"])
         self.live_ids.add(message_id)
-        if message_id == self.synced_through + 1 and not self._backfilling:
-            self.synced_through = message_id
-        elif message_id > self.synced_through:
-            self.schedule_gap_backfill()
+        # thread.js receiveLive: a numbered frame's gaps are the watermark's business
+        if not isinstance(payload.get("seq"), int):
+            if message_id == self.synced_through + 1 and not self._backfilling:
+                self.synced_through = message_id
+            elif message_id > self.synced_through:
+                self.schedule_gap_backfill()
         self.upsert(payload)
 
-    def live_seq(self, seq: int) -> None:
-        """thread.js liveSeq(): the next number advances the watermark; a jump means lost
-        frames: resume from the watermark (soon, once)."""
-        if seq == self.synced_seq + 1 and not self._resuming:
-            self.synced_seq = seq
-        elif seq > self.synced_seq and (self._resume_task is None or self._resume_task.done()):
+    def live_seq(self, seq: int, row_id: object) -> None:
+        """thread.js liveSeq(): numbers above the next one wait in `_ahead` until the gap
+        fills; a gap still open GAP_BACKFILL_INTERVAL / 4 later means lost frames: resume."""
+        if seq <= self.synced_seq:
+            return
+        self._ahead[seq] = row_id if isinstance(row_id, int) else 0
+        self.advance_seq()
+        self.schedule_resume()
 
-            async def later() -> None:
-                await asyncio.sleep(GAP_BACKFILL_INTERVAL / 4)
+    def advance_seq(self) -> None:
+        """thread.js advanceSeq(): the watermark moves over the numbers that arrived in a row,
+        and `synced_through` with it (rows are created in change-number order)."""
+        if self._resuming:
+            return
+        for seq in [n for n in self._ahead if n <= self.synced_seq]:
+            del self._ahead[seq]
+        while self.synced_seq + 1 in self._ahead:
+            self.synced_seq += 1
+            row_id = self._ahead.pop(self.synced_seq)
+            if row_id and self._seq_complete:
+                self.synced_through = max(self.synced_through, row_id)
+
+    def schedule_resume(self) -> None:
+        if not self._ahead or (self._resume_task is not None and not self._resume_task.done()):
+            return
+        target = max(self._ahead)
+
+        async def later() -> None:
+            await asyncio.sleep(GAP_BACKFILL_INTERVAL / 4)
+            self._resume_task = None
+            if self.synced_seq < target:
                 await self.resume()
+            else:
+                self.schedule_resume()
 
-            self._resume_task = self.spawn(later())
+        self._resume_task = self.spawn(later())
 
     def is_stale(self, message_id: int, payload: dict) -> bool:
         shown = self.view.get(message_id, {}).get("seq")
@@ -407,16 +438,20 @@ class ChatClient:
         self.view[message_id] = item
 
     async def resume(self) -> bool:
-        """thread.js resume(): every row changed after the watermark (single-flight)."""
+        """thread.js resume(): every row changed after the watermark (single-flight). Once
+        it has read to the end, every row of the room is shown up to the newest one it
+        returned, so `synced_through` moves there (thread.js: the same)."""
         if self._resuming:
             self._resume_again = True
             return True
         self._resuming = True
         self.resumes += 1
+        complete = False
+        newest = 0
         try:
             while True:
                 self._resume_again = False
-                from_scratch = self.synced_seq == 0
+                complete = False
                 for _ in range(100):
                     query = urlencode({"since": self.synced_seq, "limit": HISTORY_LIMIT})
                     try:
@@ -434,17 +469,23 @@ class ChatClient:
                     for payload in items:
                         if not payload.get("parent_id"):
                             self.upsert(payload)
-                            if from_scratch:  # every row of the room: ids are complete too
-                                self.synced_through = max(
-                                    self.synced_through, int(payload["message_id"])
-                                )
+                        newest = max(newest, int(payload["message_id"]))
                         self.synced_seq = max(self.synced_seq, int(payload["seq"]))
                     if not data.get("has_more") or not items:
                         break
+                else:
+                    return False  # not read to the end
+                # Read to the end: every row is shown up to the newest one read.
+                complete = True
+                self.synced_through = max(self.synced_through, newest)
                 if not self._resume_again:
                     return True
         finally:
             self._resuming = False
+            self._seq_complete = complete
+            self.advance_seq()
+            if complete:  # after a failure, the next frame asks again
+                self.schedule_resume()
 
     def act(self, frame: dict, path: str, fields: dict) -> None:
         """thread.js act(): a frame while the socket is open, else the same request over HTTP

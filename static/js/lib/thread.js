@@ -92,6 +92,12 @@ export class LiveThread {
     // socket that comes back, or sees a jump, asks history/?since=<syncedSeq> for every row
     // changed after it (tombstones too).
     this.syncedSeq = Number(root.dataset.seq) || 0;
+    // Numbers above syncedSeq + 1 that have arrived: seq -> the row's id.
+    /** @type {Map<number, number>} */
+    this.aheadSeqs = new Map();
+    // Whether every row changed up to syncedSeq is shown (the page is a consistent snapshot;
+    // false while a resume runs and after one failed part-way).
+    this.seqComplete = true;
     this.resuming = false;
     this.resumeAgain = false;
     this.resumeTimer = null;
@@ -208,18 +214,41 @@ export class LiveThread {
     });
   }
 
-  /** A live frame's sequence number: the next one advances the watermark; a jump means
-   * some frames never arrived, so resume (soon, once). */
-  liveSeq(seq) {
+  /** A live frame's sequence number. Frames can arrive a little out of order (the room's
+   * posts are broadcast by several server processes): numbers above the next one wait in
+   * `aheadSeqs` until the gap fills, and the watermark moves over them then. A gap still
+   * open GAP_BACKFILL_INTERVAL_MS / 4 later means frames were lost: resume. */
+  liveSeq(seq, rowId) {
     const n = Number(seq);
-    if (!Number.isFinite(n)) return;
-    if (n === this.syncedSeq + 1 && !this.resuming) this.syncedSeq = n;
-    else if (n > this.syncedSeq && this.resumeTimer === null) {
-      this.resumeTimer = window.setTimeout(() => {
-        this.resumeTimer = null;
-        this.resume();
-      }, GAP_BACKFILL_INTERVAL_MS / 4);
+    if (!Number.isFinite(n) || n <= this.syncedSeq) return;
+    const id = Number(rowId);
+    this.aheadSeqs.set(n, Number.isFinite(id) ? id : 0);
+    this.advanceSeq();
+    this.scheduleResume();
+  }
+
+  /** Move the watermark over the numbers that have arrived in a row. Each row's change
+   * numbers follow the order rows were created in (one lock per room), so every row older
+   * than one the watermark passes is shown too: syncedThrough moves with it. */
+  advanceSeq() {
+    if (this.resuming) return; // resume() moves the watermark itself
+    for (const n of [...this.aheadSeqs.keys()]) if (n <= this.syncedSeq) this.aheadSeqs.delete(n);
+    while (this.aheadSeqs.has(this.syncedSeq + 1)) {
+      this.syncedSeq += 1;
+      const id = this.aheadSeqs.get(this.syncedSeq);
+      this.aheadSeqs.delete(this.syncedSeq);
+      if (id && this.seqComplete && !this.detached) this.syncedThrough = Math.max(this.syncedThrough, id);
     }
+  }
+
+  scheduleResume() {
+    if (this.resumeTimer !== null || this.aheadSeqs.size === 0) return;
+    const target = Math.max(...this.aheadSeqs.keys());
+    this.resumeTimer = window.setTimeout(() => {
+      this.resumeTimer = null;
+      if (this.syncedSeq < target) this.resume();
+      else this.scheduleResume();
+    }, GAP_BACKFILL_INTERVAL_MS / 4);
   }
 
   /** A confirmed item anywhere on the page (the log or the open thread). */
@@ -289,8 +318,12 @@ export class LiveThread {
       if (this.hooks.onReply) this.hooks.onReply(payload);
       return;
     }
-    if (id === this.syncedThrough + 1 && !this.backfilling) this.syncedThrough = id;
-    else if (id > this.syncedThrough) this.scheduleGapBackfill();
+    // A numbered frame's gaps are the watermark's business (liveSeq: resume); ids skip
+    // numbers anyway (other rooms' messages, replies).
+    if (!Number.isFinite(Number(payload.seq))) {
+      if (id === this.syncedThrough + 1 && !this.backfilling) this.syncedThrough = id;
+      else if (id > this.syncedThrough) this.scheduleGapBackfill();
+    }
     this.upsert(payload);
   }
 
@@ -439,7 +472,7 @@ export class LiveThread {
 
   onFrame(data) {
     if (!data || typeof data !== "object") return;
-    if (data.seq !== undefined && data.type !== "error") this.liveSeq(data.seq);
+    if (data.seq !== undefined && data.type !== "error") this.liveSeq(data.seq, data[this.kind.idKey]);
     if (data.type === this.kind.liveType) this.receiveLive(data);
     else if (data.type === this.kind.editedType) this.applyEdited(data);
     else if (data.type === this.kind.deletedType) this.applyDeleted(data);
@@ -505,7 +538,8 @@ export class LiveThread {
     if (el) renderReplies(el, data.reply_count);
   }
 
-  /** Fetch every row changed after syncedSeq, in sequence order (single-flight). */
+  /** Fetch every row changed after syncedSeq, in sequence order (single-flight). Read to
+   * the end, it shows every row up to the newest one it read: syncedThrough moves there. */
   async resume() {
     if (!this.historyUrl) return false;
     if (this.resuming) {
@@ -513,31 +547,42 @@ export class LiveThread {
       return true;
     }
     this.resuming = true;
+    let complete = false;
     try {
       do {
         this.resumeAgain = false;
-        for (let page = 0; page < MAX_BACKFILL_PAGES; page += 1) {
+        complete = false;
+        let newest = 0;
+        let page = 0;
+        for (; page < MAX_BACKFILL_PAGES; page += 1) {
           const result = await getJSON(this.historyQuery({ since: this.syncedSeq, limit: HISTORY_LIMIT }));
           if (!result.ok || !result.data) return false;
           const key = this.kind.historyKey;
           const list = Array.isArray(result.data[key]) ? result.data[key] : [];
           for (const payload of list) {
+            const id = Number(payload[this.kind.idKey]);
             if (payload.parent_id) {
               if (this.hooks.onReply) this.hooks.onReply(payload);
-            } else {
-              const id = Number(payload[this.kind.idKey]);
+            } else if (this.items.has(id) || id > (this.firstId ?? 0)) {
               // Rows above the loaded page stay unloaded; changed ones in it are refreshed.
-              if (this.items.has(id) || id > (this.firstId ?? 0)) this.upsert(payload);
+              this.upsert(payload);
             }
+            if (Number.isFinite(id)) newest = Math.max(newest, id);
             const seq = Number(payload.seq);
             if (Number.isFinite(seq) && seq > this.syncedSeq) this.syncedSeq = seq;
           }
           if (!result.data.has_more || list.length === 0) break;
         }
+        if (page === MAX_BACKFILL_PAGES) return false; // not read to the end
+        complete = true;
+        if (!this.detached) this.syncedThrough = Math.max(this.syncedThrough, newest);
       } while (this.resumeAgain);
       return true;
     } finally {
       this.resuming = false;
+      this.seqComplete = complete;
+      this.advanceSeq();
+      if (complete) this.scheduleResume(); // after a failure, the next frame asks again
     }
   }
 
