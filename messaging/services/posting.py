@@ -86,11 +86,12 @@ def _save_once(
     client_id: str,
     authorize: Callable[[], None],
     create: Callable[[int], Post],
+    prepare: Callable[[], None] = lambda: None,
 ) -> tuple[Post, bool]:
-    """In one transaction: `authorize` (raises ValidationError), lock the thread, `create`
-    (saves the post and schedules its broadcast). Or return the post already saved under
-    (scope, client_id). The lock is taken after the access check, so it is held only for the
-    insert and the commit.
+    """In one transaction: `authorize` (raises ValidationError), `prepare` (work that needs
+    no lock), lock the thread, `create` (saves the post and schedules its broadcast). Or
+    return the post already saved under (scope, client_id). The lock is taken after the access
+    check and the preparation, so it is held only for the insert and the commit.
 
     No lookup before the insert: the unique constraint on (scope, client_id) decides. A retry
     of a saved post trips it, its transaction (broadcast included) rolls back, and the first
@@ -106,6 +107,7 @@ def _save_once(
     try:
         with transaction.atomic():
             authorize()
+            prepare()  # what needs no lock: other posts do not wait for it
             # The counter's UPDATE takes a FOR NO KEY UPDATE lock: it excludes other posters,
             # not foreign-key checks on the thread.
             return create(next_seq(thread)), True
@@ -160,10 +162,21 @@ def post_chat_message(
         if author.pk not in readers:
             raise ValidationError("You are not a member of this room.", code="not_member")
 
-    def create(seq: int) -> ChatMessage:
-        mentioned = resolve_room_mentions(
-            room, extract_mentions(content), exclude_user_id=author.pk
+    mentioned: list[User] = []
+    html: list[str] = []
+
+    def prepare() -> None:
+        # Before the room's lock: each post holds it until commit, so every post to the room
+        # waits for this work if it is done under the lock (40 posts/s into one room queued
+        # up behind it on a slow machine: fault scenario a).
+        mentioned.extend(
+            resolve_room_mentions(room, extract_mentions(content), exclude_user_id=author.pk)
         )
+        html.append(render_markdown(content, mentions=[user.username for user in mentioned]))
+        if clear_typing:
+            UserTypingStatus.objects.filter(chat_room=room, user=author).delete()
+
+    def create(seq: int) -> ChatMessage:
         owes = bool(mentioned) or owes_reply_notifications(room=room, root=root)
         message = ChatMessage.objects.create(
             chat_room=room,
@@ -172,7 +185,7 @@ def post_chat_message(
             content=content,
             parent=root,
             seq=seq,
-            html=render_markdown(content, mentions=[user.username for user in mentioned]),
+            html=html[0],
             mentions_notified_at=None if owes else timezone.now(),
         )
         files = attachment_service.claim_attachments(
@@ -186,8 +199,6 @@ def post_chat_message(
             _add_mentions(message, mentioned)
         if owes:
             schedule_mention_notifications(kind="chat_message", object_id=message.pk)
-        if clear_typing:
-            UserTypingStatus.objects.filter(chat_room=room, user=author).delete()
         payload = realtime.chat_message_payload(
             message,
             [user.username for user in mentioned],
@@ -213,6 +224,7 @@ def post_chat_message(
         scope={"chat_room": room, "author": author},
         client_id=client_id,
         authorize=authorize,
+        prepare=prepare,
         create=create,
     )
     return message
@@ -248,10 +260,16 @@ def post_task_comment(
         # the new comment count.
         board_version.append(kanban_services.lock_board_for(task=task))
 
-    def create(seq: int) -> TaskThreadComment:
-        mentioned = resolve_task_mentions(
-            task, extract_mentions(content), exclude_user_id=author.pk
+    mentioned: list[User] = []
+    html: list[str] = []
+
+    def prepare() -> None:  # before the task's lock, as for chat messages
+        mentioned.extend(
+            resolve_task_mentions(task, extract_mentions(content), exclude_user_id=author.pk)
         )
+        html.append(render_markdown(content, mentions=[user.username for user in mentioned]))
+
+    def create(seq: int) -> TaskThreadComment:
         owes = bool(mentioned) or owes_task_comment_notifications(task=task, author_id=author.pk)
         comment = TaskThreadComment.objects.create(
             task=task,
@@ -259,7 +277,7 @@ def post_task_comment(
             client_id=client_id,
             content=content,
             seq=seq,
-            html=render_markdown(content, mentions=[user.username for user in mentioned]),
+            html=html[0],
             mentions_notified_at=None if owes else timezone.now(),
         )
         files = attachment_service.claim_attachments(
@@ -296,6 +314,7 @@ def post_task_comment(
         scope={"task": task, "author": author},
         client_id=client_id,
         authorize=authorize,
+        prepare=prepare,
         create=create,
     )
     return comment
