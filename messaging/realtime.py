@@ -333,7 +333,33 @@ def forward_event(
     event: dict[str, Any] = {"type": event_type, "text": json.dumps(payload, ensure_ascii=False)}
     if exclude_user_id is not None:
         event["exclude_user_id"] = exclude_user_id
+    ack = ack_for(payload)
+    if ack is not None:
+        event["ack"] = ack
+        event["author_id"] = payload.get("user_id")
     return event
+
+
+def ack_for(payload: dict[str, Any]) -> dict[str, Any] | None:
+    """The `ack` frame a new post's author gets (when the post carried a client_id). The
+    author's own socket sends it before the post's broadcast frame, whichever reaches the
+    socket first: the post's save or its broadcast (the consumers' frames run apart from
+    the group events)."""
+    client_id = payload.get("client_id")
+    if not client_id:
+        return None
+    if payload.get("type") == "chat_message":
+        return {"type": "ack", "client_id": client_id, "message_id": payload["message_id"]}
+    if payload.get("type") == "new_comment":
+        # `comment_id` names the row; `message_id` too, so one client ack handler serves both.
+        comment_id = payload["comment_id"]
+        return {
+            "type": "ack",
+            "client_id": client_id,
+            "comment_id": comment_id,
+            "message_id": comment_id,
+        }
+    return None
 
 
 def broadcast_now(

@@ -67,6 +67,7 @@ POSTING_FRAMES = frozenset({"chat_message", "comment"})
 CLIENT_ID_ECHO_MAX = 64
 # Client frames a socket may have waiting (the rate limit stops a flood well before).
 MAX_QUEUED_FRAMES = 64
+CLOSE = "close"  # the frame queue's marker for `close_after_frames`
 # On disconnect, how long the frames already received may take to finish.
 FRAMES_DRAIN_SECONDS = 5.0
 # While a socket waits for the layer in its handshake, its failed receive is retried this often.
@@ -121,6 +122,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
     # --- connection -----------------------------------------------------------------------
 
     async def connect(self) -> None:
+        self.awaiting_ack = set()
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close()
@@ -253,11 +255,15 @@ class MessagingConsumer(AsyncWebsocketConsumer):
     # dispatch loop keeps forwarding events.
     frame_queue: asyncio.Queue | None = None
     frame_task: asyncio.Task | None = None
+    # client_ids of this socket's posts not acked yet (`send_ack`).
+    awaiting_ack: set[str]
+    # A close waits in the frame queue behind the frames accepted before it.
+    close_pending = False
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Check the frame (shape, type, rate limit: no database work) at once, in the
         dispatch loop, then queue it for `handle_frames`."""
-        if self.access_revoked or self.closing:
+        if self.access_revoked or self.closing or self.close_pending:
             return
         if text_data is None:
             await self.send_error("Binary frames are not supported: send JSON text.")
@@ -305,6 +311,8 @@ class MessagingConsumer(AsyncWebsocketConsumer):
                 **echo,
             )
             return
+        if kind in POSTING_FRAMES and echo:
+            self.awaiting_ack.add(echo["client_id"])
         self.frame_queue.put_nowait((kind, method, data, echo))
 
     async def handle_frames(self) -> None:
@@ -312,12 +320,20 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         queue = self.frame_queue
         while True:
             kind, method, data, echo = await queue.get()
+            if kind is CLOSE:
+                await self.close(code=data["code"])
+                queue.task_done()
+                continue
             try:
-                if not (self.access_revoked or self.closing):
+                # Frames already received are handled even if the socket is closing (a
+                # flooder's accepted posts, a resync): only lost access drops them.
+                if not self.access_revoked:
                     await self.handle_queued_frame(kind, method, data, echo)
             except Exception:  # one frame never ends the socket's frame handling
                 logger.exception("%s: handling a %r frame failed", type(self).__name__, kind)
             finally:
+                if kind in POSTING_FRAMES and echo:
+                    self.awaiting_ack.discard(echo["client_id"])
                 queue.task_done()
 
     async def handle_queued_frame(
@@ -396,8 +412,17 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         )
         if decision.abusive:
             logger.warning("closing a flooding %s socket of user %s", kind, self.user.pk)
-            await self.close(code=RATE_LIMITED)
+            await self.close_after_frames(RATE_LIMITED)
         return False
+
+    async def close_after_frames(self, code: int) -> None:
+        """Close once the frames already accepted are handled and answered (a flooder's first
+        posts within the limit are saved and acked before the close); take no more."""
+        self.close_pending = True
+        if self.frame_queue is None:
+            await self.close(code=code)
+        else:
+            self.frame_queue.put_nowait((CLOSE, "", {"code": code}, {}))
 
     # --- channel layer health -------------------------------------------------------------
 
@@ -430,7 +455,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
                 return await self.layer_receive()
             except Exception:
                 if asyncio.current_task().cancelling():  # cancelled mid-call: stop here
-                    raise
+                    raise asyncio.CancelledError from None
                 if not logged:
                     logger.warning("%s: channel-layer receive failed", type(self).__name__)
                     logged = True
@@ -488,10 +513,21 @@ class MessagingConsumer(AsyncWebsocketConsumer):
 
     async def forward(self, event: dict[str, Any]) -> None:
         """A payload prepared by a service: send it unchanged (skipping its originator when
-        the event says so)."""
+        the event says so). A new post from this socket is acked first, if its save has not
+        acked it yet (`send_ack`)."""
         if self.access_revoked or self.closing or event.get("exclude_user_id") == self.user.pk:
             return
+        ack = event.get("ack")
+        if ack is not None and event.get("author_id") == self.user.pk:
+            await self.send_ack(ack)
         await self.send(text_data=event["text"])
+
+    async def send_ack(self, ack: dict[str, Any]) -> None:
+        """Ack a post this socket sent, once: from its save or from its broadcast, whichever
+        comes first, so that the ack always precedes the post's own frame."""
+        if ack["client_id"] in self.awaiting_ack:
+            self.awaiting_ack.discard(ack["client_id"])
+            await self.send_json(ack)
 
     async def user_push(self, event: dict[str, Any]) -> None:
         """Per-user pushes (notifications, unread counts) are for the notifications socket;

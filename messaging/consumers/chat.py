@@ -84,7 +84,7 @@ class ChatRoomConsumer(MessagingConsumer):
         )
         self.typing_recorded = False
         if client_id:
-            await self.send_json({"type": "ack", "client_id": client_id, "message_id": message.pk})
+            await self.send_ack({"type": "ack", "client_id": client_id, "message_id": message.pk})
 
     def _message(self, data: dict[str, Any]) -> ChatMessage:
         """The frame's message, in this room (anything else is "no such message")."""

@@ -61,10 +61,8 @@ class TaskCommentConsumer(MessagingConsumer):
             client_id=client_id,
             attachment_ids=data.get("attachment_ids"),
         )
-        if client_id:
-            # `comment_id` names the row; `message_id` too, so one client ack handler serves
-            # both sockets.
-            await self.send_json(
+        if client_id:  # realtime.ack_for: the same frame, if the broadcast came first
+            await self.send_ack(
                 {
                     "type": "ack",
                     "client_id": client_id,
