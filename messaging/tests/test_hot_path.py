@@ -113,7 +113,31 @@ async def send(communicator: WebsocketCommunicator, data: dict) -> None:
     await communicator.send_to(text_data=json.dumps(data))
 
 
+async def posts_finished(count: int) -> None:
+    """Wait until `count` chat posts have returned, their on-commit work included (the ack
+    may come from the post's broadcast, before its thread has finished)."""
+    import asyncio
+
+    from prometheus_client import REGISTRY
+
+    def done() -> float:
+        value = REGISTRY.get_sample_value(
+            "taskflow_message_post_seconds_count", {"kind": "chat_message"}
+        )
+        return value or 0.0
+
+    async with asyncio.timeout(TIMEOUT):
+        while done() < count:
+            await asyncio.sleep(0.01)  # polling the condition, not waiting for time to pass
+
+
 async def test_a_chat_message_costs_at_most_four_queries(room, alice, bob):
+    from prometheus_client import REGISTRY
+
+    before = (
+        REGISTRY.get_sample_value("taskflow_message_post_seconds_count", {"kind": "chat_message"})
+        or 0.0
+    )
     a = await open_room_socket(room, alice)
     b = await open_room_socket(room, bob)
     await frames_until(a, "user_join")
@@ -121,12 +145,14 @@ async def test_a_chat_message_costs_at_most_four_queries(room, alice, bob):
     await send(b, {"type": "chat_message", "message": "warm", "client_id": "w"})
     await frames_until(b, "ack")
     await frames_until(a, "chat_message")
+    await posts_finished(before + 1)
 
     with all_statements() as log:
         for n in range(3):
             log.clear()
             await send(b, {"type": "chat_message", "message": f"m{n}", "client_id": f"c{n}"})
             got = await frames_until(b, "ack")
+            await posts_finished(before + n + 2)
             statements = log.take()
             queries = [
                 q for q in statements if not q.lstrip().upper().startswith(TRANSACTION_CONTROL)
