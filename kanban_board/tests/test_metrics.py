@@ -8,6 +8,7 @@ registry lives as long as the process.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 
@@ -183,6 +184,10 @@ async def test_socket_counts_move_when_sockets_open_and_messages_flow(alice, bob
     assert sample("taskflow_websocket_frames_out_total", **chat, type="chat_message") == (
         out_before + 2
     )
+    # The post's ack can come from its broadcast, before the post has returned: wait for it.
+    async with asyncio.timeout(TIMEOUT):
+        while sample("taskflow_message_post_seconds_count", kind="chat_message") < posts_before + 1:
+            await asyncio.sleep(0.01)  # polling the condition, not waiting for time to pass
     assert sample("taskflow_message_post_seconds_count", kind="chat_message") == posts_before + 1
     assert sample("taskflow_broadcast_on_commit_seconds_count", outcome="sent") >= sent_before + 1
 
