@@ -8,11 +8,13 @@ change (`forget_board`), so a chat message on a board without webhooks costs no 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
+from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
@@ -25,17 +27,30 @@ def _key(board_id: int) -> str:
 
 
 def subscribed_events(board_id: int) -> frozenset[str]:
-    """Events some active webhook of the board subscribes to (cached)."""
-    events = cache.get(_key(board_id))
-    if events is None:
-        from .models import OutgoingWebhook
+    """Events some active webhook of the board subscribes to (cached).
 
-        rows = OutgoingWebhook.objects.filter(board_id=board_id, active=True).values_list(
-            "events", flat=True
-        )
-        events = sorted({event for row in rows for event in row})
-        cache.set(_key(board_id), events, CACHE_SECONDS)
+    While the cache's Redis is unreachable the database answers instead, uncached: a post in
+    an outage still reaches its board's webhooks once the broker takes the task."""
+    try:
+        events = cache.get(_key(board_id))
+    except RedisError as exc:
+        logger.debug("webhook events of board %s read past the cache: %s", board_id, exc)
+        return _read_subscribed_events(board_id)
+    if events is None:
+        events = _read_subscribed_events(board_id)
+        # If the set fails, the answer stands all the same; the next post tries the cache.
+        with contextlib.suppress(RedisError):
+            cache.set(_key(board_id), sorted(events), CACHE_SECONDS)
     return frozenset(events)
+
+
+def _read_subscribed_events(board_id: int) -> frozenset[str]:
+    from .models import OutgoingWebhook
+
+    rows = OutgoingWebhook.objects.filter(board_id=board_id, active=True).values_list(
+        "events", flat=True
+    )
+    return frozenset(event for row in rows for event in row)
 
 
 def forget_board(board_id: int) -> None:

@@ -11,6 +11,7 @@ import threading
 import uuid
 
 import pytest
+import pytest_asyncio
 from asgiref.sync import SyncToAsync
 from channels.layers import InMemoryChannelLayer
 from django.core.exceptions import ImproperlyConfigured
@@ -232,126 +233,122 @@ def test_a_send_to_a_stopped_server_loop_is_noted_lost_at_once():
     assert lost == [True]
 
 
+@pytest_asyncio.fixture
+async def redis_layer(redis_url):
+    """Makes Redis channel layers, each under its own key prefix; flushes them afterwards."""
+    made: list[layers.RedisChannelLayer] = []
+
+    def make(**options) -> layers.RedisChannelLayer:
+        options.setdefault("hosts", [{"address": redis_url}])
+        options.setdefault("prefix", f"test-{uuid.uuid4().hex[:8]}")
+        made.append(layers.RedisChannelLayer(**options))
+        return made[-1]
+
+    yield make
+    for layer in made:
+        await layer.flush()
+
+
+@pytest_asyncio.fixture
+async def redis_admin(redis_url):
+    """A plain Redis client, for what a test inspects or breaks behind the layer's back."""
+    import redis.asyncio as aioredis
+
+    admin = aioredis.Redis.from_url(redis_url)
+    yield admin
+    await admin.aclose()
+
+
 @pytest.mark.services
 @pytest.mark.asyncio
-async def test_a_burst_of_layer_calls_waits_for_pooled_connections_instead_of_failing(redis_url):
+async def test_a_burst_of_layer_calls_waits_for_pooled_connections_instead_of_failing(
+    redis_layer,
+):
     """100 sockets subscribing at once on a restarted daphne ran the layer out of pooled
     connections: redis-py's default pool raised "Too many connections", every failure closed
     the process's sockets for a resync, and a failed group_send lost its event for sockets in
     other processes. Now callers queue for a connection: all 60 joins and the send succeed
     through a pool of 2."""
-    layer = layers.RedisChannelLayer(
-        hosts=[{"address": redis_url}],
-        prefix=f"test-{uuid.uuid4().hex[:8]}",
-        max_connections=2,
-        pool_timeout=10,
+    layer = redis_layer(max_connections=2, pool_timeout=10)
+    channels = [await layer.new_channel() for _ in range(60)]
+    await asyncio.gather(*(layer.group_add("room_1", channel) for channel in channels))
+    await layer.group_send("room_1", {"type": "hello"})
+    received = await asyncio.wait_for(
+        asyncio.gather(*(layer.receive(channel) for channel in channels)), 10
     )
-    try:
-        channels = [await layer.new_channel() for _ in range(60)]
-        await asyncio.gather(*(layer.group_add("room_1", channel) for channel in channels))
-        await layer.group_send("room_1", {"type": "hello"})
-        received = await asyncio.wait_for(
-            asyncio.gather(*(layer.receive(channel) for channel in channels)), 10
-        )
-        assert received == [{"type": "hello"}] * 60
-        pool = layer.connection(0).connection_pool
-        assert pool.max_connections == 2
-    finally:
-        await layer.flush()
+    assert received == [{"type": "hello"}] * 60
+    pool = layer.connection(0).connection_pool
+    assert pool.max_connections == 2
 
 
 @pytest.mark.services
 @pytest.mark.asyncio
 async def test_a_pooled_connection_the_server_dropped_is_replaced_without_failing_the_call(
-    redis_url,
+    redis_url, redis_layer, redis_admin
 ):
     """After a Redis restart every pooled connection is stale, and each one failed its next
     call: every such failure closed the process's sockets for a resync, again and again,
     including sockets that had just reconnected (fault scenario a). Now a call whose
     connection turns out dropped is tried once more on a new one."""
-    import redis.asyncio as aioredis
-
     name = f"layer-{uuid.uuid4().hex[:8]}"
-    layer = layers.RedisChannelLayer(
-        hosts=[{"address": redis_url, "client_name": name}], prefix=f"test-{name}"
-    )
-    admin = aioredis.Redis.from_url(redis_url)
-    try:
-        channel = await layer.new_channel()
-        await layer.group_add("room_1", channel)
-        clients = await admin.client_list()
-        pooled = [c["id"] for c in clients if c.get("name") == name]
-        assert pooled, "the layer's connections carry its client name"
-        for client_id in pooled:
-            await admin.client_kill_filter(_id=client_id)
-        await layer.group_send("room_1", {"type": "after.restart"})
-        assert await asyncio.wait_for(layer.receive(channel), 5) == {"type": "after.restart"}
-    finally:
-        await layer.flush()
-        await admin.aclose()
+    layer = redis_layer(hosts=[{"address": redis_url, "client_name": name}])
+    channel = await layer.new_channel()
+    await layer.group_add("room_1", channel)
+    clients = await redis_admin.client_list()
+    pooled = [c["id"] for c in clients if c.get("name") == name]
+    assert pooled, "the layer's connections carry its client name"
+    for client_id in pooled:
+        await redis_admin.client_kill_filter(_id=client_id)
+    await layer.group_send("room_1", {"type": "after.restart"})
+    assert await asyncio.wait_for(layer.receive(channel), 5) == {"type": "after.restart"}
 
 
 @pytest.mark.services
 @pytest.mark.asyncio
-async def test_a_backlog_reaches_each_socket_in_order_a_batch_per_round_trip(redis_url):
+async def test_a_backlog_reaches_each_socket_in_order_a_batch_per_round_trip(
+    redis_layer, redis_admin
+):
     """channels-redis spent four Redis round trips per received message; a busy process fell
     behind its room. A backlog of 300 events for 3 sockets of one process now arrives
     complete and in order per socket, in batches: a handful of ZPOPMIN calls, not 300
     BZPOPMIN ones."""
-    import redis.asyncio as aioredis
+    layer = redis_layer(receive_batch=100, capacity=1000)
+    channels = [await layer.new_channel() for _ in range(3)]
+    for channel in channels:
+        await layer.group_add("room_1", channel)
+    for n in range(300):
+        await layer.group_send("room_1", {"type": "chat.message", "n": n})
+    await redis_admin.config_resetstat()
 
-    layer = layers.RedisChannelLayer(
-        hosts=[{"address": redis_url}],
-        prefix=f"test-{uuid.uuid4().hex[:8]}",
-        receive_batch=100,
-        capacity=1000,
-    )
-    admin = aioredis.Redis.from_url(redis_url)
-    try:
-        channels = [await layer.new_channel() for _ in range(3)]
-        for channel in channels:
-            await layer.group_add("room_1", channel)
-        for n in range(300):
-            await layer.group_send("room_1", {"type": "chat.message", "n": n})
-        await admin.config_resetstat()
+    async def drain(channel: str) -> list[int]:
+        return [(await layer.receive(channel))["n"] for _ in range(300)]
 
-        async def drain(channel: str) -> list[int]:
-            return [(await layer.receive(channel))["n"] for _ in range(300)]
-
-        got = await asyncio.wait_for(asyncio.gather(*(drain(c) for c in channels)), 20)
-        stats = await admin.info("commandstats")
-        assert got == [list(range(300))] * 3
-        assert stats.get("cmdstat_zpopmin", {}).get("calls", 0) <= 10
-        assert stats.get("cmdstat_bzpopmin", {}).get("calls", 0) <= 3
-    finally:
-        await layer.flush()
-        await admin.aclose()
+    got = await asyncio.wait_for(asyncio.gather(*(drain(c) for c in channels)), 20)
+    stats = await redis_admin.info("commandstats")
+    assert got == [list(range(300))] * 3
+    assert stats.get("cmdstat_zpopmin", {}).get("calls", 0) <= 10
+    assert stats.get("cmdstat_bzpopmin", {}).get("calls", 0) <= 3
 
 
 @pytest.mark.services
 @pytest.mark.asyncio
-async def test_an_event_for_many_groups_reaches_every_member_of_each_non_empty_one(redis_url):
+async def test_an_event_for_many_groups_reaches_every_member_of_each_non_empty_one(redis_layer):
     """`group_send_to_listeners` (a message's unread nudge to every other reader) counts the
     groups' members in one round trip and sends only where someone listens: each member of
     each listened group gets the event once; empty and expired groups cost no send."""
-    layer = layers.RedisChannelLayer(
-        hosts=[{"address": redis_url}], prefix=f"test-{uuid.uuid4().hex[:8]}", group_expiry=60
-    )
-    try:
-        alone, pair_1, pair_2 = [await layer.new_channel() for _ in range(3)]
-        await layer.group_add("unread_1", alone)
-        await layer.group_add("unread_2", pair_1)
-        await layer.group_add("unread_2", pair_2)
-        groups = ["unread_1", "unread_2", *(f"unread_{n}" for n in range(3, 20))]
-        await layers.group_send_to_listeners(layer, groups, {"type": "room.activity", "room_id": 7})
-        for channel in (alone, pair_1, pair_2):
-            event = await asyncio.wait_for(layer.receive(channel), 5)
-            assert event == {"type": "room.activity", "room_id": 7}
-        # Once each: the next thing `alone` hears is a marker sent after the event.
-        await layer.send(alone, {"type": "marker"})
-        assert await asyncio.wait_for(layer.receive(alone), 5) == {"type": "marker"}
-    finally:
-        await layer.flush()
+    layer = redis_layer(group_expiry=60)
+    alone, pair_1, pair_2 = [await layer.new_channel() for _ in range(3)]
+    await layer.group_add("unread_1", alone)
+    await layer.group_add("unread_2", pair_1)
+    await layer.group_add("unread_2", pair_2)
+    groups = ["unread_1", "unread_2", *(f"unread_{n}" for n in range(3, 20))]
+    await layers.group_send_to_listeners(layer, groups, {"type": "room.activity", "room_id": 7})
+    for channel in (alone, pair_1, pair_2):
+        event = await asyncio.wait_for(layer.receive(channel), 5)
+        assert event == {"type": "room.activity", "room_id": 7}
+    # Once each: the next thing `alone` hears is a marker sent after the event.
+    await layer.send(alone, {"type": "marker"})
+    assert await asyncio.wait_for(layer.receive(alone), 5) == {"type": "marker"}
 
 
 @pytest.mark.asyncio

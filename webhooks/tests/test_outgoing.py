@@ -412,3 +412,22 @@ def test_the_beat_sweep_queues_due_deliveries_once_each_attempt(
     delivery = WebhookDelivery.objects.get()
     assert (delivery.status, delivery.attempts) == ("delivered", 2)
     assert len(receiver.wait_for(2)) == 2
+
+
+def test_a_message_posted_while_the_cache_is_unreachable_still_reaches_the_webhook(
+    settings, alice, bob, board, room, receiver, allow_private, caplog
+):
+    """The "any webhooks?" answer is cached in Redis; during a Redis outage its read raised
+    inside the post's on-commit hook ("Error calling emit_on_commit"), so the message never
+    reached the board's webhooks. The database answers instead."""
+    subscribe(board, alice, receiver.url, events=["message.posted"])
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there: connection refused
+        }
+    }
+    post_chat_message(room=room, author=bob, content="during the outage")
+    [got] = receiver.wait_for(1)
+    assert got.json["data"]["message"]["text"] == "during the outage"
+    assert "Error calling" not in caplog.text
