@@ -227,6 +227,32 @@ def test_card_menu_moves_a_card_without_dragging(team, open_as):
     bob.assert_clean()
 
 
+def test_a_column_picked_as_the_card_menu_opens_is_the_one_the_card_moves_to(team, open_as):
+    """The menu's choices come from the live board. They were filled on `toggle`, which fires
+    a task after the menu opens, so a column picked at once was put back to the card's own
+    and the card "moved" where it was (three tests here flaked on it). A pick made in the
+    same task as the opening click now stands."""
+    bob = open_as("bob", board_path(team))
+    wait_live(bob)
+    done = team.board.columns.get(name="Done")
+
+    menu = card(bob.page, "Book the venue").locator(".card-menu")
+    menu.evaluate(
+        """(menu, columnId) => {
+            menu.querySelector("summary").click();
+            const select = menu.querySelector(".card-move-column");
+            select.value = columnId;
+            select.dispatchEvent(new Event("change", { bubbles: true }));
+        }""",
+        str(done.pk),
+    )
+    expect(menu.get_by_label("Column")).to_have_value(str(done.pk))
+    menu.get_by_role("button", name="Move", exact=True).click()
+
+    expect(card(column(bob.page, "Done"), "Book the venue")).to_be_visible()
+    bob.assert_clean()
+
+
 def test_removed_member_sees_access_ended_with_drag_and_forms_stopped_and_draft_kept(team, open_as):
     bob = open_as("bob", board_path(team))
     wait_live(bob)

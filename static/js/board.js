@@ -69,6 +69,10 @@ class LiveBoard {
 
   start() {
     this.setupDrag();
+    // A card menu is filled as its summary is clicked, before the menu shows: the `toggle`
+    // event comes a task later, and filling the menu then would undo a choice already made
+    // (a quick keyboard user, assistive technology or a test picks a column at once).
+    this.root.addEventListener("click", (event) => this.onMenuClick(event), true);
     this.root.addEventListener("toggle", (event) => this.onMenuToggle(event), true);
     this.root.addEventListener("submit", (event) => this.onSubmit(event));
     this.root.addEventListener("change", (event) => {
@@ -376,11 +380,26 @@ class LiveBoard {
 
   // --- card menu ------------------------------------------------------------------------
 
+  onMenuClick(event) {
+    const summary = event.target instanceof Element ? event.target.closest(".card-menu > summary") : null;
+    if (summary && !summary.parentElement.open) this.fillMenu(summary.parentElement);
+  }
+
+  /** A menu opened some other way (script, restored state) is filled here; one the click
+   * already filled is left as the person has set it since. Closing forgets the fill. */
   onMenuToggle(event) {
     const menu = event.target;
-    if (!(menu instanceof HTMLDetailsElement) || !menu.classList.contains("card-menu") || !menu.open) return;
+    if (!(menu instanceof HTMLDetailsElement) || !menu.classList.contains("card-menu")) return;
+    if (!menu.open) delete menu.dataset.filled;
+    else if (!menu.dataset.filled) this.fillMenu(menu);
+  }
+
+  /** The menu's choices from the live board state: columns (the card's own selected), its
+   * positions, and the board's labels (the card's own checked). */
+  fillMenu(menu) {
     const card = this.tasks.get(Number(menu.closest(".task-card").dataset.taskId));
     if (!card) return;
+    menu.dataset.filled = "1";
     const select = menu.querySelector(".card-move-column");
     select.replaceChildren(
       ...this.columns.map((column) => {
