@@ -29,8 +29,10 @@ def _key(board_id: int) -> str:
 def subscribed_events(board_id: int) -> frozenset[str]:
     """Events some active webhook of the board subscribes to (cached).
 
-    While the cache's Redis is unreachable the database answers instead, uncached: a post in
-    an outage still reaches its board's webhooks once the broker takes the task."""
+    While the cache's Redis is unreachable the database answers instead, uncached, so the
+    hook gets as far as queuing the task. Whether that succeeds is the broker's matter: with
+    a broker of its own (or after a Sentinel failover) the webhooks get the post; when the
+    broker is the same dead Redis, the enqueue fails and is logged, and the event is lost."""
     try:
         events = cache.get(_key(board_id))
     except RedisError as exc:
