@@ -172,8 +172,12 @@ def get_checklist_item_for(user: User, item_id: int) -> ChecklistItem:
 
 
 def board_state_version(board: Board) -> int:
-    """The board's current version (read before the state it goes with)."""
-    return Board.objects.filter(pk=board.pk).values_list("version", flat=True).get()
+    """The board's current version (read before the state it goes with). A board deleted
+    since it was loaded is gone: 404, like a missing id."""
+    version = Board.objects.filter(pk=board.pk).values_list("version", flat=True).first()
+    if version is None:
+        raise Http404("No such board.")
+    return version
 
 
 def board_state(board: Board) -> dict:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.forms import Form
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -344,7 +344,10 @@ def task_detail(request: HttpRequest, task_id: int) -> HttpResponse:
     board = task.column.board
     mark_read_for_task(user=request.user, task=task)  # the page shows the comment thread
     version = selectors.board_state_version(board)
-    card = board_realtime.card(selectors.task_cards().get(pk=task.pk))
+    card_task = selectors.task_cards().filter(pk=task.pk).first()
+    if card_task is None:  # deleted since it was read just above
+        raise Http404("No such task.")
+    card = board_realtime.card(card_task)
     return render(
         request,
         "kanban/task_detail.html",

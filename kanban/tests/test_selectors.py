@@ -36,6 +36,15 @@ def test_get_board_for_missing_id_raises_404(alice):
         selectors.get_board_for(alice, 999_999)
 
 
+def test_the_state_of_a_board_deleted_since_it_was_loaded_is_404_not_an_error(board, bob):
+    """The board page asks for its state while the board is being deleted: the access check
+    found it, the state read does not (a live daphne logged this as a 500)."""
+    loaded = selectors.get_board_for(bob, board.pk)
+    board.delete()
+    with pytest.raises(Http404):
+        selectors.board_state(loaded)
+
+
 def test_get_column_for_non_member_raises_404(todo, carol):
     with pytest.raises(Http404):
         selectors.get_column_for(carol, todo.pk)
