@@ -13,8 +13,10 @@ import uuid
 from typing import Any, ClassVar
 
 from channels.db import database_sync_to_async
+from django.db.models import QuerySet
 from django.http import Http404
 
+from accounts.models import User
 from messaging import layers
 from messaging.consumers.base import MessagingConsumer
 
@@ -45,6 +47,9 @@ class BoardConsumer(MessagingConsumer):
 
     def subscriptions(self) -> list[str]:
         return [board_realtime.board_group(self.board.pk)]
+
+    def presence_people(self) -> QuerySet[User]:
+        return access.board_readers(self.board.pk)
 
     # --- who's here: each socket announces itself; the others answer it directly ----------
 

@@ -28,11 +28,13 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib import auth
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts.models import User
 from messaging import layers, presence_live, pushback, ratelimit, realtime
 from messaging.dbcalls import db_call
+from messaging.services import presence as presence_service
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +98,9 @@ class MessagingConsumer(AsyncWebsocketConsumer):
     access_checked_at: float | None = None
     # Presence (issue 11): set by the page's first `heartbeat` frame on this socket.
     presence: presence_live.Connection | None = None
+    # Presence frames heard while the answer to that first heartbeat is read wait here (they
+    # are newer than it); None the rest of the time.
+    presence_backlog: list[str] | None = None
 
     # --- to override ----------------------------------------------------------------------
 
@@ -112,6 +117,11 @@ class MessagingConsumer(AsyncWebsocketConsumer):
     def subscriptions(self) -> list[str]:
         """Groups to join besides the user's own group."""
         return []
+
+    def presence_people(self) -> QuerySet[User] | None:
+        """Whose presence frames this socket hears (its room's or board's readers): the first
+        heartbeat is answered with the status of those who are not offline. None: nobody's."""
+        return None
 
     async def joined(self) -> None:
         """Called once the socket is accepted."""
@@ -389,9 +399,44 @@ class MessagingConsumer(AsyncWebsocketConsumer):
     async def handle_heartbeat(self, data: dict[str, Any]) -> None:
         """{"type": "heartbeat", "visible": bool, "idle": bool}: the page's state (issue 11)."""
         visible, idle = presence_live.parse_heartbeat(data)
-        if self.presence is None:
-            self.presence = presence_live.Connection(self.channel_layer, self.user)
-        await self.presence.heartbeat(visible=visible, idle=idle)
+        if self.presence is not None:
+            await self.presence.heartbeat(visible=visible, idle=idle)
+            return
+        self.presence_backlog = []
+        self.presence = presence_live.Connection(self.channel_layer, self.user)
+        try:
+            await self.presence.heartbeat(visible=visible, idle=idle)
+        finally:
+            await self.send_presence_snapshot()
+
+    async def send_presence_snapshot(self) -> None:
+        """Answer the first heartbeat with who of this socket's people is online or away.
+        Frames say only what changes, and a change announced before this socket spoke
+        presence never reached it: without this a page learnt of it only from its next
+        refresh of the presence endpoint, and a refresh that raced the heartbeat (answered
+        before a change that the socket then missed) left a dot wrong for a minute. Frames
+        heard while this is read are newer, so they follow it."""
+        try:
+            payloads = await db_call(self.presence_snapshot)()
+        except Exception:  # the page's refresh of the endpoint is the fallback
+            logger.warning("%s: reading the presence snapshot failed", type(self).__name__)
+            payloads = []
+        for payload in payloads:
+            if self.closing or self.access_revoked:
+                break
+            await self.send_json(payload)
+        while self.presence_backlog:
+            text = self.presence_backlog.pop(0)
+            if not (self.closing or self.access_revoked):
+                await self.send(text_data=text)
+        self.presence_backlog = None
+
+    def presence_snapshot(self) -> list[dict[str, Any]]:
+        people = self.presence_people()
+        if people is None:
+            return []
+        users = list(people.exclude(pk=self.user.pk).only("pk", "username").order_by("username"))
+        return presence_service.announced_frames(users)
 
     async def end_presence(self) -> None:
         connection, self.presence = self.presence, None
@@ -537,6 +582,9 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         """Presence frames reach the sockets of pages that speak presence (they have sent a
         heartbeat); other clients never asked for them."""
         if self.presence is not None and not (self.access_revoked or self.closing):
+            if self.presence_backlog is not None:  # the first heartbeat's answer comes first
+                self.presence_backlog.append(event["text"])
+                return
             await self.send(text_data=event["text"])
 
     async def room_activity(self, event: dict[str, Any]) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.http import Http404
 
+from accounts.models import User
 from messaging import access, presence, realtime
 from messaging.dbcalls import db_call
 from messaging.models import ChatMessage, ChatRoom
@@ -55,6 +57,9 @@ class ChatRoomConsumer(MessagingConsumer):
 
     def subscriptions(self) -> list[str]:
         return [realtime.room_group(self.room.pk)]
+
+    def presence_people(self) -> QuerySet[User]:
+        return access.room_readers(self.room.pk)
 
     async def joined(self) -> None:
         # Coalesced per user and room (a join/leave flood sends a few frames, not hundreds).

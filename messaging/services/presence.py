@@ -169,7 +169,24 @@ def _online_seconds() -> float:
     return settings.PRESENCE_ONLINE_SECONDS
 
 
-# --- reading (the endpoint) ---------------------------------------------------------------
+# --- reading (the endpoint, a socket's first heartbeat) -----------------------------------
+
+
+def announced_frames(users: list[User]) -> list[dict[str, Any]]:
+    """`presence` frame payloads for those of `users` whose last announced status is online or
+    away (one read of the store): what a socket that starts hearing presence frames would
+    have heard so far. Offline is what a page shows until told otherwise."""
+    rows = presence_store.store().read_many([u.pk for u in users])
+    frames = []
+    for user in users:
+        status = Entry.parse(rows.get(user.pk)).published or OFFLINE
+        if status != OFFLINE:
+            frames.append(
+                realtime.presence_status_payload(
+                    user_id=user.pk, username=user.username, status=status
+                )
+            )
+    return frames
 
 
 def presence_of(users: list[User], *, now: float | None = None) -> list[dict[str, Any]]:

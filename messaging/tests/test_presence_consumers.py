@@ -113,6 +113,44 @@ async def test_bob_stays_online_while_another_tab_is_open(room, task, alice, bob
     await a.disconnect()
 
 
+async def test_a_page_that_starts_hearing_presence_learns_who_is_already_online(
+    room, board, alice, bob, carol, dave
+):
+    """bob went online and carol away before alice's socket spoke presence, so no frame about
+    them reached it: its first heartbeat is answered with them (by username), then the frames
+    heard meanwhile (her own). Offline people, alice herself and people outside the board
+    are left out, and a second heartbeat is not answered again."""
+    from tests.factories import BoardFactory
+
+    b = await watching(bob, room_path(room))
+    c = await connected(carol, board_path(board))
+    await send(c, {"type": "heartbeat", "visible": False, "idle": False})
+    elsewhere = await sync_to_async(BoardFactory)(name="Dave's", created_by=dave)
+    d = await watching(dave, board_path(elsewhere))
+    await presence_frames(d)  # dave is announced (online) before alice looks
+    await c.receive_nothing(timeout=0.2)  # carol's socket took her heartbeat in
+
+    a = await watching(alice, board_path(board))
+    seen = [(f["username"], f["status"]) for f in await presence_frames(a, 3)]
+    assert seen == [("bob", "online"), ("carol", "away"), ("alice", "online")]
+    await send(a, {"type": "heartbeat", "visible": True, "idle": False})
+    assert await no_presence_within(a, INTERVAL * 1.5)
+    for socket in (a, b, c, d):
+        await socket.disconnect()
+
+
+async def test_the_room_socket_answers_its_first_heartbeat_with_its_readers(room, alice, bob):
+    b = await watching(bob, room_path(room))
+    await presence_frames(b)  # his own
+    a = await watching(alice, room_path(room))
+    first = await presence_frames(a)
+    assert first == [
+        {"type": "presence", "user_id": bob.pk, "username": "bob", "status": "online"}
+    ]
+    await a.disconnect()
+    await b.disconnect()
+
+
 async def test_sockets_that_never_sent_a_heartbeat_hear_no_presence(room, alice, bob):
     a = await connected(alice, room_path(room))
     b = await watching(bob, room_path(room))

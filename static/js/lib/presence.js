@@ -6,7 +6,8 @@
 // open, every HEARTBEAT_MS, and whenever the page is hidden or shown or its user goes idle
 // (no input for IDLE_MS) or comes back. A socket that sent one hears
 // {"type": "presence", "user_id", "username", "status"} frames for the people of its rooms
-// and boards; lib/socket.js hands them to `receive`.
+// and boards (a room or board socket answers its first heartbeat with one for each of its
+// people online or away); lib/socket.js hands them to `receive`.
 //
 // Dots are <span class="presence-dot" data-presence-user="<username>"> elements rendered by
 // the server (offline until known). Each element with data-presence-url (the endpoint for a
@@ -137,10 +138,16 @@ export function dotFor(username) {
 }
 
 let refreshing = null;
+// Asked for while an answer was on its way: that answer may predate the reason for asking (a
+// socket's heartbeat taken in since), so ask once more when it is in.
+let askAgain = false;
 
 /** Ask each data-presence-url endpoint on the page for the current statuses. */
 export function refresh() {
-  if (refreshing) return refreshing;
+  if (refreshing) {
+    askAgain = true;
+    return refreshing;
+  }
   const urls = new Set(
     [...document.querySelectorAll("[data-presence-url]")].map((el) => el.dataset.presenceUrl)
   );
@@ -167,6 +174,10 @@ export function refresh() {
   ).finally(() => {
     refreshing = null;
     if (sockets.size) paintMe();
+    if (askAgain) {
+      askAgain = false;
+      refresh();
+    }
   });
   return refreshing;
 }
