@@ -144,9 +144,7 @@ async def test_the_room_socket_answers_its_first_heartbeat_with_its_readers(room
     await presence_frames(b)  # his own
     a = await watching(alice, room_path(room))
     first = await presence_frames(a)
-    assert first == [
-        {"type": "presence", "user_id": bob.pk, "username": "bob", "status": "online"}
-    ]
+    assert first == [{"type": "presence", "user_id": bob.pk, "username": "bob", "status": "online"}]
     await a.disconnect()
     await b.disconnect()
 
