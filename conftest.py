@@ -18,7 +18,6 @@ from tests.factories import PASSWORD, UserFactory
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 CHROMIUM = "/usr/bin/chromium"
 IN_MEMORY_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-LOCMEM_CACHE = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 
 def require(condition: bool, tier: str, reason: str) -> None:
@@ -59,7 +58,7 @@ def _embedded_infrastructure(request, settings):
         yield
         return
     settings.CHANNEL_LAYERS = IN_MEMORY_LAYERS
-    settings.CACHES = LOCMEM_CACHE
+    settings.CACHES = settings.EMBEDDED_CACHES  # what `make run` uses
     cache.clear()
     eager = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = True

@@ -264,6 +264,17 @@ else:
         "OPTIONS": REDIS_SOCKET_OPTIONS,
     }
 
+# Embedded: this process's memory. Rate-limit counters, presence records and throttles live
+# here; Django's default MAX_ENTRIES (300) drops the least recently used third of the keys
+# whenever it is reached, and expired keys are only removed when read, so a small team filled
+# it within the hour and lost live state (a user kept alive by an open tab read as offline).
+EMBEDDED_CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "OPTIONS": {"MAX_ENTRIES": 200_000},
+    }
+}
+
 if REDIS_ENABLED:
     CHANNEL_LAYERS = {
         "default": {
@@ -282,7 +293,7 @@ if REDIS_ENABLED:
     CACHES = {"default": _CACHE}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = EMBEDDED_CACHES
 
 # --- Celery -----------------------------------------------------------------------------
 

@@ -39,6 +39,19 @@ def beat(user, conn: str, *, visible: bool = True, idle: bool = False, at: float
 # --- the rule ---------------------------------------------------------------------------
 
 
+def test_a_busy_embedded_server_keeps_an_open_tabs_user_online(bob):
+    """Embedded, presence records share this process's cache with every user's rate-limit
+    counters. Django's default cache size (300 keys) dropped the least recently used third
+    whenever it filled, bob's record with it: he read as offline with his tab open."""
+    from messaging import ratelimit
+
+    beat(bob, "tab1")
+    for user_id in range(1_000_000, 1_001_000):  # a busy hour: others posting and typing
+        ratelimit.hit(bucket=ratelimit.CHAT, user_id=user_id)
+        ratelimit.hit(bucket=ratelimit.TYPING, user_id=user_id)
+    assert status_of(bob, T0 + 1) == ONLINE
+
+
 def test_nobody_is_online_without_a_connection(bob):
     assert status_of(bob, T0) == OFFLINE
 
