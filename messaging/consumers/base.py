@@ -150,7 +150,9 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         self.groups = [*self.subscriptions(), realtime.user_group(self.user.pk)]
         if not await self.subscribe():
             logger.warning("%s: subscribing failed; refusing the socket", type(self).__name__)
-            layers.note_layer_failure()
+            # As from the attempt's start: a socket that subscribed since (Redis is back, and
+            # this attempt failed on a connection of the old one) missed nothing by it.
+            layers.note_layer_failure(started=self.layer_epoch)
             self.groups = []
             await self.close()  # before accept: the client retries with backoff
             return
@@ -496,6 +498,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             await asyncio.get_running_loop().create_future()
         logged = False
         while True:
+            started = layers.layer_epoch()
             try:
                 return await self.layer_receive()
             except Exception:
@@ -504,7 +507,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
                 if not logged:
                     logger.warning("%s: channel-layer receive failed", type(self).__name__)
                     logged = True
-                layers.note_layer_failure()
+                layers.note_layer_failure(started=started)
                 if self.subscribed:
                     self.layer_failed = True
                     return {"type": "layer.lost"}
@@ -525,12 +528,13 @@ class MessagingConsumer(AsyncWebsocketConsumer):
                 why = "a channel-layer call failed in this process"
                 break
             wait = interval
+            started = layers.layer_epoch()
             try:
                 lost = await layers.refresh_memberships(
                     self.channel_layer, self.groups, self.channel_name
                 )
             except Exception:
-                layers.note_layer_failure()
+                layers.note_layer_failure(started=started)
                 why = "re-subscribing failed"
                 break
             if lost:
@@ -622,11 +626,12 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         event = realtime.forward_event(
             payload, exclude_user_id=self.user.pk if exclude_self else None
         )
+        started = layers.layer_epoch()
         try:
             await layers.group_send_retrying(self.channel_layer, group, event)
         except Exception:  # presence is best effort
             logger.warning("presence broadcast to %s failed", group, exc_info=True)
-            layers.note_layer_failure()
+            layers.note_layer_failure(started=started)
 
 
 def session_user_id(session_key: str) -> int | None:
