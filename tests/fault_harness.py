@@ -183,7 +183,7 @@ MIN_DELAY = 0.5  # socket.js MIN_DELAY_MS
 MAX_DELAY = 15.0  # socket.js MAX_DELAY_MS
 GAP_BACKFILL_INTERVAL = 2.0  # thread.js GAP_BACKFILL_INTERVAL_MS
 OUTBOX_TIMEOUT = 10.0  # outbox.js DEFAULT_TIMEOUT_MS
-HISTORY_LIMIT = 50
+HISTORY_LIMIT = 100  # thread.js CATCH_UP_LIMIT (resume and back-fill)
 RETRY_FAILED_AFTER = 1.0  # the simulated user presses "Retry" on a failed message this soon
 
 
@@ -446,6 +446,7 @@ class ChatClient:
             return True
         self._resuming = True
         self.resumes += 1
+        self.log(f"resume from seq {self.synced_seq}")
         complete = False
         newest = 0
         try:
@@ -476,6 +477,7 @@ class ChatClient:
                 else:
                     return False  # not read to the end
                 # Read to the end: every row is shown up to the newest one read.
+                self.log(f"resumed to seq {self.synced_seq}")
                 complete = True
                 self.synced_through = max(self.synced_through, newest)
                 if not self._resume_again:

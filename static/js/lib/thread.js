@@ -28,6 +28,10 @@ import { AlertList, STATUS_TONES, describeStatus, setText, showLocalTime } from 
 
 const NEAR_BOTTOM_PX = 80;
 const HISTORY_LIMIT = 50;
+// Catching up (resume, back-fill) takes the server's largest page (messaging.forms
+// HISTORY_MAX_LIMIT): after an outage every page of a room asks at once, and half the round
+// trips let them catch up sooner (fault scenario a on a slow machine).
+const CATCH_UP_LIMIT = 100;
 const MAX_BACKFILL_PAGES = 20;
 // Ids are global across rooms/tasks, so a jump in ids is usually someone else's room, not a
 // lost message. A gap still triggers a back-fill, but at most this often.
@@ -555,7 +559,7 @@ export class LiveThread {
         let newest = 0;
         let page = 0;
         for (; page < MAX_BACKFILL_PAGES; page += 1) {
-          const result = await getJSON(this.historyQuery({ since: this.syncedSeq, limit: HISTORY_LIMIT }));
+          const result = await getJSON(this.historyQuery({ since: this.syncedSeq, limit: CATCH_UP_LIMIT }));
           if (!result.ok || !result.data) return false;
           const key = this.kind.historyKey;
           const list = Array.isArray(result.data[key]) ? result.data[key] : [];
@@ -726,7 +730,7 @@ export class LiveThread {
         this.backfillAgain = false;
         this.lastBackfillAt = Date.now();
         for (let page = 0; page < MAX_BACKFILL_PAGES; page += 1) {
-          const result = await getJSON(this.historyQuery({ after: this.syncedThrough, limit: HISTORY_LIMIT }));
+          const result = await getJSON(this.historyQuery({ after: this.syncedThrough, limit: CATCH_UP_LIMIT }));
           if (!result.ok || !result.data) return false;
           const list = Array.isArray(result.data[this.kind.historyKey]) ? result.data[this.kind.historyKey] : [];
           for (const payload of list) {
