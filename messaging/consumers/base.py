@@ -437,8 +437,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         people = self.presence_people()
         if people is None:
             return []
-        users = list(people.exclude(pk=self.user.pk).only("pk", "username").order_by("username"))
-        return presence_service.announced_frames(users)
+        return presence_service.announced_frames(people, exclude_user_id=self.user.pk)
 
     async def end_presence(self) -> None:
         connection, self.presence = self.presence, None

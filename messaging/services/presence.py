@@ -23,6 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models import QuerySet
 
 from accounts.models import User
 from kanban import access as board_access
@@ -172,10 +173,12 @@ def _online_seconds() -> float:
 # --- reading (the endpoint, a socket's first heartbeat) -----------------------------------
 
 
-def announced_frames(users: list[User]) -> list[dict[str, Any]]:
-    """`presence` frame payloads for those of `users` whose last announced status is online or
-    away (one read of the store): what a socket that starts hearing presence frames would
-    have heard so far. Offline is what a page shows until told otherwise."""
+def announced_frames(people: QuerySet[User], *, exclude_user_id: int) -> list[dict[str, Any]]:
+    """`presence` frame payloads, by username, for those of `people` (but the socket's own
+    user) whose last announced status is online or away (one query, one read of the store):
+    what a socket that starts hearing presence frames would have heard so far. Offline is
+    what a page shows until told otherwise."""
+    users = list(people.exclude(pk=exclude_user_id).only("pk", "username").order_by("username"))
     rows = presence_store.store().read_many([u.pk for u in users])
     frames = []
     for user in users:
