@@ -121,6 +121,7 @@ def test_predicates_and_querysets_agree(world, case):
     assert room_access.can_read_room_id(user_id=user.pk, room_id=room.pk) is room_ok
     assert room_access.readable_rooms(user).filter(pk=room.pk).exists() is room_ok
     assert room_access.room_readers(room.pk).filter(pk=user.pk).exists() is room_ok
+    assert (user.pk in room_access.room_reader_ids(room.pk)) is room_ok  # the posting check
     assert room_access.can_read_task_thread(user, task.pk) is thread_ok
     assert room_access.task_thread_readers(task).filter(pk=user.pk).exists() is thread_ok
 
@@ -133,6 +134,9 @@ def test_readers_are_exactly_the_expected_people(world):
     assert set(room_access.room_readers(room.pk).values_list("username", flat=True)) == (
         expected("room")
     )
+    # The posting service's check reuses one compiled query for every room (issue 16).
+    reader_ids = room_access.room_reader_ids(room.pk)
+    assert reader_ids == set(room_access.room_readers(room.pk).values_list("pk", flat=True))
     assert set(room_access.task_thread_readers(task).values_list("username", flat=True)) == (
         expected("thread")
     )

@@ -28,7 +28,11 @@ def resolve_task_mentions(
     task: Task, names: Iterable[str], *, exclude_user_id: int | None = None
 ) -> list[User]:
     """Users mentioned by name who can read the thread; unknown names, outsiders and
-    `exclude_user_id` (the author) are silently ignored."""
+    `exclude_user_id` (the author) are silently ignored. No query, and no ORM work, for a
+    text that mentions nobody (most messages: issue 16)."""
+    names = [name for name in names if name]
+    if not names:
+        return []
     users = mentionable_users(names=names, board=task.column.board)
     if exclude_user_id is not None:
         users = users.exclude(pk=exclude_user_id)

@@ -44,6 +44,21 @@ def test_is_room_member(room, bob, carol):
     assert not selectors.is_room_member(user_id=carol.pk, room_id=room.pk)
 
 
+def test_reader_ids_follow_each_room_and_each_change(room, alice, bob, carol):
+    """room_reader_ids reuses one compiled query (issue 16): still each room's own readers,
+    and a change of membership shows at once."""
+    from messaging import access
+
+    other = ChatRoomFactory(board=room.board, created_by=alice, members=[carol])
+    assert access.room_reader_ids(room.pk) == {alice.pk, bob.pk}
+    assert access.room_reader_ids(other.pk) == {alice.pk, carol.pk}
+    room.board.members.remove(bob)
+    assert access.room_reader_ids(room.pk) == {alice.pk}
+    room.members.add(carol)
+    assert access.room_reader_ids(room.pk) == {alice.pk, carol.pk}
+    assert access.room_reader_ids(10**9) == set()
+
+
 def test_deactivated_user_is_no_longer_a_member(room, bob):
     bob.is_active = False
     bob.save(update_fields=["is_active"])
