@@ -223,12 +223,15 @@ async def test_the_sweep_announces_a_connection_nobody_keeps_alive(settings, roo
     would have left it (no socket behind it)."""
     from messaging.services import presence as service
 
-    settings.PRESENCE_CONNECTION_TTL_SECONDS = 1
     a = await watching(alice, room_path(room))
     await presence_frames(a)
+    # Bob's record expires a second after it was written; alice's (kept alive by her open
+    # socket) has the usual TTL, so a loaded machine's late re-stamp cannot expire hers.
+    settings.PRESENCE_CONNECTION_TTL_SECONDS = 1
     announcement = await sync_to_async(service.record_heartbeat)(
         user=bob, connection_id="dead-process", visible=True, idle=False
     )
+    settings.PRESENCE_CONNECTION_TTL_SECONDS = 60
     await presence_live.deliver(get_channel_layer(), bob.pk, announcement)
     assert (await presence_frames(a))[0]["status"] == "online"
 
