@@ -23,6 +23,7 @@ from django.urls import re_path  # noqa: E402
 
 from kanban_board.metrics import WebSocketMetrics  # noqa: E402
 from kanban_board.origin import SameOriginValidator  # noqa: E402
+from kanban_board.request_threads import RequestThreads  # noqa: E402  (issue 16)
 from messaging.routing import websocket_urlpatterns  # noqa: E402
 from messaging.socketcap import SocketCap  # noqa: E402
 from messaging.upload_limit import UploadLimitMiddleware  # noqa: E402  (issue 12)
@@ -34,7 +35,8 @@ REFUSE_UNKNOWN_SOCKET_PATHS = [re_path(r"", WebsocketDenier.as_asgi())]
 application = ProtocolTypeRouter(
     {
         # Issue 12: oversize attachment uploads get 413 before their body is read.
-        "http": UploadLimitMiddleware(django_asgi_app),
+        # Issue 16: each request's sync work on a reused thread, not two new threads per request.
+        "http": UploadLimitMiddleware(RequestThreads(django_asgi_app)),
         # WebSocketMetrics (outermost) counts refused handshakes too.
         "websocket": WebSocketMetrics(
             AllowedHostsOriginValidator(
