@@ -14,10 +14,6 @@ from kanban_board.request_threads import RequestThreads
 pytestmark = pytest.mark.asyncio
 
 
-def _http(path: str = "/") -> dict:
-    return {"type": "http", "method": "GET", "path": path, "headers": [], "query_string": b""}
-
-
 class SyncWorkApp:
     """An ASGI app whose request does its work in thread-sensitive sync code, as Django's
     handler does; it answers with the id of the thread that work ran on. A request for
