@@ -192,21 +192,31 @@ def announced_frames(people: QuerySet[User], *, exclude_user_id: int) -> list[di
     return frames
 
 
-def presence_of(users: list[User], *, now: float | None = None) -> list[dict[str, Any]]:
+def presence_of(
+    users: list[User], *, now: float | None = None, announced: bool = False
+) -> list[dict[str, Any]]:
     """`{"username", "status", "last_active"}` for each user, in the given order: one read
-    of the store for all of them."""
+    of the store for all of them.
+
+    `announced`: the status as last announced in `presence` frames, for pages that also hear
+    them. A change inside a frame interval is announced by the trailing frame, and only if it
+    still holds then; a page told the passing state by its refresh would keep it, as no frame
+    ever corrects it (bob's login page closing its socket 0.5 s before his room tab opened
+    one: alice's room page showed him offline until its next poll)."""
     now = time.time() if now is None else now
     rows = presence_store.store().read_many([u.pk for u in users])
     result = []
     for user in users:
         entry = Entry.parse(rows.get(user.pk))
         last = entry.last_active
+        if announced:
+            status = entry.published or OFFLINE
+        else:
+            status = presence_store.user_status(entry, now=now, online_seconds=_online_seconds())
         result.append(
             {
                 "username": user.username,
-                "status": presence_store.user_status(
-                    entry, now=now, online_seconds=_online_seconds()
-                ),
+                "status": status,
                 "last_active": realtime.iso(datetime.fromtimestamp(last, UTC)) if last else None,
             }
         )

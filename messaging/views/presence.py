@@ -46,7 +46,9 @@ class PresenceQueryForm(forms.Form):
 @require_GET
 def presence(request: HttpRequest) -> JsonResponse:
     """`{"users": [{"username", "status", "last_active"}]}`, by username: the room's readers
-    or the board's. A constant number of queries and one read of the presence store."""
+    or the board's. A constant number of queries and one read of the presence store. The
+    statuses are those the `presence` frames have announced (`presence_of(announced=True)`),
+    so a page's refresh and its frames never disagree for good."""
     params = PresenceQueryForm(request.GET)
     if not params.is_valid():
         return json_error(params.first_error())
@@ -58,4 +60,4 @@ def presence(request: HttpRequest) -> JsonResponse:
     else:
         people = board_access.board_readers(get_board_for(request.user, data["board"]).pk)
     users = list(people.only("pk", "username").order_by("username"))
-    return JsonResponse({"users": presence_of(users)})
+    return JsonResponse({"users": presence_of(users, announced=True)})
