@@ -182,6 +182,27 @@ def test_room_presence_lists_its_readers(client_for, room, alice, bob):
     assert users[1]["last_active"].endswith("Z")
 
 
+def test_presence_answers_what_the_frames_announced_not_a_blip_inside_the_interval(
+    client_for, room, alice, bob
+):
+    """Bob's log-in page closes its socket just before his room tab opens one: the frames
+    coalesce that blip, so a page's refresh must not report it either (nothing would correct
+    the page before its next poll)."""
+    now = time.time()
+    assert beat(bob, "home", at=now).payload is not None  # online, announced
+    held = service.drop_connection(user_id=bob.pk, connection_id="home")
+    assert held.payload is None  # offline for a moment, inside the frame interval
+
+    def bob_status() -> str:
+        users = client_for(alice).get(url(room=room.pk)).json()["users"]
+        return {u["username"]: u["status"] for u in users}["bob"]
+
+    assert status_of(bob, now) == OFFLINE  # the state of this moment...
+    assert bob_status() == ONLINE  # ...but the answer is what the frames said
+    # (The trailing frame announces a change that still stands when the interval ends:
+    # test_a_second_change_inside_the_interval_waits_for_its_end.)
+
+
 def test_board_presence_lists_its_readers(client_for, board, alice):
     response = client_for(alice).get(url(board=board.pk))
     assert [u["username"] for u in response.json()["users"]] == ["alice", "bob", "carol"]
